@@ -105,6 +105,8 @@ export class Runtime {
   readonly features: ReadonlySet<string>;
   readonly info: GPUAdapterInfo;
   lost = false;
+  /** Tests: fill every new tensor with NaN so that an element a kernel does not write fails. */
+  poisonNewTensors = false;
   /** Dispatches recorded since the last submit. */
   pendingDispatches = 0;
   /** Totals since creation, for benches. */

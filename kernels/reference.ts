@@ -176,8 +176,9 @@ export function geluBackward(dinp: Float64Array, inp: Float64Array, dout: Float6
     // sech^2 = 1 - tanh^2 instead of llm.c's 1/cosh^2: cosh overflows to Infinity for |arg| > ~710,
     // and there the term is multiplied by x anyway, so both give 0 but this one never forms Inf.
     const sech2 = 1 - tanhOut * tanhOut;
-    const localGrad =
-      0.5 * (1 + tanhOut) + x * 0.5 * sech2 * GELU_SCALING_FACTOR * (1 + 3 * GELU_CUBIC * x * x);
+    // Where sech^2 underflows to 0, x^2 may have overflowed to Inf; 0 * Inf would be NaN.
+    const tail = sech2 === 0 ? 0 : x * 0.5 * sech2 * GELU_SCALING_FACTOR * (1 + 3 * GELU_CUBIC * x * x);
+    const localGrad = 0.5 * (1 + tanhOut) + tail;
     dinp[i]! += localGrad * dout[i]!;
   }
 }

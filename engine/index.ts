@@ -1,0 +1,7 @@
+// The engine's public surface.
+export * from './tensor.ts';
+export * from './create.ts';
+export * from './ops.ts';
+export { backward, zeroGrad } from './autograd.ts';
+export { Rng } from './random.ts';
+export { getRuntime, destroyRuntime, Runtime, WebGPUError, type RuntimeOptions } from './runtime.ts';
