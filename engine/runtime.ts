@@ -153,10 +153,18 @@ export class Runtime {
     if (adapterName) flags.push(`adapter=${adapterName}`);
     if (backend) flags.push(`backend=${backend}`);
     gpuInstance ??= create(flags);
-    const adapter = await gpuInstance.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+    let adapter: GPUAdapter | null = null;
+    let dawnSays = '';
+    try {
+      adapter = await gpuInstance.requestAdapter({ powerPreference: opts.powerPreference ?? 'high-performance' });
+    } catch (e) {
+      // Dawn rejects (rather than returning null) when a forced adapter or backend matches nothing.
+      dawnSays = `\nDawn says: ${(e as Error).message.trim()}`;
+    }
     if (!adapter) {
+      gpuInstance = null;
       const forced = [adapterName && `adapter "${adapterName}"`, backend && `backend "${backend}"`].filter(Boolean);
-      throw new WebGPUError(forced.length ? `No WebGPU adapter matches ${forced.join(' and ')}.\n${NO_ADAPTER_HELP}` : NO_ADAPTER_HELP);
+      throw new WebGPUError((forced.length ? `No WebGPU adapter matches ${forced.join(' and ')}.${dawnSays}\n${NO_ADAPTER_HELP}` : NO_ADAPTER_HELP + dawnSays));
     }
     const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
     const requiredLimits: Record<string, number> = {};
