@@ -546,9 +546,8 @@ export function max(x: Tensor, axis?: number, keepdim = false): Tensor {
 function reduceOp(name: 'sum' | 'mean' | 'max', x: Tensor, axis: number | undefined, keepdim: boolean, scale: number): Tensor {
   if (x.size === 0) throw new Error(`${name}: cannot reduce an empty tensor ${x.describe()}`);
   if (axis === undefined) {
-    const flat = reshape(x, [x.size]);
-    const r = reduceOp(name, flat, 0, false, scale);
-    if (flat !== x) flat.dispose();
+    // The flattened view stays alive: the tape needs it until backward (tidy disposes it).
+    const r = reduceOp(name, reshape(x, [x.size]), 0, false, scale);
     return keepdim ? reshape(r, x.shape.map(() => 1)) : r;
   }
   const a = normAxis(name, axis, x.rank);
