@@ -1,0 +1,182 @@
+// The GPT-2 model: token + position embeddings, pre-LN transformer blocks (causal self-attention
+// through the fused attention kernel, a 4x GELU MLP), a final layernorm and the LM head tied to
+// the token embedding. Engine ops only: the forward pass reads like the math, the engine's tape
+// gives the backward.
+//
+// Typical training step (the whole step recorded into one command encoder):
+//   model.params.zeroGrads();
+//   for (micro of batches) tidy(() => { const { loss } = model.forward(ids, tgt, { dropoutSeed }); backward(loss); });
+//   opt.step({ lr, gradScale: 1 / batches.length });
+//   const { loss, gradNorm } = await readStats(lossTensor, opt);   // the only readback
+// (model/train-step.ts `trainStep` does exactly this, optionally skipping non-finite steps.)
+import {
+  add,
+  attention,
+  crossEntropy,
+  dropout,
+  embedding,
+  layernorm,
+  linear,
+  permute,
+  reshape,
+  split,
+  type Tensor,
+} from '../engine/index.ts';
+import { runtime } from '../engine/tensor.ts';
+import type { Runtime } from '../engine/runtime.ts';
+import { validateConfig, type GPTConfig } from './config.ts';
+import { ParamStore } from './params.ts';
+
+export interface ForwardOptions {
+  /** Train mode applies dropout; eval mode does not. Default: the model's mode (`model.training`). */
+  train?: boolean;
+  /**
+   * Seed of this forward pass's dropout masks (each dropout site derives its own from it). Pass
+   * something that changes every micro-step (e.g. step·accum + micro) for reproducible runs; by
+   * default a counter of forward calls is used (`model.forwardCount`).
+   */
+  dropoutSeed?: number;
+  /** Targets equal to this do not count in the loss. Default -1. */
+  ignoreIndex?: number;
+}
+
+export interface ForwardResult {
+  /** [B, T, paddedVocabSize]; columns >= vocabSize are padding (never predicted). */
+  logits: Tensor;
+  /** Mean cross-entropy over the non-ignored targets (a scalar tensor), when targets were given. */
+  loss?: Tensor;
+}
+
+/** A 32-bit mix of two integers (the dropout seed of one site from the step's seed). */
+export function mixSeed(a: number, b: number): number {
+  let h = (Math.imul(a >>> 0, 0x9e3779b1) ^ Math.imul((b + 0x7f4a7c15) >>> 0, 0x85ebca77)) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d) >>> 0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export class GPT {
+  readonly config: GPTConfig;
+  readonly params: ParamStore;
+  /** Train mode (dropout on) by default, like PyTorch modules. */
+  training = true;
+  /**
+   * Forward passes that drew a default dropout seed (train mode, dropout > 0, no explicit
+   * dropoutSeed). Save it to resume such a run exactly; passing dropoutSeed avoids the need.
+   */
+  forwardCount = 0;
+  /** Base of the default dropout seeds. */
+  readonly seed: number;
+
+  private constructor(params: ParamStore, seed: number) {
+    this.params = params;
+    this.config = params.config;
+    this.seed = seed;
+  }
+
+  /** A new model with GPT-2 initial weights drawn from `seed` (the same on every adapter). */
+  static create(config: GPTConfig, opts: { seed?: number; rt?: Runtime } = {}): GPT {
+    validateConfig(config);
+    const seed = opts.seed ?? 0;
+    return new GPT(ParamStore.create(config, { seed, rt: opts.rt ?? runtime() }), seed);
+  }
+
+  /**
+   * A model whose weights are the given flat parameters (layout.ts order), e.g. from a
+   * checkpoint. `seed` only sets the default dropout seeds.
+   */
+  static fromParams(config: GPTConfig, flat: Float32Array, opts: { seed?: number; rt?: Runtime } = {}): GPT {
+    validateConfig(config);
+    const seed = opts.seed ?? 0;
+    return new GPT(ParamStore.create(config, { initial: flat, rt: opts.rt ?? runtime() }), seed);
+  }
+
+  train(): this {
+    this.training = true;
+    return this;
+  }
+
+  eval(): this {
+    this.training = false;
+    return this;
+  }
+
+  private p(name: string): Tensor {
+    return this.params.get(name);
+  }
+
+  /**
+   * ids: i32 [B, T] with T <= blockSize; targets (optional): i32 [B, T] (the next tokens).
+   * Returns the logits [B, T, Vp] and, with targets, the mean loss. Call inside `tidy` (and under
+   * `noGrad` for evaluation): the activations belong to the caller's scope.
+   */
+  forward(ids: Tensor, targets?: Tensor | null, opts: ForwardOptions = {}): ForwardResult {
+    const { B, T } = this.checkIds(ids, 'forward');
+    if (targets) this.checkTargets(targets, B, T);
+    const cfg = this.config;
+    const useDropout = (opts.train ?? this.training) && cfg.dropout > 0;
+    let stepSeed = opts.dropoutSeed ?? 0;
+    if (useDropout && opts.dropoutSeed === undefined) stepSeed = mixSeed(this.seed, this.forwardCount++);
+    let site = 0;
+    const drop = (x: Tensor): Tensor => (useDropout ? dropout(x, cfg.dropout, mixSeed(stepSeed, site++)) : x);
+
+    let x = drop(embedding(this.p('wte.weight'), ids, this.p('wpe.weight'))); // [B, T, C]
+    for (let l = 0; l < cfg.nLayer; l++) {
+      const h = `h.${l}.`;
+      const a = this.causalSelfAttention(layernorm(x, this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias')), l, B, T);
+      x = add(x, drop(a));
+      const m = this.mlp(layernorm(x, this.p(h + 'ln_2.weight'), this.p(h + 'ln_2.bias')), l);
+      x = add(x, drop(m));
+    }
+    x = layernorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'));
+    // Tied LM head over the padded vocabulary: logits = x · wteᵀ.
+    const logits = linear(x, this.p('wte.weight'), null, { transW: true });
+    if (!targets) return { logits };
+    const loss = crossEntropy(logits, targets, { V: cfg.vocabSize, ignoreIndex: opts.ignoreIndex ?? -1 });
+    return { logits, loss };
+  }
+
+  /** x [B, T, C] → c_proj(attention(q, k, v)), q/k/v split from c_attn(x) into heads. */
+  private causalSelfAttention(x: Tensor, l: number, B: number, T: number): Tensor {
+    const h = `h.${l}.attn.`;
+    const { nHead: NH, nEmbd: C } = this.config;
+    const HS = C / NH;
+    const qkv = linear(x, this.p(h + 'c_attn.weight'), this.p(h + 'c_attn.bias')); // [B, T, 3C]
+    // One gather to [3, B, NH, T, HS]; q, k, v are then leading-axis slices (views).
+    const heads = permute(reshape(qkv, [B, T, 3, NH, HS]), [2, 0, 3, 1, 4]);
+    const [q, k, v] = split(heads, [1, 1, 1], 0).map((t) => reshape(t, [B, NH, T, HS])) as [Tensor, Tensor, Tensor];
+    const y = attention(q, k, v); // [B, NH, T, HS]
+    const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]);
+    return linear(merged, this.p(h + 'c_proj.weight'), this.p(h + 'c_proj.bias'));
+  }
+
+  /** x [B, T, C] → c_proj(gelu(c_fc(x))), the GELU fused into the first matmul. */
+  private mlp(x: Tensor, l: number): Tensor {
+    const h = `h.${l}.mlp.`;
+    const hidden = linear(x, this.p(h + 'c_fc.weight'), this.p(h + 'c_fc.bias'), { gelu: true }); // [B, T, 4C]
+    return linear(hidden, this.p(h + 'c_proj.weight'), this.p(h + 'c_proj.bias'));
+  }
+
+  /** Shape checks with errors that say what was expected. */
+  checkIds(ids: Tensor, what: string): { B: number; T: number } {
+    if (ids.dtype !== 'i32') throw new Error(`${what}: ids must be an i32 tensor [B, T], got ${ids.describe()}`);
+    if (ids.rank !== 2) throw new Error(`${what}: ids must be [B, T], got ${ids.describe()}`);
+    const [B, T] = ids.shape as [number, number];
+    if (T > this.config.blockSize) throw new Error(`${what}: sequence length ${T} exceeds the model's blockSize ${this.config.blockSize}`);
+    if (B < 1 || T < 1) throw new Error(`${what}: empty batch ${ids.describe()}`);
+    return { B, T };
+  }
+
+  private checkTargets(targets: Tensor, B: number, T: number): void {
+    if (targets.dtype !== 'i32') throw new Error(`forward: targets must be an i32 tensor [B, T], got ${targets.describe()}`);
+    if (targets.size !== B * T) throw new Error(`forward: targets ${targets.describe()} do not match ids [${B}, ${T}]`);
+  }
+
+  /** Frees the parameter buffers (and the gradients). */
+  dispose(): void {
+    this.params.dispose();
+  }
+}

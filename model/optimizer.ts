@@ -1,0 +1,161 @@
+// AdamW over the model's flat parameter and gradient buffers with the fused kernels of
+// kernels/adamw.ts: one deterministic global-norm reduction (two dispatches) and one AdamW
+// dispatch for all parameters, clipping by the global norm on the GPU (no readback needed).
+// Weight decay applies to [0, decayEnd): the matrices, which the layout puts first.
+import { adamw, globalNorm } from '../kernels/adamw.ts';
+import type { Runtime } from '../engine/runtime.ts';
+import type { Tensor } from '../engine/tensor.ts';
+import { flatBuffer, type ParamStore } from './params.ts';
+
+export interface AdamWConfig {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled weight decay of the matrices (biases and layernorm parameters are never decayed). */
+  weightDecay: number;
+  /** Clip the gradient to this global norm; <= 0 disables clipping. */
+  maxNorm: number;
+}
+
+/** GPT-2 / nanoGPT defaults. */
+export const ADAMW_DEFAULTS: AdamWConfig = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1.0 };
+
+export interface StepOptions {
+  /** Learning rate of this step (the schedule lives in the trainer). */
+  lr: number;
+  /**
+   * Multiplier of the accumulated gradient: 1/accumSteps when the gradient buffer holds the sum
+   * of accumSteps micro-batch gradients of mean losses. Default 1.
+   */
+  gradScale?: number;
+}
+
+export interface OptimizerState {
+  /** Steps taken (the next step is step + 1; bias corrections use it). */
+  step: number;
+  config: AdamWConfig;
+  /** First and second moments in the flat parameter layout. */
+  m: Float32Array;
+  v: Float32Array;
+}
+
+export class AdamW {
+  readonly config: AdamWConfig;
+  /** Moments, flat, same layout as the parameters. */
+  readonly m: Tensor;
+  readonly v: Tensor;
+  /** [sumsq, norm] of the last computeNorm (the norm of gradScale · grad, before clipping). */
+  readonly norm: Tensor;
+  /** Steps taken so far. */
+  stepCount = 0;
+  private readonly rt: Runtime;
+  private disposed = false;
+
+  constructor(readonly params: ParamStore, config: Partial<AdamWConfig> = {}) {
+    for (const k of Object.keys(config)) {
+      if (!(k in ADAMW_DEFAULTS)) throw new Error(`AdamW: unknown option "${k}" (known: ${Object.keys(ADAMW_DEFAULTS).join(', ')})`);
+    }
+    this.config = { ...ADAMW_DEFAULTS, ...config };
+    const c = this.config;
+    if (!(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1)) throw new Error(`AdamW: betas must be in [0, 1), got ${c.beta1}, ${c.beta2}`);
+    if (!(c.eps > 0)) throw new Error(`AdamW: eps must be > 0, got ${c.eps}`);
+    if (!(c.weightDecay >= 0)) throw new Error(`AdamW: weightDecay must be >= 0, got ${c.weightDecay}`);
+    this.rt = params.rt;
+    this.m = flatBuffer(this.rt, params.n, 'adamw-m');
+    this.v = flatBuffer(this.rt, params.n, 'adamw-v');
+    this.norm = flatBuffer(this.rt, 4, 'grad-norm');
+  }
+
+  /** Records the global norm of gradScale · grad into `norm` (what clipping and logging use). */
+  computeNorm(gradScale = 1): void {
+    this.assertLive();
+    globalNorm(this.rt, { norm: this.norm.ref(), grads: this.params.grad.ref() }, { n: this.params.n, gradScale });
+  }
+
+  /**
+   * Records the AdamW update with the norm already in `norm` (from computeNorm with the same
+   * gradScale). Split from computeNorm so that a trainer can read the norm first and skip a
+   * non-finite step; `step` does both.
+   */
+  apply(o: StepOptions): void {
+    this.assertLive();
+    if (!Number.isFinite(o.lr) || o.lr < 0) throw new Error(`AdamW: lr must be a finite number >= 0, got ${o.lr}`);
+    const c = this.config;
+    this.stepCount++;
+    adamw(
+      this.rt,
+      { params: this.params.data.ref(), grads: this.params.grad.ref(), m: this.m.ref(), v: this.v.ref(), norm: this.norm.ref() },
+      {
+        n: this.params.n, decayEnd: this.params.layout.decayEnd, lr: o.lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps,
+        weightDecay: c.weightDecay, step: this.stepCount, maxNorm: c.maxNorm, gradScale: o.gradScale ?? 1,
+      },
+    );
+  }
+
+  /** Records one optimizer step: global norm, clipping and the AdamW update, all on the GPU. */
+  step(o: StepOptions): void {
+    this.computeNorm(o.gradScale ?? 1);
+    this.apply(o);
+  }
+
+  /** Reads the norm of the last computeNorm (a sync point: read it only when needed). */
+  async readGradNorm(): Promise<number> {
+    return (await this.norm.data())[1]!;
+  }
+
+  async exportState(): Promise<OptimizerState> {
+    this.assertLive();
+    const n = this.params.n;
+    const m = new Float32Array(await this.rt.read(this.m.buffer, 0, n * 4));
+    const v = new Float32Array(await this.rt.read(this.v.buffer, 0, n * 4));
+    return { step: this.stepCount, config: { ...this.config }, m, v };
+  }
+
+  /** Restores moments and step count (e.g. from a checkpoint); the config stays this optimizer's. */
+  importState(s: Pick<OptimizerState, 'step' | 'm' | 'v'>): void {
+    this.assertLive();
+    const n = this.params.n;
+    if (s.m.length !== n || s.v.length !== n) throw new Error(`AdamW: state has ${s.m.length}/${s.v.length} moments for ${n} parameters`);
+    if (!Number.isInteger(s.step) || s.step < 0) throw new Error(`AdamW: invalid step ${s.step}`);
+    this.rt.write(this.m.buffer, 0, s.m);
+    this.rt.write(this.v.buffer, 0, s.v);
+    this.stepCount = s.step;
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error('AdamW: the optimizer was disposed');
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.m.dispose();
+    this.v.dispose();
+    this.norm.dispose();
+  }
+}
+
+/**
+ * Reads the loss and the optimizer's last gradient norm with ONE readback (one submit, one map):
+ * the only sync a training step needs. With several losses (one per micro-step of gradient
+ * accumulation) the returned loss is their mean.
+ */
+export async function readStats(losses: Tensor | readonly Tensor[], opt: AdamW): Promise<{ loss: number; gradNorm: number }> {
+  const list = Array.isArray(losses) ? (losses as readonly Tensor[]) : [losses as Tensor];
+  if (list.length === 0) throw new Error('readStats: no loss tensor given');
+  const rt = opt.params.rt;
+  const buf = rt.pool.acquire(4 * (list.length + 1), 'step-stats');
+  try {
+    rt.copy(opt.norm.buffer, 4, buf, 0, 4);
+    list.forEach((l, i) => {
+      if (l.size !== 1) throw new Error(`readStats: loss ${l.describe()} is not a scalar`);
+      rt.copy(l.buffer, l.offset * 4, buf, 4 * (i + 1), 4);
+    });
+    const vals = new Float32Array(await rt.read(buf, 0, 4 * (list.length + 1)));
+    let sum = 0;
+    for (let i = 1; i < vals.length; i++) sum += vals[i]!;
+    return { loss: sum / list.length, gradNorm: vals[0]! };
+  } finally {
+    rt.pool.release(buf);
+  }
+}
