@@ -14,6 +14,7 @@ import { crossEntropyForward, crossEntropyBackward } from '../kernels/crossentro
 import { embeddingForward, embeddingBackward } from '../kernels/embedding.ts';
 import { geluForward, geluBackward } from '../kernels/gelu.ts';
 import { attentionForward, attentionBackward } from '../kernels/attention.ts';
+import type { BufferRef } from './runtime.ts';
 import { empty, fmtShape, isGradEnabled, keep, noGrad, runtime, shapeSize, Tensor, type Shape } from './tensor.ts';
 
 // ---- op definitions --------------------------------------------------------------------------
@@ -422,6 +423,25 @@ export const OPS = {
       return [dq, dk, dv];
     },
   },
+  attentionPacked: {
+    // qkv [3, B, NH, T, HS] (q, k, v stacked, each a bindable range) → [B, NH, T, HS]. The backward
+    // writes dq, dk, dv straight into one [3, ...] gradient: no split, no zero-fill, no adds.
+    forward: ([qkv]: T1, s: AttnShape, save: (t: Tensor) => void) => {
+      const out = empty([s.B, s.NH, s.T, s.HS]);
+      const lse = empty([s.B, s.NH, s.T]);
+      const [q, k, v] = thirds(qkv);
+      attentionForward(runtime(), { out: out.ref(), lse: lse.ref(), q, k, v }, s);
+      save(lse);
+      return out;
+    },
+    backward: (g: Tensor, [qkv]: T1, s: AttnShape, [lse]: readonly Tensor[], out: Tensor) => {
+      const dqkv = empty(qkv.shape);
+      const [q, k, v] = thirds(qkv);
+      const [dq, dk, dv] = thirds(dqkv);
+      attentionBackward(runtime(), { dq, dk, dv, dout: g.ref(), q, k, v, out: out.ref(), lse: lse!.ref() }, s);
+      return [dqkv];
+    },
+  },
   dropout: {
     forward: ([x]: T1, s: { p: number; seed: number }) => {
       const out = empty(x.shape);
@@ -488,6 +508,20 @@ export const OPS = {
 } satisfies Record<string, AnyOp>;
 
 export type OpName = keyof typeof OPS;
+
+interface AttnShape {
+  B: number;
+  NH: number;
+  T: number;
+  HS: number;
+}
+
+/** The three equal leading-axis thirds of a [3, ...] tensor as buffer ranges. */
+function thirds(t: Tensor): [BufferRef, BufferRef, BufferRef] {
+  const r = t.ref();
+  const third = (t.size / 3) * 4;
+  return [0, 1, 2].map((i) => ({ buffer: r.buffer, offset: (r.offset ?? 0) + i * third, size: third })) as [BufferRef, BufferRef, BufferRef];
+}
 
 interface MatmulShape {
   batch: number;
@@ -745,6 +779,23 @@ export function attention(q: Tensor, k: Tensor, v: Tensor): Tensor {
   for (const t of [k, v]) if (t.shape.some((d, i) => d !== q.shape[i])) throw new Error(`attention: ${t.describe()} must match q ${q.describe()}`);
   const [B, NH, T, HS] = q.shape as [number, number, number, number];
   return apply('attention', OPS.attention, [q, k, v] as const, { B, NH, T, HS });
+}
+
+/**
+ * Causal attention over q, k, v stacked in one tensor [3, B, NH, T, HS] (what one permute of a
+ * fused c_attn output gives). Falls back to three slices when a third does not start at a
+ * bindable offset.
+ */
+export function attentionPacked(qkv: Tensor): Tensor {
+  assertF32('attention', qkv);
+  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new Error(`attention: packed qkv must be [3, B, NH, T, HS], got ${qkv.describe()}`);
+  const [, B, NH, T, HS] = qkv.shape as [number, number, number, number, number];
+  const rt = runtime();
+  if (((qkv.size / 3) * 4) % rt.limits.minStorageBufferOffsetAlignment !== 0 || !qkv.bindable) {
+    const [q, k, v] = split(qkv, [1, 1, 1], 0).map((t) => reshape(t, [B, NH, T, HS])) as [Tensor, Tensor, Tensor];
+    return attention(q, k, v);
+  }
+  return apply('attention', OPS.attentionPacked, [qkv] as const, { B, NH, T, HS });
 }
 
 /** Zeroes each element with probability p (seeded) and scales the rest by 1/(1-p). */

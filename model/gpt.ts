@@ -11,7 +11,7 @@
 // (model/train-step.ts `trainStep` does exactly this, optionally skipping non-finite steps.)
 import {
   add,
-  attention,
+  attentionPacked,
   crossEntropy,
   dropout,
   embedding,
@@ -19,7 +19,6 @@ import {
   linear,
   permute,
   reshape,
-  split,
   type Tensor,
 } from '../engine/index.ts';
 import { runtime } from '../engine/tensor.ts';
@@ -147,8 +146,7 @@ export class GPT {
     const qkv = linear(x, this.p(h + 'c_attn.weight'), this.p(h + 'c_attn.bias')); // [B, T, 3C]
     // One gather to [3, B, NH, T, HS]; q, k, v are then leading-axis slices (views).
     const heads = permute(reshape(qkv, [B, T, 3, NH, HS]), [2, 0, 3, 1, 4]);
-    const [q, k, v] = split(heads, [1, 1, 1], 0).map((t) => reshape(t, [B, NH, T, HS])) as [Tensor, Tensor, Tensor];
-    const y = attention(q, k, v); // [B, NH, T, HS]
+    const y = attentionPacked(heads); // [B, NH, T, HS]
     const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]);
     return linear(merged, this.p(h + 'c_proj.weight'), this.p(h + 'c_proj.bias'));
   }

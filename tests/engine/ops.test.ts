@@ -254,4 +254,30 @@ describe('ops beyond the reference table', () => {
       });
     }
   });
+
+  it('attention: packed qkv (bindable thirds and the split fallback) matches the reference', async () => {
+    const { attentionForward: refFwd, attentionBackward: refBwd } = await import('../../kernels/reference.ts');
+    for (const [B, NH, T, HS] of [[2, 2, 16, 32], [1, 1, 3, 32]] as [number, number, number, number][]) {
+      const rng = new Rng(B * 1000 + T);
+      const n = B * NH * T * HS;
+      const qkv = f32(randn([3, B, NH, T, HS], rng));
+      const dout = f32(randn([B, NH, T, HS], rng));
+      const [q, k, v] = [0, 1, 2].map((i) => qkv.data.subarray(i * n, (i + 1) * n));
+      const out = new Float64Array(n);
+      const lse = new Float64Array(B * NH * T);
+      refFwd(out, lse, q!, k!, v!, B, NH, T, HS);
+      const dq = new Float64Array(n), dk = new Float64Array(n), dv = new Float64Array(n);
+      refBwd(dq, dk, dv, dout.data, q!, k!, v!, out, lse, B, NH, T, HS);
+      await E.tidy(async () => {
+        const X = E.fromArray(Float32Array.from(qkv.data), qkv.shape);
+        X.requiresGrad = true;
+        const y = E.attentionPacked(X);
+        assertClose(await y.data(), out, 'f32Reduce', `attention [${B},${NH},${T},${HS}] forward`);
+        E.backward(y, E.fromArray(Float32Array.from(dout.data), dout.shape));
+        const g = await X.grad!.data();
+        assertClose(g, [...dq, ...dk, ...dv], 'f32Chain', `attention [${B},${NH},${T},${HS}] backward`);
+        X.zeroGrad();
+      });
+    }
+  });
 });
