@@ -1,125 +1,235 @@
-// Batched matrix multiply with fused epilogue:
-//   out[b, m, n] (+)= act( Σ_k A[b, m, k] · B[b, k, n] + bias[n] )
-// A is stored [batchA, M, K], or [batchA, K, M] when TRANS_A (read transposed, never copied);
-// B is stored [batchB, K, N], or [batchB, N, K] when TRANS_B. A batch of 1 broadcasts (stride 0).
-// With GELU, the pre-activation is also written to `preact` for the backward.
+// Batched matrix multiply with a fused epilogue:
 //
-// Tiling: a workgroup of WG_X × WG_Y invocations owns a TM·WG_Y × TN·WG_X tile of `out`; each
-// invocation accumulates a TM × TN block in registers (2-D register blocking: every A value
-// loaded from workgroup memory is reused TN times, every B value TM times). The K loop walks
-// tiles of TK: the workgroup stages A[tile rows, TK] and B[TK, tile cols] in workgroup memory
-// (bounds-checked, zero-padded, so any M, N, K works), then every invocation runs TK rank-1
-// updates of its block. Workgroup memory holds A transposed (k-major) so both inner reads are
-// contiguous across the block.
+//   pre[b, m, n] = Σ_k A[b, m, k] · B[b, k, n] + bias[n]
+//   out[b, m, n] = act(pre)            (act = GELU (tanh approximation) or identity)
+//   out[b, m, n] += act(pre)           (ACCUMULATE: gradient accumulation)
+//   preact[b, m, n] = pre              (WRITE_PREACT with GELU: saved for the backward)
 //
-// Dispatch: (ceil(N / (TN·WG_X)), ceil(M / (TM·WG_Y)), batch). Nothing is saved for backward
-// except the optional pre-activation.
+// Shapes: out [batch, M, N] contiguous. A [batchA, M, K], or [batchA, K, M] when TRANS_A;
+// B [batchB, K, N], or [batchB, N, K] when TRANS_B; a batch of 1 is broadcast (batch stride 0).
+// Transposed operands are read in place, never copied: the backward's dA = dC·Bᵀ is TRANS_B and
+// dB = Aᵀ·dC is TRANS_A. bias [N]. Nothing else is saved for the backward.
+//
+// Bindings: @0 uniform Params, @1 out (rw), @2 a, @3 b, @4 bias, @5 preact (rw). Unused ones are
+// bound to stand-ins by the host (bias to `a`, preact to a small scratch buffer). The flags are
+// override constants, so each combination compiles to its own pipeline with dead code removed.
+//
+// This file: the portable kernel for GPUs (and any adapter), workgroup-memory tiling with 2-D
+// register blocking. matmul-subgroup.wgsl holds the kernel for CPU adapters (lavapipe); both
+// follow this contract.
+//
+// Tiling. A workgroup of WG_N × WG_M invocations owns a BM × BN tile of out (BM = WG_M·TM,
+// BN = WG_N·TN). The K loop walks slabs of BK: the workgroup stages A[BM × BK] and B[BK × BN] in
+// workgroup memory, zero-filled past M, N and K (so any shape works), then each invocation runs
+// BK rank-1 updates of its TM × TN register block: every value read from workgroup memory feeds
+// TN (or TM) FMAs. Workgroup memory holds A k-major ([k][m]) so that both operands are read as
+// vec4. An invocation's rows are 4·(ty + WG_M·i) + r and its columns 4·(tx + WG_N·j) + c: at one
+// k, neighbouring invocations read neighbouring vec4s (no bank conflicts) and write neighbouring
+// vec4s of out.
+//
+// Two entry points: matmul_tiled_vec4 loads global memory as vec4 and needs K % 4 == 0,
+// M % 4 == 0 when TRANS_A and N % 4 == 0 unless TRANS_B (the host checks); matmul_tiled reads
+// scalars and takes any shape.
+//
+// Dispatch: workgroup_size (WG_N, WG_M); workgroups (ceil(N / BN), ceil(M / BM), batch).
 
 struct Params {
   M: u32,
   N: u32,
   K: u32,
-  strideA: u32,   // elements between batches of A (0 = broadcast)
-  strideB: u32,
-  strideC: u32,
+  batch_stride_a: u32,  // elements between batches of A: 0 when broadcast, else M·K
+  batch_stride_b: u32,  // elements between batches of B: 0 when broadcast, else K·N
 }
-
-override WG_X: u32 = 16;
-override WG_Y: u32 = 16;
-override TK: u32 = 16;
-override TRANS_A: bool = false;
-override TRANS_B: bool = false;
-override HAS_BIAS: bool = false;
-override GELU: bool = false;
-override ACCUMULATE: bool = false;
-
-const TM: u32 = 4;
-const TN: u32 = 4;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> b: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> preact: array<f32>;
+// vec4 views of the same buffers, for matmul_tiled_vec4 only.
+@group(0) @binding(2) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(3) var<storage, read> b4: array<vec4f>;
 
-// Tile sizes are fixed by the defaults of the overrides above; workgroup arrays need sizes
-// known at pipeline creation, which override expressions provide.
-var<workgroup> As: array<f32, TK * TM * WG_Y>;   // [TK][rows]
-var<workgroup> Bs: array<f32, TK * TN * WG_X>;   // [TK][cols]
+override TRANS_A: bool = false;       // A stored [batchA, K, M]
+override TRANS_B: bool = false;       // B stored [batchB, N, K]
+override HAS_BIAS: bool = false;
+override GELU: bool = false;
+override WRITE_PREACT: bool = false;  // with GELU: also store a·b + bias to `preact`
+override ACCUMULATE: bool = false;    // out += result
 
-fn loadA(base: u32, m: u32, k: u32) -> f32 {
-  if (m >= p.M || k >= p.K) { return 0.0; }
-  if (TRANS_A) { return a[base + k * p.M + m]; }
-  return a[base + m * p.K + k];
-}
+override WG_M: u32 = 16u;  // invocations along m
+override WG_N: u32 = 16u;  // invocations along n
+override TM: u32 = 8u;     // rows per invocation: 4 or 8
+override TN: u32 = 8u;     // columns per invocation: 4 or 8
+override BK: u32 = 8u;     // k depth of a workgroup-memory slab, a multiple of 4
+const TM_MAX = 8u;
+const TN_MAX = 8u;
 
-fn loadB(base: u32, k: u32, n: u32) -> f32 {
-  if (k >= p.K || n >= p.N) { return 0.0; }
-  if (TRANS_B) { return b[base + n * p.K + k]; }
-  return b[base + k * p.N + n];
-}
+// Derived sizes (the host never sets these).
+override BM = WG_M * TM;
+override BN = WG_N * TN;
+override THREADS = WG_M * WG_N;
 
-// GELU, tanh approximation, written as x·σ(2u) = 0.5·x·(1 + tanh(u)): no tanh call, no overflow.
+var<workgroup> As: array<vec4f, BK * WG_M * TM / 4u>;  // [k][m / 4]
+var<workgroup> Bs: array<vec4f, BK * WG_N * TN / 4u>;  // [k][n / 4]
+
+// acc[4·i + r][j]: the invocation's rows 4·(ty + WG_M·i) + r, columns 4·(tx + WG_N·j) + 0..3.
+var<private> acc: array<array<vec4f, TN_MAX / 4u>, TM_MAX>;
+
+const GELU_SCALE = 0.7978845608028654;  // sqrt(2 / pi)
+
 fn gelu(x: f32) -> f32 {
-  let u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
-  return x / (1.0 + exp(-2.0 * u));
+  let cube = 0.044715 * x * x * x;
+  return 0.5 * x * (1.0 + tanh(GELU_SCALE * (x + cube)));
 }
 
-@compute @workgroup_size(WG_X, WG_Y)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let rows = TM * WG_Y;
-  let cols = TN * WG_X;
-  let row0 = wid.y * rows;
-  let col0 = wid.x * cols;
-  let baseA = wid.z * p.strideA;
-  let baseB = wid.z * p.strideB;
-  let tid = lid.y * WG_X + lid.x;
-  let nthreads = WG_X * WG_Y;
+// Bias, activation and store for one output element; m < M and n < N are checked by the caller.
+fn finish(batch: u32, m: u32, n: u32, v0: f32) {
+  let idx = (batch * p.M + m) * p.N + n;
+  var v = v0;
+  if (HAS_BIAS) { v += bias[n]; }
+  if (GELU) {
+    if (WRITE_PREACT) { preact[idx] = v; }
+    v = gelu(v);
+  }
+  if (ACCUMULATE) { v += out[idx]; }
+  out[idx] = v;
+}
 
-  var acc: array<array<f32, TN>, TM>;
-  for (var k0 = 0u; k0 < p.K; k0 += TK) {
-    // Stage the A and B tiles; each invocation loads a strided share.
-    for (var i = tid; i < TK * rows; i += nthreads) {
-      let r = i / TK;
-      let kk = i % TK;
-      As[kk * rows + r] = loadA(baseA, row0 + r, k0 + kk);
+fn set_a(kk: u32, mm: u32, v: f32) { As[kk * (BM / 4u) + mm / 4u][mm % 4u] = v; }
+fn set_b(kk: u32, nn: u32, v: f32) { Bs[kk * (BN / 4u) + nn / 4u][nn % 4u] = v; }
+
+// Scalar staging of the slab k0..k0+BK, zero past the edges. Consecutive invocations take
+// consecutive elements along the operand's contiguous dimension, so global reads coalesce.
+fn stage_scalar(tid: u32, batch: u32, m0: u32, n0: u32, k0: u32) {
+  let a_base = batch * p.batch_stride_a;
+  let b_base = batch * p.batch_stride_b;
+  for (var e = tid; e < BM * BK; e += THREADS) {
+    var mm = e / BK;
+    var kk = e % BK;
+    if (TRANS_A) { kk = e / BM; mm = e % BM; }
+    let m = m0 + mm;
+    let k = k0 + kk;
+    var v = 0.0;
+    if (m < p.M && k < p.K) { v = a[a_base + select(m * p.K + k, k * p.M + m, TRANS_A)]; }
+    set_a(kk, mm, v);
+  }
+  for (var e = tid; e < BK * BN; e += THREADS) {
+    var kk = e / BN;
+    var nn = e % BN;
+    if (TRANS_B) { nn = e / BK; kk = e % BK; }
+    let n = n0 + nn;
+    let k = k0 + kk;
+    var v = 0.0;
+    if (n < p.N && k < p.K) { v = b[b_base + select(k * p.N + n, n * p.K + k, TRANS_B)]; }
+    set_b(kk, nn, v);
+  }
+}
+
+// vec4 staging: the alignment conditions make every vec4 either wholly inside or wholly outside
+// the matrix, so one bounds check per vec4 suffices.
+fn stage_vec4(tid: u32, batch: u32, m0: u32, n0: u32, k0: u32) {
+  let a_base = batch * p.batch_stride_a / 4u;
+  let b_base = batch * p.batch_stride_b / 4u;
+  for (var e = tid; e < BM * BK / 4u; e += THREADS) {
+    if (TRANS_A) {
+      // A stored [K, M]: a vec4 is 4 rows at one k, stored as is.
+      let kk = e / (BM / 4u);
+      let m4 = e % (BM / 4u);
+      let m = m0 + 4u * m4;
+      let k = k0 + kk;
+      var v = vec4f();
+      if (m < p.M && k < p.K) { v = a4[a_base + (k * p.M + m) / 4u]; }
+      As[kk * (BM / 4u) + m4] = v;
+    } else {
+      // A stored [M, K]: a vec4 is 4 k's of one row, scattered into 4 k-rows.
+      let mm = e / (BK / 4u);
+      let kk = 4u * (e % (BK / 4u));
+      let m = m0 + mm;
+      let k = k0 + kk;
+      var v = vec4f();
+      if (m < p.M && k < p.K) { v = a4[a_base + (m * p.K + k) / 4u]; }
+      for (var c = 0u; c < 4u; c++) { set_a(kk + c, mm, v[c]); }
     }
-    for (var i = tid; i < TK * cols; i += nthreads) {
-      let kk = i / cols;
-      let c = i % cols;
-      Bs[kk * cols + c] = loadB(baseB, k0 + kk, col0 + c);
+  }
+  for (var e = tid; e < BK * BN / 4u; e += THREADS) {
+    if (TRANS_B) {
+      // B stored [N, K]: a vec4 is 4 k's of one column, scattered into 4 k-rows.
+      let nn = e / (BK / 4u);
+      let kk = 4u * (e % (BK / 4u));
+      let n = n0 + nn;
+      let k = k0 + kk;
+      var v = vec4f();
+      if (n < p.N && k < p.K) { v = b4[b_base + (n * p.K + k) / 4u]; }
+      for (var c = 0u; c < 4u; c++) { set_b(kk + c, nn, v[c]); }
+    } else {
+      // B stored [K, N]: a vec4 is 4 columns at one k, stored as is.
+      let kk = e / (BN / 4u);
+      let n4 = e % (BN / 4u);
+      let n = n0 + 4u * n4;
+      let k = k0 + kk;
+      var v = vec4f();
+      if (n < p.N && k < p.K) { v = b4[b_base + (k * p.N + n) / 4u]; }
+      Bs[kk * (BN / 4u) + n4] = v;
     }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      var av: array<f32, TM>;
-      var bv: array<f32, TN>;
-      for (var i = 0u; i < TM; i++) { av[i] = As[kk * rows + lid.y * TM + i]; }
-      for (var j = 0u; j < TN; j++) { bv[j] = Bs[kk * cols + lid.x * TN + j]; }
-      for (var i = 0u; i < TM; i++) {
-        for (var j = 0u; j < TN; j++) {
-          acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+  }
+}
+
+// BK rank-1 updates of the register block from the staged slab.
+fn multiply_slab(tx: u32, ty: u32) {
+  for (var kk = 0u; kk < BK; kk++) {
+    var av: array<vec4f, TM_MAX / 4u>;
+    var bv: array<vec4f, TN_MAX / 4u>;
+    for (var i = 0u; i < TM / 4u; i++) { av[i] = As[kk * (BM / 4u) + ty + WG_M * i]; }
+    for (var j = 0u; j < TN / 4u; j++) { bv[j] = Bs[kk * (BN / 4u) + tx + WG_N * j]; }
+    for (var i = 0u; i < TM / 4u; i++) {
+      for (var r = 0u; r < 4u; r++) {
+        let s = vec4f(av[i][r]);
+        for (var j = 0u; j < TN / 4u; j++) { acc[4u * i + r][j] = fma(s, bv[j], acc[4u * i + r][j]); }
+      }
+    }
+  }
+}
+
+fn store_block(batch: u32, m0: u32, n0: u32, tx: u32, ty: u32) {
+  for (var i = 0u; i < TM / 4u; i++) {
+    for (var r = 0u; r < 4u; r++) {
+      let m = m0 + 4u * (ty + WG_M * i) + r;
+      for (var j = 0u; j < TN / 4u; j++) {
+        let n = n0 + 4u * (tx + WG_N * j);
+        for (var c = 0u; c < 4u; c++) {
+          if (m < p.M && n + c < p.N) { finish(batch, m, n + c, acc[4u * i + r][j][c]); }
         }
       }
     }
+  }
+}
+
+@compute @workgroup_size(WG_N, WG_M)
+fn matmul_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let m0 = wg.y * BM;
+  let n0 = wg.x * BN;
+  let tid = lid.y * WG_N + lid.x;
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    stage_scalar(tid, wg.z, m0, n0, k0);
+    workgroupBarrier();
+    multiply_slab(lid.x, lid.y);
     workgroupBarrier();
   }
+  store_block(wg.z, m0, n0, lid.x, lid.y);
+}
 
-  for (var i = 0u; i < TM; i++) {
-    let m = row0 + lid.y * TM + i;
-    if (m >= p.M) { continue; }
-    for (var j = 0u; j < TN; j++) {
-      let n = col0 + lid.x * TN + j;
-      if (n >= p.N) { continue; }
-      let o = wid.z * p.strideC + m * p.N + n;
-      var v = acc[i][j];
-      if (HAS_BIAS) { v += bias[n]; }
-      if (GELU) {
-        preact[o] = v;
-        v = gelu(v);
-      }
-      if (ACCUMULATE) { v += out[o]; }
-      out[o] = v;
-    }
+@compute @workgroup_size(WG_N, WG_M)
+fn matmul_tiled_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let m0 = wg.y * BM;
+  let n0 = wg.x * BN;
+  let tid = lid.y * WG_N + lid.x;
+  for (var k0 = 0u; k0 < p.K; k0 += BK) {
+    stage_vec4(tid, wg.z, m0, n0, k0);
+    workgroupBarrier();
+    multiply_slab(lid.x, lid.y);
+    workgroupBarrier();
   }
+  store_block(wg.z, m0, n0, lid.x, lid.y);
 }

@@ -1,0 +1,300 @@
+// `npm run bench -- train [--json FILE] [--nLayer N --nHead H --nEmbd C --blockSize T --vocabSize V --batchSize B]
+//                        [--steps N --warmup N --accum N --profile --preset NAME]`
+//
+// Times full training steps — forward, backward, global norm, AdamW, and the readback of the loss
+// and the gradient norm, exactly as train/pretrain.ts runs them — after a warm-up, and prints
+// ms/step, tokens/s, achieved GFLOP/s (6·params·tokens + attention, model/config.ts's
+// flopsPerToken), the JS host time per step (recording: the tape, the bind groups, the dispatch
+// calls) next to the GPU time (wall time until the readback arrives minus the host time), and the
+// dispatches per step. --profile times every dispatch of one step with timestamp queries (one
+// compute pass per dispatch) and prints the kernels that dominate.
+//
+// The bench runner (bench/harness.ts) calls main(argv) for `train`; it also runs on its own:
+//   npx tsx bench/train.bench.ts --nLayer 2 ...
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { backward, fromArray, initEngine, tidy, type Runtime, type Tensor } from '../engine/index.ts';
+import { Rng } from '../engine/random.ts';
+import type { DispatchArgs, KernelSpec } from '../engine/runtime.ts';
+import { countParams, flopsPerToken, PRESET_NAMES, resolveConfig, type GPTConfig, type PresetName } from '../model/config.ts';
+import { GPT } from '../model/gpt.ts';
+import { AdamW } from '../model/optimizer.ts';
+import { GpuPacer, readStepStats } from '../train/pretrain.ts';
+
+export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
+  --json FILE          write the result (tokensPerSec, msPerStep, gflops, host/GPU ms, dispatches) as JSON
+  --preset NAME        start from a model preset (${PRESET_NAMES.join(', ')}; default: mini = the issue's shape)
+  --nLayer N --nHead H --nEmbd C --blockSize T --vocabSize V --batchSize B
+                       the shape (default 2 layers, 4 heads, 128 wide, context 64, vocabulary 256, batch 8)
+  --accum N            micro-batches per optimizer step (default 1)
+  --steps N            timed steps (default 20; --quick 5)
+  --warmup N           untimed steps first (default 3)
+  --gpuWait MODE        auto (sleep on a software adapter), sleep or spin: how the host waits for the GPU
+  --profile            time every dispatch of one step (timestamp queries) and list the top kernels
+  --quick              fewer steps`;
+
+export interface TrainBenchResult {
+  bench: 'train';
+  shape: { nLayer: number; nHead: number; nEmbd: number; blockSize: number; vocabSize: number; batchSize: number; accum: number };
+  params: number;
+  steps: number;
+  msPerStep: number;
+  minMsPerStep: number;
+  tokensPerSec: number;
+  gflops: number;
+  hostMsPerStep: number;
+  gpuMsPerStep: number;
+  /** CPU time of the whole process per step (host + a software adapter's threads): on a CPU
+   *  adapter a load-independent measure of the work, next to the wall time. */
+  cpuMsPerStep: number;
+  dispatchesPerStep: number;
+  submitsPerStep: number;
+  adapter: string;
+  software: boolean;
+  date: string;
+  profile?: { kernel: string; ms: number; pct: number; count: number }[];
+  profileNote?: string;
+}
+
+function parse(argv: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) continue; // the bench name ("train") and stray words
+    const eq = a.indexOf('=');
+    const key = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+    if (eq >= 0) out[key] = a.slice(eq + 1);
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) out[key] = argv[++i]!;
+    else out[key] = 'true';
+  }
+  return out;
+}
+
+const KNOWN = new Set(['gpuWait', 'json', 'preset', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'vocabSize', 'batchSize', 'accum', 'steps', 'warmup', 'profile', 'quick', 'runs', 'no-ceilings', 'no-naive', 'timing', 'help', 'h']);
+
+function int(args: Record<string, string>, key: string, def: number): number {
+  const v = args[key];
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${key} must be a positive integer, got "${v}"`);
+  return n;
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** One training step as pretrain.ts records it; resolves with the loss once it is read back. */
+export function recordStep(model: GPT, opt: AdamW, batches: { inp: Int32Array; tgt: Int32Array }[], B: number, T: number, lr: number, pacer: GpuPacer): () => Promise<number> {
+  model.params.zeroGrads();
+  const losses: Tensor[] = batches.map((b) =>
+    tidy(() => {
+      const { loss } = model.forward(fromArray(b.inp, [B, T], 'i32'), fromArray(b.tgt, [B, T], 'i32'), { train: true });
+      backward(loss!);
+      return loss!;
+    }),
+  );
+  opt.computeNorm(1 / batches.length);
+  return async () => {
+    const s = await readStepStats(model.params.rt, losses, opt, pacer);
+    for (const l of losses) l.dispose();
+    // As in pretrain.ts: the update is recorded once the norm is known to be finite, and runs
+    // at the head of the next step's submission.
+    if (Number.isFinite(s.loss) && Number.isFinite(s.gradNorm)) opt.apply({ lr, gradScale: 1 / batches.length });
+    return s.loss;
+  };
+}
+
+/** Times each dispatch of one recorded step with timestamp queries: the kernels that dominate. */
+async function profileStep(rt: Runtime, record: () => () => Promise<number>): Promise<{ rows: NonNullable<TrainBenchResult['profile']>; note?: string; totalMs: number }> {
+  if (!rt.features.has('timestamp-query')) return { rows: [], note: "the adapter lacks 'timestamp-query'", totalMs: 0 };
+  const max = 4096;
+  const querySet = rt.device.createQuerySet({ type: 'timestamp', count: max, label: 'train-profile' });
+  const resolved = rt.device.createBuffer({ size: max * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'train-profile' });
+  const names: string[] = [];
+  const original = rt.dispatch.bind(rt);
+  // Every dispatch in its own compute pass, stamped at its beginning and end.
+  rt.dispatch = (spec: KernelSpec, args: DispatchArgs): void => {
+    if (2 * names.length + 2 > max) return original(spec, args);
+    const i = names.length;
+    const [x, y = 1, z = 1] = args.workgroups;
+    if (x === 0 || y === 0 || z === 0) return original(spec, args);
+    names.push(spec.name);
+    rt.splitPass({ querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 });
+    original(spec, args);
+    rt.splitPass();
+  };
+  try {
+    const done = record();
+    rt.dispatch = original;
+    await done();
+    rt.resolveQueries(querySet, 0, 2 * names.length, resolved);
+    const t = new BigUint64Array(await rt.read(resolved, 0, 2 * names.length * 8));
+    const agg = new Map<string, { ms: number; count: number }>();
+    let total = 0;
+    let bad = 0;
+    names.forEach((n, i) => {
+      const d = Number(t[2 * i + 1]! - t[2 * i]!) / 1e6;
+      if (!(d >= 0 && d < 1e5)) {
+        bad++;
+        return;
+      }
+      total += d;
+      const a = agg.get(n) ?? { ms: 0, count: 0 };
+      a.ms += d;
+      a.count++;
+      agg.set(n, a);
+    });
+    const rows = [...agg.entries()]
+      .map(([kernel, a]) => ({ kernel, ms: Number(a.ms.toFixed(3)), pct: Number(((100 * a.ms) / total).toFixed(1)), count: a.count }))
+      .sort((a, b) => b.ms - a.ms);
+    return { rows, totalMs: total, note: bad ? `${bad} dispatches had unusable timestamps` : undefined };
+  } finally {
+    rt.dispatch = original;
+    querySet.destroy();
+    resolved.destroy();
+  }
+}
+
+export async function runTrainBench(argv: readonly string[], out: (line: string) => void = (l) => console.log(l)): Promise<TrainBenchResult | null> {
+  const args = parse(argv);
+  if (args.help || args.h) {
+    out(TRAIN_BENCH_USAGE);
+    return null;
+  }
+  for (const k of Object.keys(args)) if (!KNOWN.has(k)) throw new Error(`unknown option --${k}\n${TRAIN_BENCH_USAGE}`);
+  const preset = (args.preset ?? 'mini') as PresetName;
+  if (!PRESET_NAMES.includes(preset)) throw new Error(`--preset must be one of ${PRESET_NAMES.join(', ')}`);
+  const quick = args.quick === 'true';
+  const base = resolveConfig({ preset });
+  const over: Partial<GPTConfig> = {
+    nLayer: int(args, 'nLayer', base.nLayer), nHead: int(args, 'nHead', base.nHead), nEmbd: int(args, 'nEmbd', base.nEmbd),
+    blockSize: int(args, 'blockSize', base.blockSize), vocabSize: int(args, 'vocabSize', base.vocabSize), dropout: 0,
+  };
+  const cfg = resolveConfig({ preset, ...over });
+  const B = int(args, 'batchSize', preset === 'mini' ? 8 : 4);
+  const accum = int(args, 'accum', 1);
+  const steps = int(args, 'steps', quick ? 5 : 20);
+  const warmup = args.warmup !== undefined ? Number(args.warmup) : 3;
+  const T = cfg.blockSize;
+
+  const rt = await initEngine();
+  out(`train step bench on ${rt.describe()}`);
+  if (rt.isSoftware) out('note: a SOFTWARE adapter (the CPU emulates the GPU)');
+  const model = GPT.create(cfg, { seed: 1 });
+  const opt = new AdamW(model.params, {});
+  const rng = new Rng(7);
+  const batch = (): { inp: Int32Array; tgt: Int32Array } => {
+    const inp = new Int32Array(B * T);
+    const tgt = new Int32Array(B * T);
+    for (let i = 0; i < B * T; i++) {
+      inp[i] = rng.int(cfg.vocabSize);
+      tgt[i] = rng.int(cfg.vocabSize);
+    }
+    return { inp, tgt };
+  };
+  const params = countParams(cfg);
+  const tokensPerStep = B * T * accum;
+  out(`model: ${cfg.nLayer} layers, ${cfg.nHead} heads, ${cfg.nEmbd} wide, context ${T}, vocabulary ${cfg.vocabSize} (${cfg.paddedVocabSize} padded), ${(params / 1e6).toFixed(3)}M params; batch ${B}${accum > 1 ? ` x ${accum}` : ''} = ${tokensPerStep} tokens/step`);
+
+  const gpuWait = args.gpuWait ?? 'auto';
+  if (!['auto', 'sleep', 'spin'].includes(gpuWait)) throw new Error(`--gpuWait must be auto, sleep or spin, got "${gpuWait}"`);
+  const pacer = new GpuPacer(gpuWait === 'sleep' || (gpuWait === 'auto' && rt.isSoftware));
+  const step = (): (() => Promise<number>) => recordStep(model, opt, Array.from({ length: accum }, batch), B, T, 1e-4, pacer);
+  for (let i = 0; i < warmup; i++) await step()();
+  await rt.sync();
+
+  const wall: number[] = [];
+  const host: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const d0 = rt.stats.dispatches;
+  const s0 = rt.stats.submits;
+  let lastLoss = NaN;
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    const done = step();
+    const t1 = performance.now();
+    lastLoss = await done();
+    const t2 = performance.now();
+    host.push(t1 - t0);
+    wall.push(t2 - t0);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000 / steps;
+  const dispatches = (rt.stats.dispatches - d0) / steps;
+  const submits = (rt.stats.submits - s0) / steps;
+  const ms = median(wall);
+  const hostMs = median(host);
+  const tokensPerSec = tokensPerStep / (ms / 1000);
+  const gflops = (tokensPerSec * flopsPerToken(cfg, T)) / 1e9;
+  const res: TrainBenchResult = {
+    bench: 'train',
+    shape: { nLayer: cfg.nLayer, nHead: cfg.nHead, nEmbd: cfg.nEmbd, blockSize: T, vocabSize: cfg.vocabSize, batchSize: B, accum },
+    params, steps,
+    msPerStep: Number(ms.toFixed(3)),
+    minMsPerStep: Number(Math.min(...wall).toFixed(3)),
+    tokensPerSec: Math.round(tokensPerSec),
+    gflops: Number(gflops.toFixed(3)),
+    hostMsPerStep: Number(hostMs.toFixed(3)),
+    gpuMsPerStep: Number((ms - hostMs).toFixed(3)),
+    cpuMsPerStep: Number(cpuMs.toFixed(1)),
+    dispatchesPerStep: Math.round(dispatches),
+    submitsPerStep: Number(submits.toFixed(2)),
+    adapter: rt.describe(),
+    software: rt.isSoftware,
+    date: new Date().toISOString(),
+  };
+  out(`  ${ms.toFixed(1)} ms/step (min ${res.minMsPerStep.toFixed(1)}), ${res.tokensPerSec.toLocaleString('en-US')} tokens/s, ${gflops.toFixed(2)} GFLOP/s`);
+  out(`  host (recording) ${hostMs.toFixed(1)} ms/step, GPU ${res.gpuMsPerStep.toFixed(1)} ms/step; ${res.dispatchesPerStep} dispatches, ${res.submitsPerStep} submits per step; loss ${lastLoss.toFixed(3)}`);
+  if (rt.isSoftware) out(`  CPU time of the process: ${cpuMs.toFixed(0)} ms/step (the adapter's threads included; on a busy machine compare this, not the wall time)`);
+
+  if (args.profile === 'true') {
+    const p = await profileStep(rt, step);
+    res.profile = p.rows;
+    if (p.note) res.profileNote = p.note;
+    if (p.rows.length) {
+      out(`  profile of one step (each dispatch in its own timestamped pass: ${p.totalMs.toFixed(1)} ms of kernel time):`);
+      out(`    ${'kernel'.padEnd(36)} ${'ms'.padStart(8)} ${'%'.padStart(6)} ${'count'.padStart(6)}`);
+      for (const r of p.rows.slice(0, 15)) out(`    ${r.kernel.padEnd(36)} ${r.ms.toFixed(2).padStart(8)} ${r.pct.toFixed(1).padStart(6)} ${String(r.count).padStart(6)}`);
+    } else out(`  profile: ${p.note ?? 'no data'}`);
+  }
+  model.dispose();
+  opt.dispose();
+  if (args.json && args.json !== 'true') {
+    const path = resolve(args.json);
+    const text = JSON.stringify(res, null, 2) + '\n';
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+    out(`  wrote ${path}`);
+    // The bench runner writes its own (kernel) records to the same --json file after main()
+    // returns: when it wrote none, put this result back as the process exits.
+    process.once('exit', () => {
+      try {
+        if (readFileSync(path, 'utf8').trim() === '[]') writeFileSync(path, text);
+      } catch {
+        // the file is gone: nothing to restore
+      }
+    });
+  }
+  return res;
+}
+
+/** Entry point of the bench runner: argv is the command line without the word `train`. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await runTrainBench(argv);
+    return 0;
+  } catch (e) {
+    console.error(`train bench: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
+  const rc = await main(process.argv.slice(2));
+  const { destroyRuntime } = await import('../engine/runtime.ts');
+  await destroyRuntime();
+  process.exit(rc);
+}

@@ -1,0 +1,140 @@
+// Specs and dispatch sizes for fused causal attention (kernels/attention.wgsl, the portable tiled
+// variant, and kernels/attention-sg.wgsl, the subgroup variant for CPU SIMD adapters), plus the
+// composed path (matmul -> causal softmax -> matmul) that tests and the bench compare against.
+import type { BufferRef, KernelSpec, Runtime } from '../engine/runtime.ts';
+import { loadWGSL } from './wgsl.ts';
+
+type Buf = GPUBuffer | BufferRef;
+
+/**
+ * 'tiled': one query (or key) row per invocation, k/v (or q/dout) tiles in workgroup memory; the
+ * GPU kernel. 'subgroup': four rows per invocation, operand rows shared through subgroup shuffles,
+ * no workgroup memory; the kernel for CPU adapters (lavapipe), where it is several times faster.
+ */
+export type AttentionVariant = 'tiled' | 'subgroup';
+
+export interface AttentionOptions {
+  variant?: AttentionVariant;
+  /** tiled: query rows per tile (forward/dq workgroup size), a multiple of 4. */
+  BR?: number;
+  /** tiled: key rows per tile (dkv workgroup size), a multiple of 4. */
+  BC?: number;
+  /** subgroup: invocations per workgroup (each owns 4 rows). */
+  WG?: number;
+}
+
+/** Head sizes the kernels accept: multiples of 4 up to 128 that are <= 32 or multiples of 32. */
+export function attentionSupportsHS(HS: number): boolean {
+  return Number.isInteger(HS) && HS >= 4 && HS <= 128 && HS % 4 === 0 && (HS <= 32 || HS % 32 === 0);
+}
+
+const params = [['T', 'u32'], ['qOffset', 'u32'], ['kvStride', 'u32'], ['scale', 'f32']] as const;
+const fwdBindings = [['out', 'rw'], ['q', 'read'], ['k', 'read'], ['v', 'read'], ['lse', 'rw']] as const;
+const decodeBindings = [['out', 'rw'], ['q', 'read'], ['k', 'read'], ['v', 'read']] as const;
+const dqBindings = [['dq', 'rw'], ['q', 'read'], ['k', 'read'], ['v', 'read'], ['dout', 'read'], ['out', 'read'], ['lse', 'read'], ['D', 'rw']] as const;
+const dkvBindings = [['dk', 'rw'], ['q', 'read'], ['k', 'read'], ['v', 'read'], ['dout', 'read'], ['dv', 'rw'], ['lse', 'read'], ['D', 'read']] as const;
+
+function specs(file: string, tag: string, overrides: Record<string, number>) {
+  const wgsl = loadWGSL(import.meta.url, file);
+  const spec = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({
+    name: `attention.${tag}.${entry}`, wgsl, entryPoint: `attention_${entry}`, params, bindings, overrides,
+  });
+  return {
+    forward: spec('forward', fwdBindings),
+    decode: spec('decode', decodeBindings),
+    dq: spec('backward_dq', dqBindings),
+    dkv: spec('backward_dkv', dkvBindings),
+  };
+}
+
+export const attentionTiledSpecs = specs('attention.wgsl', 'tiled', { HS: 64, BR: 64, BC: 32 });
+export const attentionSubgroupSpecs = specs('attention-sg.wgsl', 'subgroup', { HS: 64, WG: 8 });
+
+/** The variant used when none is asked for: subgroup on CPU adapters that can run it, else tiled. */
+export function defaultAttentionVariant(rt: Runtime): AttentionVariant {
+  const minSg = (rt.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number }).subgroupMinSize ?? 0;
+  return rt.isSoftware && rt.features.has('subgroups') && minSg >= 8 ? 'subgroup' : 'tiled';
+}
+
+interface Plan {
+  specs: typeof attentionTiledSpecs;
+  overrides: Record<string, number>;
+  /** Query rows per forward/dq workgroup and key rows per dkv workgroup. */
+  qRows: number;
+  kRows: number;
+}
+
+function plan(rt: Runtime, HS: number, o: AttentionOptions = {}): Plan {
+  if (!attentionSupportsHS(HS)) throw new Error(`attention: head size ${HS} is not supported (multiples of 4 up to 32, or 64, 96, 128)`);
+  const variant = o.variant ?? defaultAttentionVariant(rt);
+  if (variant === 'subgroup') {
+    if (!rt.features.has('subgroups')) throw new Error('attention: the subgroup variant needs the "subgroups" feature');
+    const WG = o.WG ?? 8;
+    return { specs: attentionSubgroupSpecs, overrides: { HS, WG }, qRows: 4 * WG, kRows: 4 * WG };
+  }
+  // Tiles as large as workgroup memory allows (two tiles of rows of HS floats), at most 64 rows.
+  const mem = rt.limits.maxComputeWorkgroupStorageSize;
+  const fit = (extra: number) => Math.min(64, 2 ** Math.floor(Math.log2(mem / (2 * HS * 4 + extra))));
+  const BR = o.BR ?? fit(8);
+  const BC = o.BC ?? fit(0);
+  if (BR % 4 || BC % 4) throw new Error('attention: BR and BC must be multiples of 4');
+  return { specs: attentionTiledSpecs, overrides: { HS, BR, BC }, qRows: BR, kRows: BC };
+}
+
+function heads(B: number, NH: number): number {
+  const n = B * NH;
+  if (n > 65535) throw new Error(`attention: B·NH = ${n} exceeds 65535 workgroups per dimension`);
+  return n;
+}
+
+/** out = causal softmax(q·kᵀ/sqrt(HS))·v and lse (B, NH, T), natural log of the scaled, masked scores. */
+export function attentionForward(
+  rt: Runtime, b: { out: Buf; lse: Buf; q: Buf; k: Buf; v: Buf },
+  s: { B: number; NH: number; T: number; HS: number }, opts?: AttentionOptions,
+): void {
+  const pl = plan(rt, s.HS, opts);
+  rt.dispatch(pl.specs.forward, {
+    bindings: b, params: { T: s.T, qOffset: 0, kvStride: s.T, scale: 1 / Math.sqrt(s.HS) },
+    overrides: pl.overrides, workgroups: [Math.ceil(s.T / pl.qRows), heads(s.B, s.NH)],
+  });
+}
+
+/**
+ * Writes (does not accumulate) dq, dk, dv. scratch, if given, holds B·NH·T floats (D_i =
+ * dout_i·out_i); otherwise one is taken from the pool for the duration of the two dispatches.
+ */
+export function attentionBackward(
+  rt: Runtime, b: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; out: Buf; lse: Buf; scratch?: Buf },
+  s: { B: number; NH: number; T: number; HS: number }, opts?: AttentionOptions,
+): void {
+  const pl = plan(rt, s.HS, opts);
+  const nh = heads(s.B, s.NH);
+  const own = b.scratch ? null : rt.pool.acquire(s.B * s.NH * s.T * 4, 'attention-D');
+  const D = b.scratch ?? own!;
+  const p = { T: s.T, qOffset: 0, kvStride: s.T, scale: 1 / Math.sqrt(s.HS) };
+  rt.dispatch(pl.specs.dq, {
+    bindings: { dq: b.dq, q: b.q, k: b.k, v: b.v, dout: b.dout, out: b.out, lse: b.lse, D },
+    params: p, overrides: pl.overrides, workgroups: [Math.ceil(s.T / pl.qRows), nh],
+  });
+  rt.dispatch(pl.specs.dkv, {
+    bindings: { dk: b.dk, q: b.q, k: b.k, v: b.v, dout: b.dout, dv: b.dv, lse: b.lse, D },
+    params: p, overrides: pl.overrides, workgroups: [Math.ceil(s.T / pl.kRows), nh],
+  });
+  if (own) rt.pool.release(own);
+}
+
+/**
+ * Decoding with a KV cache: q and out are (B, NH, Tq, HS), rows at absolute positions
+ * qOffset .. qOffset+Tq-1; k and v are the cache, (B, NH, maxT, HS), filled up to qOffset+Tq.
+ */
+export function attentionDecode(
+  rt: Runtime, b: { out: Buf; q: Buf; k: Buf; v: Buf },
+  s: { B: number; NH: number; Tq: number; qOffset: number; maxT: number; HS: number }, opts?: AttentionOptions,
+): void {
+  if (s.qOffset + s.Tq > s.maxT) throw new Error(`attentionDecode: qOffset + Tq = ${s.qOffset + s.Tq} exceeds maxT = ${s.maxT}`);
+  const pl = plan(rt, s.HS, opts);
+  rt.dispatch(pl.specs.decode, {
+    bindings: b, params: { T: s.Tq, qOffset: s.qOffset, kvStride: s.maxT, scale: 1 / Math.sqrt(s.HS) },
+    overrides: pl.overrides, workgroups: [Math.ceil(s.Tq / pl.qRows), heads(s.B, s.NH)],
+  });
+}

@@ -1,0 +1,101 @@
+// What the row kernels (softmax, layernorm, crossentropy) share on the host: linking a kernel's
+// WGSL with one of the two implementations of its workgroup reductions, the per-adapter choice of
+// workgroup geometry, and splitting tensors larger than one storage binding into row blocks.
+import type { BufferRef, Runtime } from '../engine/runtime.ts';
+import { loadWGSL } from './wgsl.ts';
+
+const portableWgsl = loadWGSL(import.meta.url, 'rowreduce.wgsl');
+const subgroupWgsl = loadWGSL(import.meta.url, 'rowreduce-subgroups.wgsl');
+
+/** How a row kernel reduces across its workgroup: workgroup memory (portable) or subgroup operations. */
+export type Reduction = 'workgroup' | 'subgroup';
+
+/** Override constants and reduction of a row kernel. */
+export interface RowTuning {
+  /** Invocations per row (per workgroup), a power of two. */
+  WG: number;
+  /** 4-column chunks each invocation keeps in registers, 0..MAX_VPT. */
+  VPT: number;
+  reduction: Reduction;
+}
+
+/** The register budget the kernels declare (MAX_VPT in their WGSL). */
+export const MAX_VPT = 32;
+
+type Buf = GPUBuffer | BufferRef;
+
+/**
+ * The module for a kernel with its reductions. The subgroup version goes first because its
+ * `enable subgroups;` directive must open the module; WGSL declarations are order-independent.
+ */
+export function linkRowKernel(kernelWgsl: string, reduction: Reduction): string {
+  return reduction === 'subgroup' ? `${subgroupWgsl}\n${kernelWgsl}` : `${kernelWgsl}\n${portableWgsl}`;
+}
+
+/** The adapter's smallest subgroup size, or 0 when the device has no subgroup operations. */
+export function subgroupMinSize(rt: Runtime): number {
+  if (!rt.features.has('subgroups')) return 0;
+  const info = rt.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number };
+  return info.subgroupMinSize ?? 0;
+}
+
+function pow2Ceil(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+}
+
+/**
+ * The geometry for rows of `chunks` 4-column chunks.
+ *  - lavapipe: WG = 8, its SIMD width and subgroup size, so the whole reduction is a subgroup
+ *    operation without a barrier (a barrier there costs a coroutine switch and spills the row);
+ *    up to 32 chunks per invocation in registers, since a spill to the stack costs one vector
+ *    instruction while every buffer access is an 8-way loop over the lanes.
+ *  - a GPU with subgroups and rows of at most 8 chunks per lane: one subgroup (a warp) per row.
+ *  - otherwise a larger workgroup with the tree reduction, at most `gpuVpt` chunks per
+ *    invocation in registers and the rest of a long row streamed.
+ */
+export function pickRowTuning(rt: Runtime, chunks: number, gpuVpt = 8): RowTuning {
+  const sg = subgroupMinSize(rt);
+  if (rt.isSoftware) {
+    const WG = sg >= 4 ? sg : 8;
+    return { WG, VPT: Math.min(MAX_VPT, Math.ceil(chunks / WG)), reduction: sg >= 4 ? 'subgroup' : 'workgroup' };
+  }
+  if (sg >= 4 && chunks <= sg * gpuVpt) {
+    return { WG: sg, VPT: Math.ceil(chunks / sg), reduction: 'subgroup' };
+  }
+  const WG = Math.min(256, Math.max(32, pow2Ceil(Math.ceil(chunks / gpuVpt))));
+  return { WG, VPT: Math.min(gpuVpt, Math.ceil(chunks / WG)), reduction: 'workgroup' };
+}
+
+/** Fills in and checks a caller's tuning (tests and benches force configurations). */
+export function resolveTuning(rt: Runtime, kernel: string, auto: RowTuning, given?: Partial<RowTuning>): RowTuning {
+  const t = { ...auto, ...given };
+  if (!Number.isInteger(Math.log2(t.WG)) || t.WG < 1 || t.WG > 256) throw new Error(`${kernel}: WG must be a power of two in 1..256, got ${t.WG}`);
+  if (!Number.isInteger(t.VPT) || t.VPT < 0 || t.VPT > MAX_VPT) throw new Error(`${kernel}: VPT must be an integer in 0..${MAX_VPT}, got ${t.VPT}`);
+  if (t.reduction === 'subgroup') {
+    const sg = subgroupMinSize(rt);
+    if (sg === 0) throw new Error(`${kernel}: the subgroup reduction needs the 'subgroups' feature, which this device lacks`);
+    if (t.WG > sg) throw new Error(`${kernel}: the subgroup reduction needs WG <= the smallest subgroup size (${sg}), got WG=${t.WG}`);
+  }
+  return t;
+}
+
+/** A byte range of a binding. */
+export function slice(b: Buf, offset: number, size: number): BufferRef {
+  if (b instanceof GPUBuffer) return { buffer: b, offset, size };
+  return { buffer: b.buffer, offset: (b.offset ?? 0) + offset, size };
+}
+
+/**
+ * Splits N rows into blocks whose largest binding (`maxRowBytes` per row) fits in one storage
+ * binding. Blocks after the first start at a multiple of 4 rows, so that every per-row binding
+ * of 4-byte elements starts on the 16-byte storage offset alignment. One block in the usual case.
+ */
+export function rowBlocks(rt: Runtime, kernel: string, N: number, maxRowBytes: number, maxBindingBytes?: number): [number, number][] {
+  const limit = Math.min(rt.limits.maxStorageBufferBindingSize, maxBindingBytes ?? Infinity);
+  if (N * maxRowBytes <= limit) return [[0, N]];
+  const rows = Math.floor(limit / maxRowBytes / 4) * 4;
+  if (rows < 4) throw new Error(`${kernel}: a row of ${maxRowBytes} bytes is too long to bind 4 rows at once (limit ${limit})`);
+  const blocks: [number, number][] = [];
+  for (let r0 = 0; r0 < N; r0 += rows) blocks.push([r0, Math.min(rows, N - r0)]);
+  return blocks;
+}

@@ -1,0 +1,134 @@
+import { beforeAll, describe, it } from 'vitest';
+import { getRuntime, type Runtime } from '../../engine/runtime.ts';
+import { layernormBackward, layernormForward, type LayernormTuning, type LayernormVariant } from '../../kernels/layernorm.ts';
+import { layernormBackward as refBackward, layernormForward as refForward } from '../../kernels/reference.ts';
+import { assertClose } from '../util/allclose.ts';
+import { poisoned, readF32, upload } from '../util/gpu.ts';
+
+let rt: Runtime;
+let hasSubgroups = false;
+beforeAll(async () => {
+  rt = await getRuntime();
+  hasSubgroups = rt.features.has('subgroups');
+});
+
+/** Deterministic normal-ish values (mulberry32 + Box-Muller) times `scale` plus `shift`, rounded to f32. */
+function randn(n: number, seed: number, scale = 1, shift = 0): Float64Array {
+  let a = seed >>> 0;
+  const u = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.fround(shift + scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+  return out;
+}
+
+interface Case {
+  N: number;
+  C: number;
+  variant: LayernormVariant;
+  tuning?: Partial<LayernormTuning>;
+}
+
+function label(c: Case): string {
+  return `${c.variant} N=${c.N} C=${c.C}${c.tuning ? ` ${JSON.stringify(c.tuning)}` : ''}`;
+}
+
+async function checkForward(c: Case): Promise<void> {
+  const { N, C } = c;
+  // A mean far from 0 next to a unit spread: E[x^2] - E[x]^2 would lose most digits here.
+  const x = randn(N * C, N * 31 + C, 1, 100);
+  const w = randn(C, C + 1, 0.5, 1);
+  const bb = randn(C, C + 2, 0.5);
+  const inp = upload(rt, x);
+  const weight = upload(rt, w);
+  const bias = upload(rt, bb);
+  const out = poisoned(rt, N * C);
+  const mean = poisoned(rt, N);
+  const rstd = poisoned(rt, N);
+  layernormForward(rt, { out, mean, rstd, inp, weight, bias }, { N, C, variant: c.variant, tuning: c.tuning });
+  const wantOut = new Float64Array(N * C);
+  const wantMean = new Float64Array(N);
+  const wantRstd = new Float64Array(N);
+  refForward(wantOut, wantMean, wantRstd, x, w, bb, N, C);
+  assertClose(await readF32(rt, mean, N), wantMean, 'f32Reduce', `layernorm mean ${label(c)}`);
+  assertClose(await readF32(rt, rstd, N), wantRstd, 'f32Reduce', `layernorm rstd ${label(c)}`);
+  assertClose(await readF32(rt, out, N * C), wantOut, 'f32Reduce', `layernorm out ${label(c)}`);
+  for (const b of [inp, weight, bias, out, mean, rstd]) rt.pool.release(b);
+}
+
+async function checkBackward(c: Case, accumulate: boolean): Promise<void> {
+  const { N, C } = c;
+  const x = randn(N * C, N * 17 + C, 2, -3);
+  const w = randn(C, C + 3, 0.5, 1);
+  const g = randn(N * C, N + C + 4);
+  // mean and rstd as the forward saves them (f32), which is what the kernel reads.
+  const m64 = new Float64Array(N);
+  const r64 = new Float64Array(N);
+  refForward(new Float64Array(N * C), m64, r64, x, w, new Float64Array(C), N, C);
+  const m = Float64Array.from(Float32Array.from(m64));
+  const r = Float64Array.from(Float32Array.from(r64));
+  const prior = randn(C, 9);
+  const inp = upload(rt, x);
+  const weight = upload(rt, w);
+  const dout = upload(rt, g);
+  const mean = upload(rt, m);
+  const rstd = upload(rt, r);
+  const dinp = poisoned(rt, N * C);
+  const dweight = accumulate ? upload(rt, prior) : poisoned(rt, C);
+  const dbias = accumulate ? upload(rt, prior) : poisoned(rt, C);
+  layernormBackward(rt, { dinp, dweight, dbias, dout, inp, weight, mean, rstd }, { N, C, accumulate, variant: c.variant, tuning: c.tuning });
+  const wantDinp = new Float64Array(N * C);
+  const wantDw = accumulate ? Float64Array.from(prior) : new Float64Array(C);
+  const wantDb = accumulate ? Float64Array.from(prior) : new Float64Array(C);
+  refBackward(wantDinp, wantDw, wantDb, g, x, w, m, r, N, C);
+  const tag = `${label(c)}${accumulate ? ' accumulate' : ''}`;
+  assertClose(await readF32(rt, dinp, N * C), wantDinp, 'f32Reduce', `layernorm dinp ${tag}`);
+  assertClose(await readF32(rt, dweight, C), wantDw, 'f32Reduce', `layernorm dweight ${tag}`);
+  assertClose(await readF32(rt, dbias, C), wantDb, 'f32Reduce', `layernorm dbias ${tag}`);
+  for (const b of [inp, weight, dout, mean, rstd, dinp, dweight, dbias]) rt.pool.release(b);
+}
+
+const SIZES: Record<LayernormVariant, number[]> = {
+  scalar: [1, 3, 17, 33, 257],
+  vec4: [4, 36, 260, 772],
+};
+
+// The adapter's own choice, then forced geometries: rows per workgroup that do not divide N,
+// workgroups wider than the row, the subgroup reduction, the GPU's workgroup-memory tree.
+const TUNINGS: (Partial<LayernormTuning> | undefined)[] = [
+  undefined,
+  { WG: 4, ROWS: 2, reduction: 'workgroup' },
+  { WG: 8, ROWS: 3, reduction: 'subgroup' },
+  { WG: 32, ROWS: 2, reduction: 'workgroup' },
+];
+
+describe('layernorm', () => {
+  for (const variant of ['scalar', 'vec4'] as const) {
+    // (The 32-wide tree only for vec4: lavapipe compiles each barrier-heavy pipeline for seconds.)
+    for (const tuning of TUNINGS.filter((t) => variant === 'vec4' || t?.WG !== 32)) {
+      it(`${variant} ${tuning ? JSON.stringify(tuning) : 'auto'}: forward, backward`, async (ctx) => {
+        if (tuning?.reduction === 'subgroup' && !hasSubgroups) ctx.skip();
+        for (const C of SIZES[variant]) {
+          for (const N of [1, 7]) {
+            const c: Case = { N, C, variant, tuning };
+            await checkForward(c);
+            await checkBackward(c, false);
+          }
+        }
+        await checkBackward({ N: 19, C: SIZES[variant][2]!, variant, tuning }, true);
+      });
+    }
+  }
+
+  it('GPT-2 width, many row blocks (N=300, C=768) with the adapter configuration and a 256-wide tree', async () => {
+    await checkForward({ N: 300, C: 768, variant: 'vec4' });
+    await checkBackward({ N: 300, C: 768, variant: 'vec4' }, true);
+    await checkForward({ N: 33, C: 768, variant: 'vec4', tuning: { WG: 256, ROWS: 2, reduction: 'workgroup' } });
+    await checkBackward({ N: 33, C: 768, variant: 'vec4', tuning: { WG: 256, ROWS: 2, reduction: 'workgroup' } }, false);
+  });
+});

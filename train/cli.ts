@@ -1,0 +1,93 @@
+// The one command line: `webgpu-gpt <prepare|pretrain|generate|eval|bench|train-default> ...`.
+// bin/webgpu-gpt.mjs runs this file through tsx; `npm run train` runs `train-default`.
+//
+// Errors a user can fix (a bad flag, a missing folder, a corrupt checkpoint) are CliErrors and
+// print as one `error: ...` line with exit status 1, no stack trace. Anything else is a bug or an
+// environment problem and prints its stack too (unless it is a WebGPU setup error, whose message
+// already says what to do).
+import { CliError } from './cli-error.ts';
+
+export const USAGE = `usage: webgpu-gpt <command> [options]
+
+commands
+  prepare        turn text into token shards: webgpu-gpt prepare --input <files...> --out <dir>
+  pretrain       train a GPT on prepared data: webgpu-gpt pretrain --data <dir> --out <run dir>
+  generate       sample text from a checkpoint: webgpu-gpt generate --checkpoint <run dir> --prompt "..."
+  eval           loss and perplexity on a text file: webgpu-gpt eval --checkpoint <run dir> --input <file>
+  bench          kernel and training-step benchmarks: webgpu-gpt bench <kernel...|all|train>
+  train-default  the main job (npm run train): prepare Moby-Dick and pre-train a small GPT on it
+
+Run webgpu-gpt <command> --help for the options of each command.`;
+
+type Main = (argv: string[]) => Promise<number | void>;
+
+const COMMANDS: Record<string, () => Promise<Main>> = {
+  prepare: async () => (await import('./data/prepare.ts')).prepareMain,
+  pretrain: async () => (await import('./pretrain.ts')).pretrainMain,
+  generate: async () => (await import('./generate-cli.ts')).generateMain,
+  eval: async () => (await import('./evaluate.ts')).evalMain,
+  'train-default': async () => (await import('./default-job.ts')).defaultJobMain,
+  bench: async () => async (argv: string[]) => {
+    const { runBench, BenchUsageError } = await import('../bench/harness.ts');
+    try {
+      const { failures } = await runBench(argv);
+      return failures.length > 0 ? 1 : 0;
+    } catch (e) {
+      if (e instanceof BenchUsageError) throw new CliError(e.message);
+      throw e;
+    }
+  },
+};
+
+/** Prints an error the way the CLI does; returns the exit status. */
+export function reportError(e: unknown, write: (s: string) => void = (s) => process.stderr.write(s)): number {
+  const err = e as Error;
+  if (e instanceof CliError) {
+    write(`error: ${err.message}\n`);
+    return 1;
+  }
+  if (err && err.name === 'WebGPUError') {
+    write(`error: ${err.message}\n`);
+    return 1;
+  }
+  write(`error: ${err?.message ?? String(e)}\n`);
+  if (err?.stack) write(`${err.stack.split('\n').slice(1).join('\n')}\n`);
+  return 1;
+}
+
+async function destroyEngine(): Promise<void> {
+  try {
+    const { destroyRuntime } = await import('../engine/runtime.ts');
+    await destroyRuntime();
+  } catch {
+    // nothing to destroy
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    const sub = cmd === 'help' ? rest[0] : undefined;
+    if (sub && COMMANDS[sub]) return main([sub, '--help']);
+    process.stdout.write(USAGE + '\n');
+    return cmd === undefined ? 1 : 0;
+  }
+  const load = COMMANDS[cmd];
+  try {
+    if (!load) throw new CliError(`unknown command "${cmd}"\n${USAGE}`);
+    const rc = await (await load())(rest);
+    return typeof rc === 'number' ? rc : 0;
+  } catch (e) {
+    return reportError(e);
+  } finally {
+    // Destroy the device (if one was made) so that Node can exit. `prepare` never loads the engine.
+    if (cmd !== 'prepare') await destroyEngine();
+  }
+}
+
+const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry || process.argv[1]?.endsWith('/train/cli.ts')) {
+  const rc = await main(process.argv.slice(2));
+  // Dawn can keep the event loop alive after the device is gone: exit explicitly once stdout drains.
+  process.stdout.write('', () => process.exit(rc));
+}

