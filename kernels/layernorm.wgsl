@@ -33,6 +33,11 @@
 //             dinp and accumulates dweight / dbias for the chunk over the block's rows in two
 //             registers, stored once per chunk into `partial`.
 // Stage 2: one invocation per vec4 of columns (or per column), a loop over the G partials.
+// The reductions across the workgroup are wg_sum / wg_sum2 from rowreduce.wgsl or
+// rowreduce-subgroups.wgsl, which layernorm.ts links in (ROWS + ROWS or ROWS reductions a block).
+// Reading x twice is deliberate: a version keeping the row and weight / bias in registers
+// (bench/dev/layernorm-regs.wgsl, 2.25 instead of 3.5 buffer accesses per element) ran slower on
+// lavapipe, where the unrolled code outgrows the instruction cache, and compiles for far longer.
 
 struct Params {
   N: u32,      // rows
