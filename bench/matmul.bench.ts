@@ -108,7 +108,8 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
           matmulForward(want, rowsOfA(A, s, rows), b0, s.bias ? Float64Array.from(bias) : null, 1, rows.length, N, K, false, !!s.transB);
           if (s.gelu) geluForward(want, Float64Array.from(want), want.length);
           if (s.accumulate) rows.forEach((m, i) => { for (let n = 0; n < N; n++) want[i * N + n]! += init[m * N + n]!; });
-          assertClose(gotRows, want, s.gelu ? 'f32Chain' : 'f32Reduce', `matmul ${s.label} ${cfg.name}`);
+          // f32Reduce covers sums of up to a few thousand terms; the LM head's dX sums 50257.
+          assertClose(gotRows, want, s.gelu || K > 4096 ? 'f32Chain' : 'f32Reduce', `matmul ${s.label} ${cfg.name}`);
           rt.write(out, 0, init);
         },
         dispose,

@@ -14,10 +14,12 @@
 //    row of A (vec4 along k) and every lane gets every row by shuffles: each element of A is
 //    loaded once per workgroup instead of once per lane. Each lane loads only its own columns of
 //    B, which no other lane needs.
-//  - Each lane keeps ROWS x (4·TN) accumulators, so each element loaded feeds 8-16 FMAs.
+//  - Each lane keeps ROWS x (4·TN) accumulators: per 4 k's it loads 16 + 16·TN elements and
+//    runs 128·TN FMAs: ~21 FMAs per element loaded at TN = 2.
 //    The register tile is plain loops over arrays whose sizes equal the trip counts: Mesa then
-//    unrolls them and keeps the arrays in registers. A tile larger than 32 rows, or arrays larger
-//    than the loops that index them, stop the unrolling and run 2-3x slower.
+//    unrolls them and keeps the arrays in registers. More than 32 rows, an accumulator array with
+//    more rows than its loop, nested row loops or helper functions taking pointers all stopped
+//    the unrolling in experiments (bench/dev/matmul-NOTES.md) and ran 2-3x slower.
 //  - On a GPU this would be a poor kernel (no data reuse between subgroups): GPUs use
 //    matmul.wgsl's matmul_tiled*.
 //
@@ -92,6 +94,12 @@ fn a_row(av: array<vec4f, 4>, i: u32) -> vec4f {
                subgroupShuffle(v.z, src), subgroupShuffle(v.w, src));
 }
 
+// Row k + t of B at a lane's 4 columns, from the 4 vec4 loads of matmul_sg_vec4.
+fn b_row(bq: array<vec4f, 4>, t: u32) -> vec4f {
+  if (TRANS_B) { return vec4f(bq[0][t], bq[1][t], bq[2][t], bq[3][t]); }
+  return bq[t];
+}
+
 // vec4 path: needs K % 4 == 0, M % 4 == 0 when TRANS_A, N % 4 == 0 unless TRANS_B (the host checks).
 @compute @workgroup_size(LANES)
 fn matmul_sg_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
@@ -116,30 +124,26 @@ fn matmul_sg_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation
         av[q] = a4[a_base + min(m0 + 8u * q + lane, p.M - 1u) * K4 + k4];
       }
     }
-    // bv[t][j]: row k + t of B at this lane's 4 columns of group j.
-    var bv: array<array<vec4f, TN_MAX>, 4>;
+    // bq[j]: this lane's 4 columns of group j at k..k+3, as 4 vec4 loads: rows k + q of B, or
+    // with TRANS_B columns n + q of the stored [N, K] matrix (b_row transposes them for free:
+    // in SIMD registers a vec4 is 4 separate registers). One loop shape for both layouts keeps
+    // Mesa unrolling everything; different shapes here made it stop unrolling the row loop.
+    var bq: array<array<vec4f, 4>, TN_MAX>;
     for (var j = 0u; j < TN; j++) {
       let n = n0 + 4u * (lane + LANES * j);
-      if (TRANS_B) {
-        // Four columns of B, each a vec4 along k, transposed into four rows. Written out: with
-        // inner loops here Mesa stops unrolling the j loop and bv goes to memory (3x slower).
-        let c0 = b4[b_base + min(n, p.N - 1u) * K4 + k4];
-        let c1 = b4[b_base + min(n + 1u, p.N - 1u) * K4 + k4];
-        let c2 = b4[b_base + min(n + 2u, p.N - 1u) * K4 + k4];
-        let c3 = b4[b_base + min(n + 3u, p.N - 1u) * K4 + k4];
-        bv[0][j] = vec4f(c0.x, c1.x, c2.x, c3.x);
-        bv[1][j] = vec4f(c0.y, c1.y, c2.y, c3.y);
-        bv[2][j] = vec4f(c0.z, c1.z, c2.z, c3.z);
-        bv[3][j] = vec4f(c0.w, c1.w, c2.w, c3.w);
-      } else {
-        for (var t = 0u; t < 4u; t++) { bv[t][j] = b4[b_base + (4u * k4 + t) * N4 + min(n / 4u, N4 - 1u)]; }
+      for (var q = 0u; q < 4u; q++) {
+        if (TRANS_B) {
+          bq[j][q] = b4[b_base + min(n + q, p.N - 1u) * K4 + k4];
+        } else {
+          bq[j][q] = b4[b_base + (4u * k4 + q) * N4 + min(n / 4u, N4 - 1u)];
+        }
       }
     }
     for (var i = 0u; i < ROWS; i++) {
       let ar = a_row(av, i);
       for (var j = 0u; j < TN; j++) {
-        acc[i][j] = fma(vec4f(ar.w), bv[3][j], fma(vec4f(ar.z), bv[2][j],
-                    fma(vec4f(ar.y), bv[1][j], fma(vec4f(ar.x), bv[0][j], acc[i][j]))));
+        acc[i][j] = fma(vec4f(ar.w), b_row(bq[j], 3u), fma(vec4f(ar.z), b_row(bq[j], 2u),
+                    fma(vec4f(ar.y), b_row(bq[j], 1u), fma(vec4f(ar.x), b_row(bq[j], 0u), acc[i][j]))));
       }
     }
   }

@@ -118,13 +118,13 @@ async function checkPipeline(cfg: MatmulConfig, loads: 'auto' | 'scalar', f: Fla
 
 const T = true;
 const F = false;
+// Four pipelines cover both layouts of A and B on both load paths (the scalar path treats A and
+// B independently), bias, GELU with and without the pre-activation, and accumulate.
 const featureSets: [loads: 'auto' | 'scalar', f: Flags][] = [
-  ['auto', { transA: F, transB: F, bias: T }],
-  ['auto', { transA: T, transB: T }],
-  ['scalar', { transA: T, transB: F, bias: T }],
-  ['scalar', { transA: F, transB: T }],
-  ['auto', { transB: T, bias: T, gelu: T, preact: T }],
-  ['scalar', { transA: T, bias: T, gelu: T, accumulate: T }],
+  ['auto', { transA: F, transB: F, bias: T, accumulate: T }],
+  ['auto', { transA: T, transB: T, bias: T, gelu: T, preact: T }],
+  ['scalar', { transA: T, transB: F, gelu: T, accumulate: T }],
+  ['scalar', { transA: F, transB: T, bias: T }],
 ];
 
 describe('matmul: transposes and epilogues on the picked and the smallest tiled configuration', () => {
@@ -151,9 +151,10 @@ describe('matmul: every other configuration', () => {
 describe('matmul: edge cases on the picked configuration', () => {
   it('K = 0 gives bias; an output of one row or one column', async () => {
     const name = pickConfig(rt, 512, 512).name;
-    await check({ name }, { M: 5, N: 7, K: 0, bias: true, transA: false, transB: false });
-    await check({ name }, { M: 1, N: 300, K: 8, bias: true, transA: false, transB: false });
-    await check({ name }, { M: 300, N: 1, K: 9, bias: true, transA: true, transB: false });
+    // The flags of featureSets[0] and [3]: no new pipelines.
+    await check({ name }, { M: 5, N: 8, K: 0, transA: false, transB: false, bias: true, accumulate: true });
+    await check({ name }, { M: 1, N: 300, K: 8, transA: false, transB: false, bias: true, accumulate: true });
+    await check({ name }, { M: 300, N: 1, K: 9, transA: false, transB: true, bias: true });
   });
 });
 
