@@ -390,10 +390,29 @@ export class Runtime {
     }
   }
 
+  /**
+   * While a promise of Dawn's is pending, its event polling keeps Node's main thread busy — on a
+   * software adapter that thread competes with the driver's own worker threads for the cores.
+   * So on a CPU adapter we sleep for most of the time the last readback took before we wait.
+   */
+  private latencyMs = 0;
+
+  private async nap(): Promise<void> {
+    if (!this.isSoftware || this.latencyMs < 4) return;
+    await new Promise((r) => setTimeout(r, this.latencyMs * 0.7));
+  }
+
+  private learnLatency(ms: number): void {
+    this.latencyMs = this.latencyMs === 0 ? ms : 0.5 * this.latencyMs + 0.5 * ms;
+  }
+
   /** Waits for every submitted command and reports any WebGPU error seen so far. */
   async sync(): Promise<void> {
     this.flush();
+    const t0 = performance.now();
+    await this.nap();
     await this.device.queue.onSubmittedWorkDone();
+    this.learnLatency(performance.now() - t0);
     await Promise.all(this.checks.splice(0));
     this.throwErrors();
     this.assertAlive();
@@ -406,8 +425,11 @@ export class Runtime {
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
     this.copy(src, offset, staging, 0, size);
     this.flush();
+    const t0 = performance.now();
+    await this.nap();
     try {
       await staging.mapAsync(GPUMapMode.READ);
+      this.learnLatency(performance.now() - t0);
     } catch (e) {
       await Promise.all(this.checks.splice(0));
       this.throwErrors();
