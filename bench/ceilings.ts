@@ -94,9 +94,9 @@ export function recordFma(rt: Runtime, sums: GPUBuffer, workgroups: number, iter
 }
 
 /** Submits what is recorded and returns the wall time until the queue is idle, in ms. */
-export async function wallMs(rt: Runtime): Promise<number> {
+export async function wallMs(rt: Runtime, expectMs?: number): Promise<number> {
   const t0 = performance.now();
-  await rt.sync();
+  await rt.sync(expectMs);
   return performance.now() - t0;
 }
 

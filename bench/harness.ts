@@ -224,6 +224,7 @@ export class Timer {
     // writes are recorded outside passes (they add commands but no dispatches), a flush resets
     // the count, and a run without dispatches opens no pass at all.
     let single = onePass ?? false;
+    let warmMs = Infinity;
     for (let i = 0; i < warmup; i++) {
       const cmds = rt.pendingDispatches;
       const disp = rt.stats.dispatches;
@@ -231,10 +232,12 @@ export class Timer {
       const dCmds = rt.pendingDispatches - cmds;
       const dDisp = rt.stats.dispatches - disp;
       if (i === 0 && onePass === undefined) single = dDisp > 0 && dCmds === dDisp;
-      await rt.sync();
+      warmMs = Math.min(warmMs, await wallMs(rt));
     }
     if (this.method === 'timestamp') {
-      const ts = await this.timestamps(record, runs, !single);
+      // On a software adapter, the host sleeps through the timed runs rather than polling for
+      // them: a polling Node thread takes a core from the driver's threads and slows the runs.
+      const ts = await this.timestamps(record, runs, !single, Number.isFinite(warmMs) ? warmMs * runs : undefined);
       const problem = timestampProblem(ts.samplesMs, ts.wallMs);
       if (!problem) return summarize('timestamp', ts.samplesMs);
       const wall = await this.wall(record, runs);
@@ -256,7 +259,7 @@ export class Timer {
    * Records `runs` timestamped runs into one submission; returns each run's GPU time and the
    * submission's wall time (for the sanity check).
    */
-  async timestamps(record: () => void, runs: number, markers: boolean): Promise<{ samplesMs: number[]; wallMs: number }> {
+  async timestamps(record: () => void, runs: number, markers: boolean, expectMs?: number): Promise<{ samplesMs: number[]; wallMs: number }> {
     const rt = this.rt;
     const count = 2 * runs;
     const querySet = rt.device.createQuerySet({ type: 'timestamp', count, label: 'bench timestamps' });
@@ -282,7 +285,7 @@ export class Timer {
           rt.splitPass();
         }
       }
-      const wall = await wallMs(rt);
+      const wall = await wallMs(rt, expectMs);
       rt.resolveQueries(querySet, 0, count, resolved);
       const t = new BigUint64Array(await rt.read(resolved, 0, count * 8));
       const samplesMs: number[] = [];

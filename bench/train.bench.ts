@@ -29,7 +29,7 @@ export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
   --accum N            micro-batches per optimizer step (default 1)
   --steps N            timed steps (default 20; --quick 5)
   --warmup N           untimed steps first (default 3)
-  --gpuWait MODE        auto (sleep on a software adapter), sleep or spin: how the host waits for the GPU
+  --gpuWait MODE        spin (default) or sleep: how the host waits for the readback (see train/pretrain.ts)
   --profile            time every dispatch of one step (timestamp queries) and list the top kernels
   --quick              fewer steps`;
 
@@ -199,9 +199,9 @@ export async function runTrainBench(argv: readonly string[], out: (line: string)
   const tokensPerStep = B * T * accum;
   out(`model: ${cfg.nLayer} layers, ${cfg.nHead} heads, ${cfg.nEmbd} wide, context ${T}, vocabulary ${cfg.vocabSize} (${cfg.paddedVocabSize} padded), ${(params / 1e6).toFixed(3)}M params; batch ${B}${accum > 1 ? ` x ${accum}` : ''} = ${tokensPerStep} tokens/step`);
 
-  const gpuWait = args.gpuWait ?? 'auto';
-  if (!['auto', 'sleep', 'spin'].includes(gpuWait)) throw new Error(`--gpuWait must be auto, sleep or spin, got "${gpuWait}"`);
-  const pacer = new GpuPacer(gpuWait === 'sleep' || (gpuWait === 'auto' && rt.isSoftware));
+  const gpuWait = args.gpuWait ?? 'spin';
+  if (!['sleep', 'spin'].includes(gpuWait)) throw new Error(`--gpuWait must be spin or sleep, got "${gpuWait}"`);
+  const pacer = new GpuPacer(gpuWait === 'sleep');
   const step = (): (() => Promise<number>) => recordStep(model, opt, Array.from({ length: accum }, batch), B, T, 1e-4, pacer);
   for (let i = 0; i < warmup; i++) await step()();
   await rt.sync();

@@ -397,22 +397,28 @@ export class Runtime {
    */
   private latencyMs = 0;
 
-  private async nap(): Promise<void> {
-    if (!this.isSoftware || this.latencyMs < 4) return;
-    await new Promise((r) => setTimeout(r, this.latencyMs * 0.7));
+  private async nap(expectMs?: number): Promise<void> {
+    if (!this.isSoftware) return;
+    const ms = expectMs !== undefined ? expectMs * 0.9 : this.latencyMs * 0.7;
+    if (ms < 3) return;
+    await new Promise((r) => setTimeout(r, ms));
   }
 
   private learnLatency(ms: number): void {
     this.latencyMs = this.latencyMs === 0 ? ms : 0.5 * this.latencyMs + 0.5 * ms;
   }
 
-  /** Waits for every submitted command and reports any WebGPU error seen so far. */
-  async sync(): Promise<void> {
+  /**
+   * Waits for every submitted command and reports any WebGPU error seen so far. `expectMs`, when
+   * the caller knows it, is how long the submitted work should take (a software adapter's wait
+   * then sleeps through most of it instead of guessing from the last wait).
+   */
+  async sync(expectMs?: number): Promise<void> {
     this.flush();
     const t0 = performance.now();
-    await this.nap();
+    await this.nap(expectMs);
     await this.device.queue.onSubmittedWorkDone();
-    this.learnLatency(performance.now() - t0);
+    if (expectMs === undefined) this.learnLatency(performance.now() - t0);
     await Promise.all(this.checks.splice(0));
     this.throwErrors();
     this.assertAlive();

@@ -1,24 +1,69 @@
 enable subgroups;
-// DRAFT v2 sg variant (comments to be finalised)
+// Fused causal attention for CPU SIMD adapters (lavapipe): the same forward, backward (dq pass,
+// then dk/dv pass) and decoding as kernels/attention.wgsl, whose header gives the math, the
+// layout, the bindings and the uniform struct (identical here). attention.ts picks this variant on
+// software adapters whose subgroups have at least 8 invocations; it needs the 'subgroups' feature.
+//
+// ---- Why a second mapping ------------------------------------------------------------------------
+// lavapipe runs 8 invocations as the 8 lanes of one AVX2 register (a subgroup of 8), and its cost
+// model (Mesa 25.0, measured with bench/dev/attention-exp.ts) is far from a GPU's:
+//   - Inside a loop every load from storage or workgroup memory is a per-lane gather with a mask
+//     test and a bounds check per component, even when all lanes read the same address: ~4
+//     instructions per float per lane, against 1 instruction for a multiply on all 8 lanes.
+//     The tiled kernel's inner loop reads two operands from workgroup memory per multiply-add.
+//   - Private arrays indexed with a non-constant index live in per-lane scratch memory (gathers
+//     again); indexed with constants they are plain registers and stack slots.
+//   - NIR unrolls a loop only if it runs at most 32 times and its unrolled body stays under ~800
+//     scalar operations; a loop it does not unroll indexes its arrays dynamically.
+// So here: every invocation owns 4 rows at once (the 4 components of every vec4 below are 4 rows:
+// a multiply then serves 4 rows x 8 lanes); the rows of the other operand are loaded once per
+// subgroup, spread over its 8 lanes (lane l loads vec4 chunks l, l+8, ..) and handed to every lane
+// by subgroupShuffle (one permute per float, not a gather); and all arithmetic on the private row
+// arrays is expanded with literal indices (the *_chunk / *_rows functions: 8 lanes x up to 4
+// chunks as straight-line calls instead of loops, which NIR would not unroll for HS >= 64).
+// Measured on this 2-core machine (forward, B=4 NH=4 T=512 HS=64): ~18 GFLOP/s against ~2 for
+// the tiled kernel.
+//
+// ---- Work decomposition -------------------------------------------------------------------------
+// forward, dq: invocation i of workgroup w owns query rows 4(w·WG + i) .. +3 of head wg.y; it keeps
+//   their q (pre-scaled), dout (dq pass) and accumulators transposed in private arrays:
+//   xT[h] = (row0[h], row1[h], row2[h], row3[h]). Keys advance 4 per step (a "step" of 4 rows of
+//   k and v, spread over the lanes); the 4x4 scores of a step are one mat4x4f (column = key,
+//   component = row), so the online-softmax rescale happens once per 4 keys. Every workgroup
+//   stops at the last key its last row sees (causal).
+// dkv: invocation i owns key rows 4(w·WG + i) .. +3 (k, v, dk, dv transposed in private arrays);
+//   queries from the workgroup's first key to T advance 4 per step.
+// Per step, dot_rows computes S = X·Yᵀ (X: the invocation's 4 rows, Y: the step's 4 rows) and
+// axpy_rows Z = c·Z + W·Y, one lane's chunk (4 dims) at a time as a 4x4 matrix product.
+// The invocation's own rows are loaded and stored once, through `stage`, in loops bounded by the
+// runtime copy p.hs4 of HS/4 so that they stay loops: unrolled, those per-lane gathers and
+// scatters (with robustness checks) were most of the code and made LLVM take minutes.
+// Private state per invocation: 2 (forward), 3 (dq) or 4 (dkv) arrays of HS vec4.
+// Dispatch: forward and dq (ceil(T / (4·WG)), B·NH) workgroups; dkv the same over key rows.
+// Subgroups of any size >= 8 work (lanes 8.. repeat lanes 0..7's loads; shuffles read lanes 0..7).
+// Cost of the unrolling: lavapipe takes ~5 s (HS = 16) to ~60 s (HS = 128) to compile each entry
+// point the first time on this machine; Mesa's shader cache makes later runs start at once.
 
 struct Attn {
   T: u32,
   qOffset: u32,
   kvStride: u32,
   scale: f32,
+  hs4: u32,       // HS / 4 at run time: bounds the loops that must not be unrolled
 }
 
-override HS: u32 = 64u;
-override WG: u32 = 8u;
-override HS4: u32 = HS / 4u;
-override CH: u32 = (HS4 + 7u) / 8u;
-override LANES: u32 = min(HS4, 8u);
+override HS: u32 = 64u;              // head size: a multiple of 4, at most 32, or 64, 96, 128
+override WG: u32 = 8u;               // invocations per workgroup (each owns 4 rows)
+override HS4: u32 = HS / 4u;         // vec4 chunks per row
+override CH: u32 = (HS4 + 7u) / 8u;  // chunks of a step row each lane holds
+override LANES: u32 = min(HS4, 8u);  // lanes holding a chunk (fewer than 8 when HS < 32)
 const MAX_HS: u32 = 128u;
 const MAX_CH: u32 = 4u;
-const MASKED: f32 = -1.0e30;
+const MASKED: f32 = -1.0e30;         // a masked score: exp(MASKED - m) == 0 for any finite m
+const QUAD = vec4u(0u, 1u, 2u, 3u);
 
 @group(0) @binding(0) var<uniform> p: Attn;
-// forward and decode
+// forward
 @group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
 @group(0) @binding(2) var<storage, read> q: array<vec4f>;
 @group(0) @binding(3) var<storage, read> k: array<vec4f>;
@@ -35,7 +80,9 @@ const MASKED: f32 = -1.0e30;
 @group(0) @binding(6) var<storage, read_write> dv: array<vec4f>;
 @group(0) @binding(8) var<storage, read> dvec_in: array<f32>;
 
+// An invocation's 4 rows, transposed: [h] = dim h of rows 0..3. Only ever indexed with constants.
 alias Rows = array<vec4f, MAX_HS>;
+// A step's 4 rows spread over the subgroup: [t][i] = chunk 8t + (lane & 7) of step row i.
 alias Step = array<mat4x4f, MAX_CH>;
 
 var<private> qT: Rows;
@@ -48,9 +95,11 @@ var<private> dkT: Rows;
 var<private> dvT: Rows;
 var<private> stepA: Step;
 var<private> stepB: Step;
+// Staging for the one-time loads and stores: [c] = chunk c of the 4 rows (columns).
 var<private> stage: array<mat4x4f, MAX_HS / 4u>;
 
-// ---- the two products of every step, one lane's chunk (4 dims) at a time
+// ---- The two products of a step, for the 4 dims of chunk 8t + l (held by lane l)
+// acc += X·Yᵀ restricted to those dims: acc[i] (column i = step row i) gets Σ_d x[h+d]·y_i[h+d].
 
 fn dot_lane(acc: mat4x4f, x: ptr<private, Rows>, y: mat4x4f, t: u32, l: u32) -> mat4x4f {
   let h = 4u * (8u * t + l);
@@ -59,6 +108,7 @@ fn dot_lane(acc: mat4x4f, x: ptr<private, Rows>, y: mat4x4f, t: u32, l: u32) -> 
   return acc + X * Y;
 }
 
+// z[h+d] = c·z[h+d] + Σ_i w[i]·y_i[h+d]: C = W·Yᵀ has column d = Σ_i w[i]·Y[i][d].
 fn axpy_lane(z: ptr<private, Rows>, c: vec4f, w: mat4x4f, y: mat4x4f, t: u32, l: u32) {
   let h = 4u * (8u * t + l);
   let Y = mat4x4f(subgroupShuffle(y[0], l), subgroupShuffle(y[1], l), subgroupShuffle(y[2], l), subgroupShuffle(y[3], l));
@@ -69,7 +119,7 @@ fn axpy_lane(z: ptr<private, Rows>, c: vec4f, w: mat4x4f, y: mat4x4f, t: u32, l:
   (*z)[h + 3u] = (*z)[h + 3u] * c + C[3];
 }
 
-// Row chunk c of the invocation's 4 rows, as matrix columns, staged for the copy into a Rows array.
+// stage (chunk c of 4 rows as columns) <-> Rows (transposed), for chunk c = 8t + l.
 fn stage_to_rows_lane(x: ptr<private, Rows>, t: u32, l: u32) {
   let h = 4u * (8u * t + l);
   let mt = transpose(stage[8u * t + l]);
@@ -83,7 +133,8 @@ fn rows_to_stage_lane(x: ptr<private, Rows>, t: u32, l: u32) {
   stage[8u * t + l] = transpose(mat4x4f((*x)[h], (*x)[h + 1u], (*x)[h + 2u], (*x)[h + 3u]));
 }
 
-// ---- expansion over every (chunk t, lane l) of a row with literal indices
+// ---- Expansion over every chunk of a row: (t, l) = (0..CH-1, 0..LANES-1) as literal arguments.
+// Straight-line calls rather than loops: see the header. `if` on an override folds away.
 
 fn dot_chunk(acc: mat4x4f, x: ptr<private, Rows>, y: mat4x4f, t: u32) -> mat4x4f {
   var a = dot_lane(acc, x, y, t, 0u);
@@ -155,7 +206,8 @@ fn rows_to_stage(x: ptr<private, Rows>) {
   if (CH > 3u) { rows_to_stage_chunk(x, 3u); }
 }
 
-// ---- a step's 4 rows, spread over the 8 lanes of the subgroup
+// ---- A step's 4 rows (element offsets `base`), spread over the lanes: lane sl loads chunks
+// 8t + sl. Lanes past the row (HS < 32) load its last chunk again; nobody shuffles from them.
 
 fn load_k_step(base: vec4u, sl: u32) {
   for (var t = 0u; t < CH; t++) {
@@ -182,14 +234,13 @@ fn load_dout_step(base: vec4u, sl: u32) {
   }
 }
 
-const QUAD = vec4u(0u, 1u, 2u, 3u);
-
+// The forward for this invocation's 4 rows: writes their output, returns their lse.
 fn attend(wg: vec3u, lid: u32, lane: u32) -> vec4f {
   let sl = lane & 7u;
   let row0 = (wg.x * WG + lid) * 4u;
   let rows = min(vec4u(row0) + QUAD, vec4u(p.T - 1u));
   let base = (vec4u(wg.y * p.T) + rows) * HS4;
-  for (var c = 0u; c < HS4; c++) {
+  for (var c = 0u; c < p.hs4; c++) {
     stage[c] = mat4x4f(q[base.x + c], q[base.y + c], q[base.z + c], q[base.w + c]) * p.scale;
   }
   stage_to_rows(&qT);
@@ -217,7 +268,7 @@ fn attend(wg: vec3u, lid: u32, lane: u32) -> vec4f {
   rows_to_stage(&oT);
   let inv = 1.0 / l;
   let live = vec4u(row0) + QUAD < vec4u(p.T);
-  for (var c = 0u; c < HS4; c++) {
+  for (var c = 0u; c < p.hs4; c++) {
     let m = stage[c];
     if (live.x) { out[base.x + c] = m[0] * inv.x; }
     if (live.y) { out[base.y + c] = m[1] * inv.y; }
@@ -237,11 +288,6 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
 }
 
 @compute @workgroup_size(WG)
-fn attention_decode(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  _ = attend(wg, lid, lane);
-}
-
-@compute @workgroup_size(WG)
 fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {
   let sl = lane & 7u;
   let bT = wg.y * p.T;
@@ -249,12 +295,12 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
   let rows = min(vec4u(row0) + QUAD, vec4u(p.T - 1u));
   let base = (vec4u(bT) + rows) * HS4;
   let live = vec4u(row0) + QUAD < vec4u(p.T);
-  for (var c = 0u; c < HS4; c++) {
+  for (var c = 0u; c < p.hs4; c++) {
     stage[c] = mat4x4f(q[base.x + c], q[base.y + c], q[base.z + c], q[base.w + c]) * p.scale;
   }
   stage_to_rows(&qT);
   var D = vec4f(0.0);
-  for (var c = 0u; c < HS4; c++) {
+  for (var c = 0u; c < p.hs4; c++) {
     let g = mat4x4f(dout[base.x + c], dout[base.y + c], dout[base.z + c], dout[base.w + c]);
     stage[c] = g;
     D += vec4f(dot(g[0], o[base.x + c]), dot(g[1], o[base.y + c]), dot(g[2], o[base.z + c]), dot(g[3], o[base.w + c]));
@@ -279,7 +325,7 @@ fn attention_backward_dq(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoca
     axpy_rows(&dqT, vec4f(1.0), ds, &stepA);
   }
   rows_to_stage(&dqT);
-  for (var c = 0u; c < HS4; c++) {
+  for (var c = 0u; c < p.hs4; c++) {
     let m = stage[c] * p.scale;
     if (live.x) { dq[base.x + c] = m[0]; }
     if (live.y) { dq[base.y + c] = m[1]; }
@@ -296,11 +342,11 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
   let keys = min(vec4u(key0) + QUAD, vec4u(p.T - 1u));
   let base = (vec4u(bT) + keys) * HS4;
   let live = vec4u(key0) + QUAD < vec4u(p.T);
-  for (var c = 0u; c < HS4; c++) {
+  for (var c = 0u; c < p.hs4; c++) {
     stage[c] = mat4x4f(k[base.x + c], k[base.y + c], k[base.z + c], k[base.w + c]);
   }
   stage_to_rows(&kT);
-  for (var c = 0u; c < HS4; c++) {
+  for (var c = 0u; c < p.hs4; c++) {
     stage[c] = mat4x4f(v[base.x + c], v[base.y + c], v[base.z + c], v[base.w + c]);
   }
   stage_to_rows(&vT);
@@ -322,7 +368,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
     axpy_rows(&dkT, vec4f(1.0), ds, &stepA);
   }
   rows_to_stage(&dkT);
-  for (var c = 0u; c < HS4; c++) {
+  for (var c = 0u; c < p.hs4; c++) {
     let m = stage[c] * p.scale;
     if (live.x) { dk[base.x + c] = m[0]; }
     if (live.y) { dk[base.y + c] = m[1]; }
@@ -330,7 +376,7 @@ fn attention_backward_dkv(@builtin(workgroup_id) wg: vec3u, @builtin(local_invoc
     if (live.w) { dk[base.w + c] = m[3]; }
   }
   rows_to_stage(&dvT);
-  for (var c = 0u; c < HS4; c++) {
+  for (var c = 0u; c < p.hs4; c++) {
     let m = stage[c];
     if (live.x) { dv[base.x + c] = m[0]; }
     if (live.y) { dv[base.y + c] = m[1]; }

@@ -1,6 +1,8 @@
 // Fused causal self-attention, FlashAttention-2 style: forward, backward and KV-cache decoding.
 // This is the portable ("tiled") variant, written for GPUs; kernels/attention-sg.wgsl computes the
 // same thing with a mapping that suits CPU SIMD adapters (lavapipe). attention.ts picks one.
+// (On lavapipe this variant runs at ~2 GFLOP/s and, fully unrolled, takes LLVM seconds to minutes
+// to compile as HS grows: its tests there use HS <= 16.)
 //
 // ---- The math -------------------------------------------------------------------------------
 // For one (batch, head) with q, k, v of shape (T, HS) and scale = 1/sqrt(HS):
@@ -24,17 +26,17 @@
 //
 // ---- Layout and bindings ----------------------------------------------------------------------
 // q, k, v, out, dq, dk, dv, dout: (B, NH, T, HS) contiguous f32, bound as array<vec4f> (HS % 4 == 0).
-// lse, D: (B, NH, T). Uniform struct Attn { T, qOffset, kvStride, scale }.
+// lse, D: (B, NH, T). Uniform struct Attn { T, qOffset, kvStride, scale, hs4 }.
 //   attention_forward       1 out (rw)  2 q  3 k  4 v  5 lse (rw)
-//   attention_decode        1 out (rw)  2 q  3 k  4 v
 //   attention_backward_dq   1 dq (rw)   2 q  3 k  4 v  5 dout  6 out  7 lse  8 D (rw)
 //   attention_backward_dkv  1 dk (rw)   2 q  3 k  4 v  5 dout  6 dv (rw)  7 lse  8 D
 // Decoding with a KV cache is the forward with T = Tq query rows at absolute positions
 // qOffset .. qOffset+Tq-1, attending to keys 0 .. qOffset+Tq-1 of k and v whose heads are
 // kvStride (= maxT, the cache length) rows apart. Training passes qOffset = 0, kvStride = T.
+// Dispatch: forward and dq (ceil(T / BR), B·NH) workgroups of BR; dkv (ceil(T / BC), B·NH) of BC.
 //
 // ---- Work decomposition ------------------------------------------------------------------------
-// forward, decode, dq: a workgroup owns BR consecutive query rows of one (batch, head)
+// forward, dq: a workgroup owns BR consecutive query rows of one (batch, head)
 //   (workgroups = (ceil(T / BR), B·NH)); invocation i owns query row i: it keeps that row of q
 //   (pre-multiplied by scale), its accumulators (o, or dq) and its softmax statistics in registers.
 //   The keys the block can see (0 .. its last row) stream through workgroup memory in tiles of BC
@@ -49,13 +51,16 @@
 // Rows past T (ragged last block) are clamped to row T-1 for the arithmetic and never stored;
 // tile rows past the end are zero-filled and masked out. All loop bounds that contain a barrier
 // depend only on the workgroup id and the uniforms, so the barriers are in uniform control flow.
-// Register use: 2·HS floats per invocation in the forward, 3·HS in dq, 4·HS in dkv.
+// Register use: 2·HS floats per invocation in the forward, 3·HS in dq, 4·HS in dkv (at HS = 128
+// the dkv pass exceeds a GPU's 255 registers per thread and spills; splitting HS over several
+// invocations per row would be the next step there).
 
 struct Attn {
   T: u32,         // query rows per head (Tq when decoding)
   qOffset: u32,   // absolute position of query row 0 (0 in training)
   kvStride: u32,  // rows between heads in k and v (T in training, maxT for a KV cache)
   scale: f32,     // 1 / sqrt(HS)
+  hs4: u32,       // HS / 4 (loop bound in attention-sg.wgsl; unused here)
 }
 
 override HS: u32 = 64u;       // head size, a multiple of 4, at most MAX_HS
@@ -67,7 +72,7 @@ const MASKED: f32 = -1.0e30;  // a masked score: exp(MASKED - m) == 0 for any fi
 const QUAD = vec4u(0u, 1u, 2u, 3u);
 
 @group(0) @binding(0) var<uniform> p: Attn;
-// forward and decode
+// forward
 @group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
 @group(0) @binding(2) var<storage, read> q: array<vec4f>;
 @group(0) @binding(3) var<storage, read> k: array<vec4f>;
@@ -84,7 +89,7 @@ const QUAD = vec4u(0u, 1u, 2u, 3u);
 @group(0) @binding(6) var<storage, read_write> dv: array<vec4f>;
 @group(0) @binding(8) var<storage, read> dvec_in: array<f32>;
 
-// forward, decode, dq: a tile of BC key rows. dkv: a tile of BR query rows of q and dout.
+// forward, dq: a tile of BC key rows of k and v. dkv: a tile of BR query rows of q and dout.
 var<workgroup> tileA: array<vec4f, BC * HS4>;
 var<workgroup> tileB: array<vec4f, BC * HS4>;
 var<workgroup> tileQ: array<vec4f, BR * HS4>;
@@ -119,7 +124,7 @@ fn scores4(qr: ptr<function, array<vec4f, MAX_HS4>>, j: u32) -> vec4f {
   return s;
 }
 
-// The shared body of forward and decode: this invocation's output row, and its lse.
+// The forward for this invocation's query row: writes the output row, returns its lse.
 fn attend(wg: vec3u, lid: u32) -> f32 {
   let row = wg.x * BR + lid;
   let r = min(row, p.T - 1u);
@@ -169,11 +174,6 @@ fn attention_forward(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation
   if (row < p.T) {
     lse[wg.y * p.T + row] = l;
   }
-}
-
-@compute @workgroup_size(BR)
-fn attention_decode(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  _ = attend(wg, lid);
 }
 
 @compute @workgroup_size(BR)

@@ -389,7 +389,7 @@ export const TRAIN_SCHEMA: Schema<TrainConfig> = {
   sampleTopK: { type: 'int', default: 40, min: 0, group: 'evaluation', help: 'top-k of the samples (0 = off)' },
   keepCheckpoints: { type: 'int', default: 3, min: 1, group: 'output', help: 'checkpoints kept in <run dir>/checkpoints' },
   progress: { type: 'string', default: 'auto', choices: ['auto', 'bar', 'lines', 'off'], group: 'output', help: 'progress display: a bar on a terminal, a line every few seconds in logs' },
-  gpuWait: { type: 'string', default: 'auto', choices: ['auto', 'sleep', 'spin'], group: 'output', help: 'waiting for the GPU: sleep frees the CPU (a software adapter needs it), spin reacts fastest; auto sleeps on a software adapter' },
+  gpuWait: { type: 'string', default: 'spin', choices: ['spin', 'sleep'], group: 'output', help: 'waiting for a readback: spin (fastest; a busy JS thread) or sleep (leaves the CPU core to other processes)' },
   maxBadSteps: { type: 'int', default: 5, min: 1, group: 'output', help: 'stop after this many non-finite steps in a row' },
   injectNanSteps: { type: 'string', default: '', hidden: true, help: 'test hook: comma-separated steps whose gradient is poisoned with NaN' },
   stopAfterSteps: { type: 'int', default: 0, min: 0, hidden: true, help: 'test hook: stop (as on Ctrl-C) after this many steps of this session' },
