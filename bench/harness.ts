@@ -361,11 +361,12 @@ function isBenchModule(x: unknown): x is BenchModule {
   return typeof x === 'object' && x !== null && typeof (x as BenchModule).name === 'string' && typeof (x as BenchModule).cases === 'function';
 }
 
-type Loaded = { kind: 'cases'; module: BenchModule } | { kind: 'main'; main: (argv: string[]) => unknown };
+type Loaded = { kind: 'cases'; module: BenchModule } | { kind: 'main'; main: (argv: string[]) => unknown; result: () => unknown };
 
 async function load(path: string): Promise<Loaded> {
-  const mod = (await import(pathToFileURL(path).href)) as { default?: unknown; main?: unknown };
-  if (typeof mod.main === 'function') return { kind: 'main', main: mod.main as (argv: string[]) => unknown };
+  const mod = (await import(pathToFileURL(path).href)) as { default?: unknown; main?: unknown; lastResult?: unknown };
+  // A module with its own main() may export `lastResult` (live binding): its record for --json.
+  if (typeof mod.main === 'function') return { kind: 'main', main: mod.main as (argv: string[]) => unknown, result: () => mod.lastResult };
   if (isBenchModule(mod.default)) return { kind: 'cases', module: mod.default };
   throw new Error(`${path} must default-export a BenchModule ({ name, cases }) — see bench/types.ts`);
 }
@@ -617,9 +618,13 @@ export async function runBench(
   if (opts.json) {
     const path = resolve(opts.json);
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, `${JSON.stringify(records, null, 2)}\n`);
+    // The training-step bench's result: the whole file when it ran alone, else after the records.
+    const extra = mains.map((n) => (loaded.get(n) as { result: () => unknown }).result()).filter((r) => r != null);
+    const doc = records.length === 0 && extra.length === 1 ? extra[0] : [...records, ...extra];
+    writeFileSync(path, `${JSON.stringify(doc, null, 2)}\n`);
     out('');
-    out(`wrote ${records.length} record${records.length === 1 ? '' : 's'} to ${path}`);
+    const n = records.length + extra.length;
+    out(`wrote ${n} record${n === 1 ? '' : 's'} to ${path}`);
   }
   if (failures.length > 0) {
     out('');

@@ -11,8 +11,8 @@
 //
 // The bench runner (bench/harness.ts) calls main(argv) for `train`; it also runs on its own:
 //   npx tsx bench/train.bench.ts --nLayer 2 ...
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { backward, fromArray, initEngine, tidy, type Runtime, type Tensor } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
 import type { DispatchArgs, KernelSpec } from '../engine/runtime.ts';
@@ -262,24 +262,12 @@ export async function runTrainBench(argv: readonly string[], out: (line: string)
   }
   model.dispose();
   opt.dispose();
-  if (args.json && args.json !== 'true') {
-    const path = resolve(args.json);
-    const text = JSON.stringify(res, null, 2) + '\n';
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text);
-    out(`  wrote ${path}`);
-    // The bench runner writes its own (kernel) records to the same --json file after main()
-    // returns: when it wrote none, put this result back as the process exits.
-    process.once('exit', () => {
-      try {
-        if (readFileSync(path, 'utf8').trim() === '[]') writeFileSync(path, text);
-      } catch {
-        // the file is gone: nothing to restore
-      }
-    });
-  }
+  lastResult = res;
   return res;
 }
+
+/** The last run's result: the bench runner writes it to --json (alone, or after the kernel records). */
+export let lastResult: unknown = null;
 
 /** Entry point of the bench runner: argv is the command line without the word `train`. */
 export async function main(argv: string[]): Promise<number> {
@@ -293,7 +281,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
-  const rc = await main(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const rc = await main(argv);
+  const json = argv.indexOf('--json');
+  if (rc === 0 && json >= 0 && argv[json + 1]) writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
   const { destroyRuntime } = await import('../engine/runtime.ts');
   await destroyRuntime();
   process.exit(rc);
