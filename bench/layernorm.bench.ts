@@ -45,7 +45,7 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   };
   const tag = (backward: boolean) => {
     const t = layernormTuning(rt, { N, C }, backward);
-    return `WG=${t.WG} ROWS=${t.ROWS} ${t.reduction}`;
+    return `WG=${t.WG} ROWS=${t.ROWS}${t.VPT ? ` VPT=${t.VPT} cached` : ''} ${t.reduction}`;
   };
   const shape = { N, C };
   const fwd = () => layernormForward(rt, { out, mean, rstd, inp, weight, bias }, { N, C });

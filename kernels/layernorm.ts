@@ -9,10 +9,11 @@ const params = [['N', 'u32'], ['C', 'u32'], ['eps', 'f32'], ['G', 'u32'], ['accu
 
 type Buf = GPUBuffer | BufferRef;
 export type LayernormVariant = 'vec4' | 'scalar';
-type Entry = 'layernorm_forward' | 'layernorm_backward' | 'layernorm_backward_params';
+type Entry = 'layernorm_forward' | 'layernorm_forward_cached' | 'layernorm_backward' | 'layernorm_backward_params';
 
 const BINDINGS: Record<Entry, KernelSpec['bindings']> = {
   layernorm_forward: [['out', 'rw'], ['mean', 'rw'], ['rstd', 'rw'], ['inp', 'read'], ['weight', 'read'], ['bias', 'read']],
+  layernorm_forward_cached: [['out', 'rw'], ['mean', 'rw'], ['rstd', 'rw'], ['inp', 'read'], ['weight', 'read'], ['bias', 'read']],
   layernorm_backward: [['dinp', 'rw'], ['partial', 'rw'], ['dout', 'read'], ['inp', 'read'], ['weight', 'read'], ['mean', 'read'], ['rstd', 'read']],
   layernorm_backward_params: [['dweight', 'rw'], ['dbias', 'rw'], ['partial', 'read']],
 };
@@ -22,7 +23,7 @@ const specs = new Map<string, KernelSpec>();
 
 /** The spec of one entry point linked with one reduction (built once, then cached). */
 export function layernormSpec(entry: Entry, variant: LayernormVariant, reduction: Reduction): KernelSpec {
-  const entryPoint = variant === 'vec4' ? `${entry}_vec4` : entry;
+  const entryPoint = variant === 'vec4' && entry !== 'layernorm_forward_cached' ? `${entry}_vec4` : entry;
   const key = `${entryPoint}/${reduction}`;
   let spec = specs.get(key);
   if (!spec) {
@@ -43,7 +44,13 @@ export interface LayernormTuning {
   WG: number;
   ROWS: number;
   reduction: Reduction;
+  /** Forward only: chunks of 4 columns each invocation caches (layernorm_forward_cached); 0 = stream the row twice. */
+  VPT: number;
 }
+
+const MAX_VPT = 32;
+/** The cached forward's VPT values (each is a pipeline of its own): the smallest that holds the row. */
+const VPT_LADDER = [2, 4, 8, 16, 24, 32];
 
 export interface LayernormShape {
   N: number;
@@ -55,9 +62,13 @@ export interface LayernormShape {
 }
 
 /**
- * lavapipe: WG = 8 (its SIMD width and subgroup size: reductions without barriers) and 4 rows per
- * workgroup, so a chunk of weight and bias is loaded once per 4 rows (8 or 16 measured the same
- * and compile two or four times as long: the rows are unrolled; 1 row is 1.4x slower).
+ * lavapipe: WG = 8 (its SIMD width and subgroup size: reductions without barriers). The forward
+ * caches the row in registers (layernorm_forward_cached) with the smallest VPT of VPT_LADDER that
+ * holds it (VPT = 32 at C = 768 ran 15 % slower than 24: the empty chunks still cost), 16 rows per
+ * workgroup sharing the cached weight and bias. The backward (and a forward of longer rows)
+ * streams 4 rows per workgroup, so a chunk of weight and bias is loaded once per 4 rows (8 or 16
+ * measured the same and compile two or four times as long: the rows are unrolled; 1 row is 1.4x
+ * slower).
  * A GPU (not tuned on one yet): the forward takes a subgroup (warp) per row while a row has at
  * most 8 chunks per invocation, else 64..256 invocations with the workgroup-memory tree; the
  * backward takes 16 rows per workgroup of 64..256 invocations, so that the partial sums of
@@ -68,14 +79,23 @@ export function layernormTuning(rt: Runtime, s: LayernormShape, backward = false
   const sg = subgroupMinSize(rt);
   const wide = (perInvocation: number) => Math.min(256, Math.max(64, 2 ** Math.ceil(Math.log2(chunks / perInvocation))));
   let auto: LayernormTuning;
-  if (rt.isSoftware) auto = { WG: sg >= 4 ? sg : 8, ROWS: 4, reduction: sg >= 4 ? 'subgroup' : 'workgroup' };
-  else if (backward) auto = { WG: wide(2), ROWS: 16, reduction: 'workgroup' };
-  else if (sg >= 4 && chunks <= 8 * sg) auto = { WG: sg, ROWS: 1, reduction: 'subgroup' };
-  else auto = { WG: wide(8), ROWS: 1, reduction: 'workgroup' };
-  const t = { ...auto, ...s.tuning };
+  if (rt.isSoftware) {
+    const WG = sg >= 4 ? sg : 8;
+    const reduction = sg >= 4 ? 'subgroup' : 'workgroup';
+    const VPT = backward || s.C % 4 !== 0 ? 0 : VPT_LADDER.find((v) => v * WG >= chunks) ?? 0;
+    auto = VPT > 0 ? { WG, ROWS: 16, reduction, VPT } : { WG, ROWS: 4, reduction, VPT: 0 };
+  } else if (backward) auto = { WG: wide(2), ROWS: 16, reduction: 'workgroup', VPT: 0 };
+  else if (sg >= 4 && chunks <= 8 * sg) auto = { WG: sg, ROWS: 1, reduction: 'subgroup', VPT: 0 };
+  else auto = { WG: wide(8), ROWS: 1, reduction: 'workgroup', VPT: 0 };
+  // A forced geometry without VPT means the streaming forward (its ROWS and WG are for that one).
+  const t = { ...auto, ...s.tuning, ...(s.tuning && s.tuning.VPT === undefined ? { VPT: 0, ROWS: s.tuning.ROWS ?? 4 } : {}) };
   if (!Number.isInteger(t.ROWS) || t.ROWS < 1 || t.ROWS > MAX_ROWS) throw new Error(`layernorm: ROWS must be an integer in 1..${MAX_ROWS}, got ${t.ROWS}`);
+  if (!Number.isInteger(t.VPT) || t.VPT < 0 || t.VPT > MAX_VPT) throw new Error(`layernorm: VPT must be an integer in 0..${MAX_VPT}, got ${t.VPT}`);
   const checked = resolveTuning(rt, 'layernorm', { WG: t.WG, VPT: 0, reduction: t.reduction } satisfies RowTuning);
-  return { WG: checked.WG, ROWS: t.ROWS, reduction: checked.reduction };
+  if (t.VPT > 0 && !backward && t.VPT * checked.WG * 4 < s.C) {
+    throw new Error(`layernorm: VPT=${t.VPT} chunks x WG=${checked.WG} invocations x 4 cannot hold a row of C=${s.C}`);
+  }
+  return { WG: checked.WG, ROWS: t.ROWS, reduction: checked.reduction, VPT: backward ? 0 : t.VPT };
 }
 
 function check(s: LayernormShape, rt: Runtime): LayernormVariant {
@@ -100,11 +120,12 @@ export function layernormForward(
 ): void {
   const variant = check(s, rt);
   const t = layernormTuning(rt, s);
-  const spec = layernormSpec('layernorm_forward', variant, t.reduction);
+  const cached = variant === 'vec4' && t.VPT > 0;
+  const spec = layernormSpec(cached ? 'layernorm_forward_cached' : 'layernorm_forward', variant, t.reduction);
   rt.dispatch(spec, {
     bindings: b,
     params: { N: s.N, C: s.C, eps: s.eps ?? 1e-5, G: 0, accumulate: 0 },
-    overrides: { WG: t.WG, ROWS: t.ROWS },
+    overrides: cached ? { WG: t.WG, ROWS: t.ROWS, VPT: t.VPT } : { WG: t.WG, ROWS: t.ROWS },
     workgroups: grid(s.N, t.ROWS),
   });
 }

@@ -16,7 +16,8 @@
 //   backward stage 1:  1 dinp (rw), 2 partial (rw), 3 dout, 4 inp, 5 weight, 6 mean, 7 rstd
 //   backward stage 2:  1 dweight (rw), 2 dbias (rw), 3 partial
 // Every entry point exists twice: `*_vec4` moves vec4s and needs C % 4 == 0; the plain one takes
-// any C (stage 2's plain version: one column per invocation).
+// any C (stage 2's plain version: one column per invocation). Plus layernorm_forward_cached
+// (vec4, the forward's bindings, C <= 4 * WG * VPT; see above it).
 //
 // Dispatch (stage 1 and forward): one workgroup of WG invocations per block of ROWS consecutive
 // rows, rows beyond 65535 workgroups spill into y. Each invocation owns the 4-column chunks
@@ -35,9 +36,11 @@
 // Stage 2: one invocation per vec4 of columns (or per column), a loop over the G partials.
 // The reductions across the workgroup are wg_sum / wg_sum2 from rowreduce.wgsl or
 // rowreduce-subgroups.wgsl, which layernorm.ts links in (ROWS + ROWS or ROWS reductions a block).
-// Reading x twice is deliberate: a version keeping the row and weight / bias in registers
-// (bench/dev/layernorm-regs.wgsl, 2.25 instead of 3.5 buffer accesses per element) ran slower on
-// lavapipe, where the unrolled code outgrows the instruction cache, and compiles for far longer.
+// Reading x twice is what the streaming forward does (any C). On lavapipe the forward of rows up
+// to 4 * WG * 32 columns is layernorm_forward_cached instead, which keeps the row (and weight and
+// bias, over ROWS rows) in private arrays: 2 storage accesses per element instead of ~3.5, 3.5
+// against 3.0 GB/s at [4096 x 768]. (An earlier register version that cached the row but
+// re-loaded weight and bias per row, bench/dev history, was slower than streaming.)
 
 struct Params {
   N: u32,      // rows
@@ -264,6 +267,70 @@ fn layernorm_forward_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
       if (r < nrows) {
         let i = (row0 + r) * nc + c;
         out4[i] = (inp4[i] - vec4f(st[r].x)) * st[r].y * wc + bc;
+      }
+    }
+  }
+}
+
+// Forward, register-cached (vec4, C <= 4 * WG * VPT): each invocation keeps its VPT chunks of
+// the row in a private array, so x is read from memory once, and its chunks of weight and bias
+// once per workgroup, which walks ROWS consecutive rows in a loop. Statistics are exact two-pass
+// ones over the cached values (mean, then the squared deviations about it).
+// Why (lavapipe): a storage access is a per-lane gather or scatter, while the private array lives
+// in registers and stack slots read with plain vector loads; so memory traffic per element drops
+// from 3 storage accesses (+ weight and bias per ROWS rows) to 2, as in softmax's forward.
+
+override VPT: u32 = 0u;     // cached chunks per invocation (layernorm_forward_cached only)
+const MAX_VPT = 32u;
+
+@compute @workgroup_size(WG)
+fn layernorm_forward_cached(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                            @builtin(local_invocation_index) lid: u32) {
+  let row0 = block_index(wid, nwg) * ROWS;
+  if (row0 >= p.N) {
+    return;
+  }
+  let nrows = min(ROWS, p.N - row0);
+  let nc = p.C / 4u;
+  let invC = 1.0 / f32(p.C);
+
+  var w: array<vec4f, MAX_VPT>;
+  var b: array<vec4f, MAX_VPT>;
+  for (var k = 0u; k < VPT; k++) {
+    let c = lid + k * WG;
+    if (c < nc) {
+      w[k] = weight4[c];
+      b[k] = bias4[c];
+    }
+  }
+  var x: array<vec4f, MAX_VPT>;
+  for (var r = 0u; r < nrows; r++) {
+    let base = (row0 + r) * nc;
+    var s = vec4f(0.0);
+    for (var k = 0u; k < VPT; k++) {
+      let c = lid + k * WG;
+      x[k] = vec4f(0.0);
+      if (c < nc) {
+        x[k] = inp4[base + c];
+      }
+      s += x[k];
+    }
+    let mean = wg_sum(sum4(s), lid) * invC;
+    var q = vec4f(0.0);
+    for (var k = 0u; k < VPT; k++) {
+      let c = lid + k * WG;
+      let d = select(vec4f(0.0), x[k] - vec4f(mean), c < nc);
+      q = fma(d, d, q);
+    }
+    let rstd = inverseSqrt(wg_sum(sum4(q), lid) * invC + p.eps);
+    if (lid == 0u) {
+      saved_mean[row0 + r] = mean;
+      saved_rstd[row0 + r] = rstd;
+    }
+    for (var k = 0u; k < VPT; k++) {
+      let c = lid + k * WG;
+      if (c < nc) {
+        out4[base + c] = (x[k] - vec4f(mean)) * rstd * w[k] + b[k];
       }
     }
   }
