@@ -48,7 +48,6 @@ export interface LayernormTuning {
   VPT: number;
 }
 
-const MAX_VPT = 32;
 /** The cached forward's VPT values (each is a pipeline of its own): the smallest that holds the row. */
 const VPT_LADDER = [2, 4, 8, 16, 24, 32];
 
@@ -90,12 +89,11 @@ export function layernormTuning(rt: Runtime, s: LayernormShape, backward = false
   // A forced geometry without VPT means the streaming forward (its ROWS and WG are for that one).
   const t = { ...auto, ...s.tuning, ...(s.tuning && s.tuning.VPT === undefined ? { VPT: 0, ROWS: s.tuning.ROWS ?? 4 } : {}) };
   if (!Number.isInteger(t.ROWS) || t.ROWS < 1 || t.ROWS > MAX_ROWS) throw new Error(`layernorm: ROWS must be an integer in 1..${MAX_ROWS}, got ${t.ROWS}`);
-  if (!Number.isInteger(t.VPT) || t.VPT < 0 || t.VPT > MAX_VPT) throw new Error(`layernorm: VPT must be an integer in 0..${MAX_VPT}, got ${t.VPT}`);
-  const checked = resolveTuning(rt, 'layernorm', { WG: t.WG, VPT: 0, reduction: t.reduction } satisfies RowTuning);
-  if (t.VPT > 0 && !backward && t.VPT * checked.WG * 4 < s.C) {
-    throw new Error(`layernorm: VPT=${t.VPT} chunks x WG=${checked.WG} invocations x 4 cannot hold a row of C=${s.C}`);
+  const checked = resolveTuning(rt, 'layernorm', { WG: t.WG, VPT: t.VPT, reduction: t.reduction } satisfies RowTuning);
+  if (checked.VPT > 0 && !backward && checked.VPT * checked.WG * 4 < s.C) {
+    throw new Error(`layernorm: VPT=${checked.VPT} chunks x WG=${checked.WG} invocations x 4 cannot hold a row of C=${s.C}`);
   }
-  return { WG: checked.WG, ROWS: t.ROWS, reduction: checked.reduction, VPT: backward ? 0 : t.VPT };
+  return { WG: checked.WG, ROWS: t.ROWS, reduction: checked.reduction, VPT: backward ? 0 : checked.VPT };
 }
 
 function check(s: LayernormShape, rt: Runtime): LayernormVariant {

@@ -298,16 +298,6 @@ export function formatHelp<T>(schema: Schema<T>, o: { usage: string; description
   return lines.join('\n');
 }
 
-/** The values that differ from the defaults, for a short "resolved config" line. */
-export function changedKeys<T>(schema: Schema<T>, values: T): Partial<T> {
-  const out: Record<string, unknown> = {};
-  for (const [k, s] of Object.entries(schema as Record<string, AnyKeySpec>)) {
-    const v = (values as Record<string, unknown>)[k];
-    if (v !== s.default) out[k] = v;
-  }
-  return out as Partial<T>;
-}
-
 // ---------------------------------------------------------------------------------------------
 // The subcommands' schemas
 
