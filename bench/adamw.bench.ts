@@ -1,12 +1,12 @@
 // The optimizer step over one flat parameter buffer: the global norm, the fused AdamW update,
 // and both together (what a trainer runs per step). GPT-2 124M on a GPU; 10M on a software
 // adapter (1M and 10M with --quick), or --n N.
-import type { Runtime } from '../engine/runtime.ts';
-import { STORAGE_USAGE } from '../engine/pool.ts';
+import type { Runtime } from '../kernels/gpu/runtime.ts';
+import { STORAGE_USAGE } from '../kernels/gpu/pool.ts';
 import { adamw, globalNorm } from '../kernels/adamw.ts';
 import { adamwStep } from '../kernels/reference.ts';
-import { assertClose } from '../tests/util/allclose.ts';
-import { naiveAdamW, naiveGlobalNorm } from './dev/adamw-naive.ts';
+import { assertClose } from '../kernels/check.ts';
+import { naiveAdamW, naiveGlobalNorm } from './baselines/adamw-naive.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
 const GPT2_PARAMS = 124_439_808;

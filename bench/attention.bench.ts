@@ -15,7 +15,7 @@ import {
   type AttentionVariant,
 } from '../kernels/attention.ts';
 import { attentionBackward as refBackward, attentionForward as refForward } from '../kernels/reference.ts';
-import { assertClose } from '../tests/util/allclose.ts';
+import { assertClose } from '../kernels/check.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
 /** Cheap deterministic values in [-scale, scale]. */

@@ -2,8 +2,8 @@
 // chains). Measured once per bench run; every kernel's speed is then printed as a percentage of
 // them. Each probe tries a few shapes and keeps the best, since a ceiling is the most the adapter
 // showed it can do.
-import { grid, type KernelSpec, type Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from '../kernels/wgsl.ts';
+import { grid, type KernelSpec, type Runtime } from '../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../kernels/gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'ceilings.wgsl');
 

@@ -3,8 +3,8 @@
 // and their mean) and the training step's fused pass (plus dlogits).
 import { crossEntropyForward, crossEntropyFused, crossEntropyTuning } from '../kernels/crossentropy.ts';
 import { crossEntropyBackward as refBackward, crossEntropyForward as refForward } from '../kernels/reference.ts';
-import { assertClose } from '../tests/util/allclose.ts';
-import { naiveCrossEntropy } from './dev/crossentropy-naive.ts';
+import { assertClose } from '../kernels/check.ts';
+import { naiveCrossEntropy } from './baselines/crossentropy-naive.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
 /** Logit (n, j): a cheap hash in [-4, 4), so that any row can be regenerated for validation. */

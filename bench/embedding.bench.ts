@@ -1,8 +1,8 @@
 // Token + position embedding, forward and deterministic backward, at GPT-2 sizes.
 import { embeddingBackward, embeddingForward, type EmbeddingVariant } from '../kernels/embedding.ts';
 import { encoderBackward, encoderForward } from '../kernels/reference.ts';
-import { assertClose } from '../tests/util/allclose.ts';
-import { naiveEmbeddingBackward, naiveEmbeddingForward } from './dev/embedding-naive.ts';
+import { assertClose } from '../kernels/check.ts';
+import { naiveEmbeddingBackward, naiveEmbeddingForward } from './baselines/embedding-naive.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
 function lcg(seed: number): () => number {

@@ -1,8 +1,8 @@
 // GELU forward and backward over a GPT-2 MLP activation (B·T × 4C), vec4 and scalar.
 import { geluBackward, geluForward, type GeluVariant } from '../kernels/gelu.ts';
 import { geluBackward as refBackward, geluForward as refForward } from '../kernels/reference.ts';
-import { assertClose } from '../tests/util/allclose.ts';
-import { naiveGeluBackward, naiveGeluForward } from './dev/gelu-naive.ts';
+import { assertClose } from '../kernels/check.ts';
+import { naiveGeluBackward, naiveGeluForward } from './baselines/gelu-naive.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
 /** Cheap deterministic activations in about [-4, 4]. */

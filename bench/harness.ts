@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { getRuntime, type Runtime } from '../engine/runtime.ts';
+import { getRuntime, type Runtime } from '../kernels/gpu/runtime.ts';
 import { calibrateFma, fmaGrid, measureCeilings, noop, recordFma, wallMs, type Ceilings } from './ceilings.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 

@@ -2,8 +2,8 @@
 // two-stage dweight / dbias reduction).
 import { layernormBackward, layernormForward, layernormTuning } from '../kernels/layernorm.ts';
 import { layernormBackward as refBackward, layernormForward as refForward } from '../kernels/reference.ts';
-import { assertClose } from '../tests/util/allclose.ts';
-import { naiveLayernormBackward, naiveLayernormForward } from './dev/layernorm-naive.ts';
+import { assertClose } from '../kernels/check.ts';
+import { naiveLayernormBackward, naiveLayernormForward } from './baselines/layernorm-naive.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
 /** Cheap deterministic values in [shift - scale, shift + scale]. */

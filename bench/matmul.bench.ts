@@ -4,8 +4,8 @@
 // adds every configuration this adapter can run for the 1024³ case.
 import { matmul, MATMUL_CONFIGS, hasCpuSubgroups, pickConfig, vec4Eligible, type MatmulArgs } from '../kernels/matmul.ts';
 import { geluForward, matmulForward } from '../kernels/reference.ts';
-import { assertClose } from '../tests/util/allclose.ts';
-import { naiveMatmul } from './dev/matmul-naive.ts';
+import { assertClose } from '../kernels/check.ts';
+import { naiveMatmul } from './baselines/matmul-naive.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
 interface Shape {

@@ -1,8 +1,8 @@
 // Residual add over a GPT-2 residual stream (B·T × C), vec4 and scalar, and the accumulating
 // backward (which the engine normally skips: the gradient passes through unchanged).
 import { residualBackward, residualForward, type ResidualVariant } from '../kernels/residual.ts';
-import { assertClose } from '../tests/util/allclose.ts';
-import { naiveResidualForward } from './dev/residual-naive.ts';
+import { assertClose } from '../kernels/check.ts';
+import { naiveResidualForward } from './baselines/residual-naive.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
 function values(n: number, seed: number): Float32Array {

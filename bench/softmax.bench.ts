@@ -2,8 +2,8 @@
 // and the causally masked scores of the composed attention path (B·NH·T rows of T).
 import { logSoftmaxForward, softmaxBackward as refBackward, softmaxForward as refForward } from '../kernels/reference.ts';
 import { softmaxBackward, softmaxForward, softmaxTuning } from '../kernels/softmax.ts';
-import { assertClose } from '../tests/util/allclose.ts';
-import { naiveSoftmaxBackward, naiveSoftmaxForward } from './dev/softmax-naive.ts';
+import { assertClose } from '../kernels/check.ts';
+import { naiveSoftmaxBackward, naiveSoftmaxForward } from './baselines/softmax-naive.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
 /** Cheap deterministic values in [-scale, scale]. */

@@ -15,7 +15,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { backward, fromArray, initEngine, tidy, type Runtime, type Tensor } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
-import type { DispatchArgs, KernelSpec } from '../engine/runtime.ts';
+import type { DispatchArgs, KernelSpec } from '../kernels/gpu/runtime.ts';
 import { countParams, flopsPerToken, PRESET_NAMES, resolveConfig, type GPTConfig, type PresetName } from '../model/config.ts';
 import { GPT } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
@@ -285,7 +285,7 @@ if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.arg
   const rc = await main(argv);
   const json = argv.indexOf('--json');
   if (rc === 0 && json >= 0 && argv[json + 1]) writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
-  const { destroyRuntime } = await import('../engine/runtime.ts');
+  const { destroyRuntime } = await import('../kernels/gpu/runtime.ts');
   await destroyRuntime();
   process.exit(rc);
 }

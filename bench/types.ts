@@ -1,5 +1,5 @@
 // What a kernel bench provides; bench/run.ts validates each case, then times it.
-import type { Runtime } from '../engine/runtime.ts';
+import type { Runtime } from '../kernels/gpu/runtime.ts';
 
 export interface BenchContext {
   rt: Runtime;

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// The CLI entry: runs train/cli.ts through tsx so the TypeScript sources need no build step.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
+// The CLI entry. tsx's loader is registered in this process, so the TypeScript sources need no
+// build step and there is one process: a signal sent to this PID reaches the trainer itself.
+// `bench` goes to bench/run.ts (bench may import train, never the reverse); the rest to train/cli.
+import { register } from 'tsx/esm/api';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const require = createRequire(import.meta.url);
-const tsxCli = require.resolve('tsx/cli');
 process.env.XDG_RUNTIME_DIR ??= '/tmp';
-const r = spawnSync(process.execPath, [tsxCli, join(root, 'train', 'cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+register();
+const [cmd, ...rest] = process.argv.slice(2);
+const rc =
+  cmd === 'bench'
+    ? await (await import('../bench/run.ts')).benchMain(rest)
+    : await (await import('../train/cli/main.ts')).main(process.argv.slice(2));
+// Dawn can keep the event loop alive after the device is gone: exit explicitly once stdout drains.
+process.stdout.write('', () => process.exit(rc));

@@ -4,4 +4,4 @@ export * from './create.ts';
 export * from './ops.ts';
 export { backward, zeroGrad } from './autograd.ts';
 export { Rng } from './random.ts';
-export { getRuntime, destroyRuntime, Runtime, WebGPUError, type RuntimeOptions } from './runtime.ts';
+export { getRuntime, destroyRuntime, Runtime, WebGPUError, type RuntimeOptions } from '../kernels/gpu/runtime.ts';

@@ -14,7 +14,7 @@ import { crossEntropyForward, crossEntropyBackward } from '../kernels/crossentro
 import { embeddingForward, embeddingBackward } from '../kernels/embedding.ts';
 import { geluForward, geluBackward } from '../kernels/gelu.ts';
 import { attentionForward, attentionBackward } from '../kernels/attention.ts';
-import type { BufferRef } from './runtime.ts';
+import type { BufferRef } from '../kernels/gpu/runtime.ts';
 import { empty, fmtShape, isGradEnabled, keep, noGrad, runtime, shapeSize, Tensor, type Shape } from './tensor.ts';
 
 // ---- op definitions --------------------------------------------------------------------------

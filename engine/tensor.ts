@@ -4,7 +4,7 @@
 // copy; the buffer returns to the pool when the last tensor over it is disposed. Every tensor is
 // registered in the innermost open `tidy` scope, which disposes what the scope created and did not
 // return — the way a training loop stays flat in memory without a dispose call per intermediate.
-import { getRuntime, type BufferRef, type Runtime, type RuntimeOptions } from './runtime.ts';
+import { getRuntime, type BufferRef, type Runtime, type RuntimeOptions } from '../kernels/gpu/runtime.ts';
 import { fill } from '../kernels/elementwise.ts';
 
 export type DType = 'f32' | 'i32' | 'u32';

@@ -5,8 +5,8 @@
 // 32M floats; GPT-2 124M needs ~500 MB) are processed in chunks: each chunk is bound as its own
 // sub-range, and the norm's chunks write disjoint slices of one partials array that the final
 // stage sums. Chunk boundaries are multiples of the storage offset alignment.
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from './wgsl.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'adamw.wgsl');
 const WG = 256;

@@ -1,11 +1,14 @@
 // Specs and dispatch sizes for fused causal attention (kernels/attention.wgsl, the portable tiled
 // variant, and kernels/attention-sg.wgsl, the subgroup variant for CPU SIMD adapters), plus the
 // composed path (matmul -> causal softmax -> matmul) that tests and the bench compare against.
-import type { BufferRef, KernelSpec, Runtime } from '../engine/runtime.ts';
+import type { BufferRef, KernelSpec, Runtime } from './gpu/runtime.ts';
 import { unary } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { softmaxBackward, softmaxForward } from './softmax.ts';
-import { loadWGSL } from './wgsl.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
+import { attentionSupportsHS } from './limits.ts';
+
+export { attentionSupportsHS };
 
 type Buf = GPUBuffer | BufferRef;
 
@@ -26,10 +29,6 @@ export interface AttentionOptions {
   WG?: number;
 }
 
-/** Head sizes the kernels accept: multiples of 4 up to 128 that are <= 32 or multiples of 32. */
-export function attentionSupportsHS(HS: number): boolean {
-  return Number.isInteger(HS) && HS >= 4 && HS <= 128 && HS % 4 === 0 && (HS <= 32 || HS % 32 === 0);
-}
 
 const params = [['T', 'u32'], ['qOffset', 'u32'], ['kvStride', 'u32'], ['scale', 'f32'], ['hs4', 'u32']] as const;
 const fwdBindings = [['out', 'rw'], ['q', 'read'], ['k', 'read'], ['v', 'read'], ['lse', 'rw']] as const;

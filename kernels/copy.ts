@@ -1,6 +1,6 @@
 // Spec and dispatch size for kernels/copy.wgsl (general strided copy of 32-bit words).
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from './wgsl.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'copy.wgsl');
 const WG = 256;

@@ -1,8 +1,8 @@
 // Specs and dispatch sizes for kernels/crossentropy.wgsl: fused softmax cross-entropy with an
 // ignore index and vocabulary padding; per-row losses, their mean and dlogits, all on the GPU.
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
 import { linkRowKernel, pickRowTuning, resolveTuning, rowBlocks, slice, type Reduction, type RowTuning } from './rowreduce.ts';
-import { loadWGSL } from './wgsl.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'crossentropy.wgsl');
 const params = [['N', 'u32'], ['V', 'u32'], ['Vp', 'u32'], ['ignore', 'i32']] as const;

@@ -1,7 +1,7 @@
 // Spec and dispatch size for kernels/dropout.wgsl. The backward is the same kernel applied to
 // dout with the same seed: the mask times 1/(1-p) is linear in its input.
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from './wgsl.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const WG = 256;
 export const dropoutSpec: KernelSpec = {

@@ -1,6 +1,6 @@
 // Specs and dispatch sizes for kernels/elementwise.wgsl (unary, broadcasting binary, accumulate, fill).
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from './wgsl.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'elementwise.wgsl');
 const WG = 256;

@@ -1,7 +1,7 @@
 // Specs and dispatch sizes for kernels/embedding.wgsl (token + position embedding, forward and
 // deterministic scatter-add backward).
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from './wgsl.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'embedding.wgsl');
 const WG = 64;

@@ -1,6 +1,6 @@
 // Specs and dispatch sizes for kernels/gelu.wgsl (GELU, tanh approximation, forward and backward).
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from './wgsl.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'gelu.wgsl');
 const params = [['n', 'u32'], ['row', 'u32']] as const;

@@ -1,8 +1,8 @@
 // Specs and dispatch sizes for kernels/layernorm.wgsl: layer normalisation forward (saving mean
 // and rstd) and backward (dinp, and dweight / dbias reduced in two deterministic stages).
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
 import { linkRowKernel, resolveTuning, subgroupMinSize, type Reduction, type RowTuning } from './rowreduce.ts';
-import { loadWGSL } from './wgsl.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'layernorm.wgsl');
 const params = [['N', 'u32'], ['C', 'u32'], ['eps', 'f32'], ['G', 'u32'], ['accumulate', 'u32']] as const;

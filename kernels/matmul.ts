@@ -4,8 +4,8 @@
 // Both compute out (+)= act(A·B + bias) for batched, optionally transposed operands; see the
 // header of matmul.wgsl. Which kernel and tile run is chosen per adapter and shape (pickConfig),
 // or forced with `config` (tests, benches).
-import type { BufferRef, KernelSpec, Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from './wgsl.ts';
+import type { BufferRef, KernelSpec, Runtime } from './gpu/runtime.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 type Buf = GPUBuffer | BufferRef;
 

@@ -1,6 +1,6 @@
 // Specs and dispatch sizes for kernels/residual.wgsl (out = inp1 + inp2, and its accumulating backward).
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from './wgsl.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'residual.wgsl');
 const params = [['n', 'u32'], ['row', 'u32']] as const;

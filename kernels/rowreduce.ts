@@ -1,8 +1,8 @@
 // What the row kernels (softmax, layernorm, crossentropy) share on the host: linking a kernel's
 // WGSL with one of the two implementations of its workgroup reductions, the per-adapter choice of
 // workgroup geometry, and splitting tensors larger than one storage binding into row blocks.
-import type { BufferRef, Runtime } from '../engine/runtime.ts';
-import { loadWGSL } from './wgsl.ts';
+import type { BufferRef, Runtime } from './gpu/runtime.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const portableWgsl = loadWGSL(import.meta.url, 'rowreduce.wgsl');
 const subgroupWgsl = loadWGSL(import.meta.url, 'rowreduce-subgroups.wgsl');

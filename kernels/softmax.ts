@@ -1,8 +1,8 @@
 // Specs and dispatch sizes for kernels/softmax.wgsl: row-wise softmax / log-softmax over the last
 // axis, forward (optionally causally masked) and backward.
-import { grid, type BufferRef, type KernelSpec, type Runtime } from '../engine/runtime.ts';
+import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
 import { linkRowKernel, pickRowTuning, resolveTuning, rowBlocks, slice, type Reduction, type RowTuning } from './rowreduce.ts';
-import { loadWGSL } from './wgsl.ts';
+import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'softmax.wgsl');
 const params = [['N', 'u32'], ['C', 'u32'], ['causalT', 'u32'], ['row0', 'u32']] as const;

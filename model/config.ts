@@ -2,7 +2,7 @@
 // GPT-2 small (124M), and the checks that turn a bad combination into a clear error before any
 // buffer is allocated.
 
-import { attentionSupportsHS } from '../kernels/attention.ts';
+import { attentionSupportsHS } from '../kernels/limits.ts';
 
 export interface GPTConfig {
   /** Tokens the tokenizer can produce: ids in [0, vocabSize). */

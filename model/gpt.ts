@@ -22,7 +22,7 @@ import {
   type Tensor,
 } from '../engine/index.ts';
 import { runtime } from '../engine/tensor.ts';
-import type { Runtime } from '../engine/runtime.ts';
+import type { Runtime } from '../kernels/gpu/runtime.ts';
 import { validateConfig, type GPTConfig } from './config.ts';
 import { ParamStore } from './params.ts';
 

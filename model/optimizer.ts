@@ -3,7 +3,7 @@
 // dispatch for all parameters, clipping by the global norm on the GPU (no readback needed).
 // Weight decay applies to [0, decayEnd): the matrices, which the layout puts first.
 import { adamw, globalNorm } from '../kernels/adamw.ts';
-import type { Runtime } from '../engine/runtime.ts';
+import type { Runtime } from '../kernels/gpu/runtime.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { flatBuffer, type ParamStore } from './params.ts';
 

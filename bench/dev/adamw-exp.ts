@@ -1,6 +1,6 @@
 // Scratch: adamw / globalNorm tuning in process CPU time / 2 (lavapipe's worker threads are
 // in-process: a load-independent stand-in for idle wall time). npx tsx bench/dev/adamw-exp.ts [n]
-import { destroyRuntime, getRuntime } from '../../engine/runtime.ts';
+import { destroyRuntime, getRuntime } from '../../kernels/gpu/runtime.ts';
 import { adamw, globalNorm } from '../../kernels/adamw.ts';
 
 const rt = await getRuntime();

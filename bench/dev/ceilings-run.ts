@@ -1,5 +1,5 @@
 // The adapter ceilings alone, measured as the bench runner does: npx tsx bench/dev/ceilings-run.ts [repeats] [--quick]
-import { destroyRuntime, getRuntime } from '../../engine/runtime.ts';
+import { destroyRuntime, getRuntime } from '../../kernels/gpu/runtime.ts';
 import { measureCeilings } from '../ceilings.ts';
 import { BENCH_DAWN_FLAGS, Timer } from '../harness.ts';
 const rt = await getRuntime({ dawnFlags: BENCH_DAWN_FLAGS });

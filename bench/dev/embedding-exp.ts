@@ -1,7 +1,7 @@
 // Scratch: time the embedding backward's dispatches separately, in process CPU time / 2
 // (lavapipe's worker threads are in-process: a load-independent stand-in for idle wall time).
 // npx tsx bench/dev/embedding-exp.ts [B] [T]
-import { destroyRuntime, getRuntime } from '../../engine/runtime.ts';
+import { destroyRuntime, getRuntime } from '../../kernels/gpu/runtime.ts';
 import { embeddingForward, embeddingLinkSpec, embeddingWpeSpecs, embeddingWteSpecs } from '../../kernels/embedding.ts';
 
 const rt = await getRuntime();

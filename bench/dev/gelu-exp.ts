@@ -1,5 +1,5 @@
 // Scratch: wall-time GELU tuning on the current adapter. npx tsx bench/dev/gelu-exp.ts [n]
-import { destroyRuntime, getRuntime } from '../../engine/runtime.ts';
+import { destroyRuntime, getRuntime } from '../../kernels/gpu/runtime.ts';
 import { geluBackward, geluForward } from '../../kernels/gelu.ts';
 
 const rt = await getRuntime();

@@ -1,5 +1,5 @@
 // How long lavapipe takes to compile each matmul pipeline (first dispatch of a tiny shape).
-import { destroyRuntime, getRuntime } from '../../engine/runtime.ts';
+import { destroyRuntime, getRuntime } from '../../kernels/gpu/runtime.ts';
 import { matmul, MATMUL_CONFIGS } from '../../kernels/matmul.ts';
 const rt = await getRuntime();
 const buf = () => rt.pool.acquire(4096 * 4);

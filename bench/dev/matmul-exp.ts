@@ -3,8 +3,8 @@
 // (params{M,N,K}, a[M,K], b[K,N], out[M,N]). Several experiments run interleaved in one process so
 // that they share whatever else loads the machine:
 //   M=1024 N=1024 K=1024 npx tsx bench/dev/matmul-exp.ts 'file.wgsl|entry|{"X":1}|tileN,tileM' ... [reps=5]
-import { getRuntime, destroyRuntime, type KernelSpec } from '../../engine/runtime.ts';
-import { loadWGSL } from '../../kernels/wgsl.ts';
+import { getRuntime, destroyRuntime, type KernelSpec } from '../../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** CPU seconds used so far by each thread of this process (utime + stime), by thread id. */

@@ -5,7 +5,7 @@
 // --nap sleeps for the expected run time before awaiting: while Node awaits a GPU promise,
 // Dawn's event polling keeps the main thread busy, which on a 2-core machine slows lavapipe.
 import { readdirSync, readFileSync } from 'node:fs';
-import { destroyRuntime, getRuntime } from '../../engine/runtime.ts';
+import { destroyRuntime, getRuntime } from '../../kernels/gpu/runtime.ts';
 import { matmul, MATMUL_CONFIGS, pickConfig, vec4Eligible, type MatmulArgs } from '../../kernels/matmul.ts';
 
 function driverCpu(): number {

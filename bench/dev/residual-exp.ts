@@ -1,7 +1,7 @@
 // Scratch: residual tuning on the current adapter, in process CPU time / 2 (lavapipe's worker
 // threads are in-process, so this is a load-independent stand-in for an idle 2-core wall time).
 // npx tsx bench/dev/residual-exp.ts [n]
-import { destroyRuntime, getRuntime } from '../../engine/runtime.ts';
+import { destroyRuntime, getRuntime } from '../../kernels/gpu/runtime.ts';
 import { residualForward } from '../../kernels/residual.ts';
 
 const rt = await getRuntime();

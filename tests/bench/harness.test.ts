@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyRuntime, getRuntime, type KernelSpec, type Runtime } from '../../engine/runtime.ts';
+import { destroyRuntime, getRuntime, type KernelSpec, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { measureCeilings } from '../../bench/ceilings.ts';
 import { BENCH_DAWN_FLAGS, BenchUsageError, median, parseArgs, runBench, timestampProblem, type BenchRecord } from '../../bench/harness.ts';
 import type { BenchCase, BenchModule } from '../../bench/types.ts';

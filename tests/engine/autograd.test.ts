@@ -2,7 +2,7 @@
 // release of intermediates, flat memory over many steps, and the errors a user can run into.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
-import { assertClose } from '../util/allclose.ts';
+import { assertClose } from '../../kernels/check.ts';
 
 let rt: E.Runtime;
 beforeAll(async () => {

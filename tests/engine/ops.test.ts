@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { Rng, randn, randu, refBackward, refForward, refTensor, type RefOpAttrs, type RefOpName, type RefTensor } from '../../engine/reference.ts';
-import { assertClose, type TolName } from '../util/allclose.ts';
+import { assertClose, type TolName } from '../../kernels/check.ts';
 
 let rt: E.Runtime;
 beforeAll(async () => {

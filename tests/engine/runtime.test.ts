@@ -1,8 +1,8 @@
 // The runtime: adapter report, buffer pool, recording and readback, and errors that name the kernel.
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type KernelSpec, type Runtime } from '../../engine/runtime.ts';
-import { sizeClass } from '../../engine/pool.ts';
+import { getRuntime, type KernelSpec, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { sizeClass } from '../../kernels/gpu/pool.ts';
 
 let rt: Runtime;
 beforeAll(async () => {

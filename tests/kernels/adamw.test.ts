@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../engine/runtime.ts';
+import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { adamw, globalNorm } from '../../kernels/adamw.ts';
 import { adamwStep, globalNorm as refGlobalNorm } from '../../kernels/reference.ts';
-import { assertClose } from '../util/allclose.ts';
+import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
 
 let rt: Runtime;

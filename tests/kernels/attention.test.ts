@@ -3,7 +3,7 @@
 // forward's rows. Both variants (tiled; subgroup where the adapter has 8-lane-or-wider subgroups),
 // ragged T that divides no tile, head sizes 4 .. 128, non-default tile configurations.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../engine/runtime.ts';
+import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import {
   attentionBackward,
   attentionComposed,
@@ -15,7 +15,7 @@ import {
   type AttentionVariant,
 } from '../../kernels/attention.ts';
 import { attentionBackward as refBackward, attentionForward as refForward } from '../../kernels/reference.ts';
-import { assertClose } from '../util/allclose.ts';
+import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
 
 let rt: Runtime;

@@ -2,7 +2,7 @@
 // selects (VPI = 1 on GPUs, 16 on CPU adapters) and a ragged one, against a plain-loop oracle.
 // Words are distinct integers, so any element read from or written to the wrong place shows.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../engine/runtime.ts';
+import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { stridedCopy } from '../../kernels/copy.ts';
 import { poisoned, readU32 } from '../util/gpu.ts';
 

@@ -1,9 +1,9 @@
 import { beforeAll, describe, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../engine/runtime.ts';
+import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { crossEntropyBackward, crossEntropyForward, crossEntropyFused, type CrossEntropyVariant } from '../../kernels/crossentropy.ts';
 import { crossEntropyBackward as refBackward, crossEntropyForward as refForward } from '../../kernels/reference.ts';
 import type { RowTuning } from '../../kernels/rowreduce.ts';
-import { assertClose } from '../util/allclose.ts';
+import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
 
 let rt: Runtime;

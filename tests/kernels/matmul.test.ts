@@ -2,10 +2,10 @@
 // (vec4 and scalar), transposed operands, batch broadcast, fused bias / GELU / pre-activation and
 // accumulate, on ragged shapes that divide no tile. Outputs start as NaN (accumulate: as data).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../engine/runtime.ts';
+import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { geluForward, matmulForward } from '../../kernels/reference.ts';
 import { hasCpuSubgroups, matmul, MATMUL_CONFIGS, pickConfig, vec4Eligible, type MatmulConfig } from '../../kernels/matmul.ts';
-import { assertClose } from '../util/allclose.ts';
+import { assertClose } from '../../kernels/check.ts';
 import { f32round, poisoned, readF32, upload } from '../util/gpu.ts';
 
 let rt: Runtime;

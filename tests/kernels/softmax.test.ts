@@ -1,5 +1,5 @@
 import { beforeAll, describe, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../engine/runtime.ts';
+import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import {
   logSoftmaxBackward as refLogBackward,
   logSoftmaxForward as refLogForward,
@@ -8,7 +8,7 @@ import {
 } from '../../kernels/reference.ts';
 import type { RowTuning } from '../../kernels/rowreduce.ts';
 import { softmaxBackward, softmaxForward, type SoftmaxVariant } from '../../kernels/softmax.ts';
-import { assertClose } from '../util/allclose.ts';
+import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
 
 let rt: Runtime;

@@ -8,7 +8,7 @@ import { GPT } from '../../model/gpt.ts';
 import { paramLayout, type ParamLayout } from '../../model/layout.ts';
 import { refForward } from '../../model/reference.ts';
 import { forwardCached, generate, KVCache, sampleToken, setUseDecodeKernel } from '../../model/generate.ts';
-import { assertClose } from '../util/allclose.ts';
+import { assertClose } from '../../kernels/check.ts';
 
 let rt: E.Runtime;
 beforeAll(async () => {

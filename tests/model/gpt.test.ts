@@ -13,7 +13,7 @@ import { AdamW, readStats, type AdamWConfig } from '../../model/optimizer.ts';
 import { refAdamWStep, refForward, refBackward, refLossAndGrads } from '../../model/reference.ts';
 import { loadLatestCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../model/checkpoint.ts';
 import { trainStep } from '../../model/train-step.ts';
-import { assertClose } from '../util/allclose.ts';
+import { assertClose } from '../../kernels/check.ts';
 
 let rt: E.Runtime;
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 // Finite-difference and comparison helpers for the float64 reference tests.
-// (Local to tests/reference until the shared tests/util/allclose.ts lands.)
+// (Finite differences are only needed by the reference tests; kernels/check.ts holds allclose.)
 
 export interface CloseOptions {
   /** relative tolerance, against max(|actual|, |expected|) */

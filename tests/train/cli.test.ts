@@ -5,11 +5,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyRuntime } from '../../engine/runtime.ts';
+import { destroyRuntime } from '../../kernels/gpu/runtime.ts';
 import { pretrain } from '../../train/pretrain.ts';
-import { DEFAULT_JOB_HELP } from '../../train/default-job.ts';
-import { EVAL_HELP } from '../../train/evaluate.ts';
-import { GENERATE_HELP } from '../../train/generate-cli.ts';
+import { DEFAULT_JOB_HELP } from '../../train/cli/default-job.ts';
+import { EVAL_HELP } from '../../train/cli/eval.ts';
+import { GENERATE_HELP } from '../../train/cli/generate.ts';
 import { ROOT, tinyConfig, tinyData } from './fixture.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'wgpt-cli-'));
@@ -106,7 +106,7 @@ describe('webgpu-gpt CLI', () => {
     const out = join(work, 'sigint');
     // One process (node --import tsx), so that its exit is the end of the run: bin/webgpu-gpt.mjs
     // runs the CLI in a child process and itself dies on SIGINT at once.
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'train', 'cli.ts'), 'pretrain', '--data', data, '--out', out,
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'train', 'cli', 'main.ts'), 'pretrain', '--data', data, '--out', out,
       '--model', 'tiny', '--nLayer', '1', '--nHead', '2', '--nEmbd', '16', '--blockSize', '16', '--batchSize', '4',
       '--steps', '100000', '--evalEvery', '0', '--progress', 'off'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
     let stdout = '';

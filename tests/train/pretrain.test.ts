@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyRuntime } from '../../engine/runtime.ts';
+import { destroyRuntime } from '../../kernels/gpu/runtime.ts';
 import { readCheckpoint, listCheckpoints } from '../../model/checkpoint.ts';
 import { CliError } from '../../train/cli-error.ts';
 import { readMetrics } from '../../train/metrics.ts';

@@ -1,6 +1,6 @@
 // Small helpers for kernel tests: buffers in and out of the GPU, and poisoned outputs so that an
 // element a kernel forgot to write reads as NaN (f32) or 0xDEADBEEF (integers) and fails.
-import type { Runtime } from '../../engine/runtime.ts';
+import type { Runtime } from '../../kernels/gpu/runtime.ts';
 
 export function upload(rt: Runtime, data: Float32Array | Int32Array | Uint32Array | Float64Array): GPUBuffer {
   const arr = data instanceof Float64Array ? Float32Array.from(data) : data;

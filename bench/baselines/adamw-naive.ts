@@ -1,7 +1,7 @@
 // Naive optimizer step (see adamw-naive.wgsl) for bench/adamw.bench.ts. Whole buffers are bound,
 // so n must fit in one storage binding.
-import { grid, type KernelSpec, type Runtime } from '../../engine/runtime.ts';
-import { loadWGSL } from '../../kernels/wgsl.ts';
+import { grid, type KernelSpec, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'adamw-naive.wgsl');
 const params = [

@@ -1,6 +1,6 @@
 // Naive cross-entropy baseline (one invocation per row) for bench/crossentropy.bench.ts.
-import type { KernelSpec, Runtime } from '../../engine/runtime.ts';
-import { loadWGSL } from '../../kernels/wgsl.ts';
+import type { KernelSpec, Runtime } from '../../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'crossentropy-naive.wgsl');
 const params = [['N', 'u32'], ['V', 'u32'], ['Vp', 'u32'], ['ignore', 'i32'], ['rows', 'u32'], ['row0', 'u32']] as const;

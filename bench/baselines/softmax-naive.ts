@@ -1,6 +1,6 @@
 // Naive softmax baseline (one invocation per row) for bench/softmax.bench.ts.
-import type { KernelSpec, Runtime } from '../../engine/runtime.ts';
-import { loadWGSL } from '../../kernels/wgsl.ts';
+import type { KernelSpec, Runtime } from '../../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'softmax-naive.wgsl');
 const params = [['N', 'u32'], ['C', 'u32']] as const;

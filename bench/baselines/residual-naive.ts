@@ -1,6 +1,6 @@
 // Naive residual baseline (one invocation per element) for bench/residual.bench.ts.
-import { grid, type KernelSpec, type Runtime } from '../../engine/runtime.ts';
-import { loadWGSL } from '../../kernels/wgsl.ts';
+import { grid, type KernelSpec, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 
 const spec: KernelSpec = {
   name: 'residual-naive.forward', wgsl: loadWGSL(import.meta.url, 'residual-naive.wgsl'), entryPoint: 'naive_forward',

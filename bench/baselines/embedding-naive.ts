@@ -1,6 +1,6 @@
 // Naive embedding baselines (see embedding-naive.wgsl) for bench/embedding.bench.ts.
-import { grid, type KernelSpec, type Runtime } from '../../engine/runtime.ts';
-import { loadWGSL } from '../../kernels/wgsl.ts';
+import { grid, type KernelSpec, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'embedding-naive.wgsl');
 const params = [['BT', 'u32'], ['T', 'u32'], ['C', 'u32'], ['V', 'u32'], ['n', 'u32'], ['row', 'u32']] as const;

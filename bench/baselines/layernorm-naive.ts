@@ -1,6 +1,6 @@
 // Naive layernorm baseline (one invocation per row / per column) for bench/layernorm.bench.ts.
-import type { KernelSpec, Runtime } from '../../engine/runtime.ts';
-import { loadWGSL } from '../../kernels/wgsl.ts';
+import type { KernelSpec, Runtime } from '../../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'layernorm-naive.wgsl');
 const params = [['N', 'u32'], ['C', 'u32'], ['eps', 'f32']] as const;

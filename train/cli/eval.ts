@@ -6,14 +6,14 @@
 // else the data folder the run recorded).
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { initEngine, type Runtime } from '../engine/index.ts';
-import { CheckpointError, loadModel, type LoadedCheckpoint } from '../model/checkpoint.ts';
-import type { GPT } from '../model/gpt.ts';
-import { CliError } from './cli-error.ts';
-import { EVAL_SCHEMA, formatHelp, parseConfig } from './config.ts';
-import { evalBatches } from './data/shards.ts';
-import { loadTokenizer, tokenizerFromJSON, TOKENIZER_FILE, type Tokenizer, type TokenizerJSON } from './tokenizers/index.ts';
-import { evaluateBatches } from './pretrain.ts';
+import { initEngine, type Runtime } from '../../engine/index.ts';
+import { CheckpointError, loadModel, type LoadedCheckpoint } from '../../model/checkpoint.ts';
+import type { GPT } from '../../model/gpt.ts';
+import { CliError } from '../cli-error.ts';
+import { EVAL_SCHEMA, formatHelp, parseConfig } from '../config.ts';
+import { evalBatches } from '../data/shards.ts';
+import { loadTokenizer, tokenizerFromJSON, TOKENIZER_FILE, type Tokenizer, type TokenizerJSON } from '../tokenizers/index.ts';
+import { evaluateBatches } from '../pretrain.ts';
 
 export const EVAL_HELP = formatHelp(EVAL_SCHEMA, {
   usage: 'usage: webgpu-gpt eval --checkpoint <run dir|checkpoint dir> --input <text file> [--json]',

@@ -1,11 +1,13 @@
 // The one command line: `webgpu-gpt <prepare|pretrain|generate|eval|bench|train-default> ...`.
-// bin/webgpu-gpt.mjs runs this file through tsx; `npm run train` runs `train-default`.
+// bin/webgpu-gpt.mjs runs this file in-process through tsx's loader; `npm run train` runs
+// `train-default`. `bench` sits above train (bench may import train, never the reverse), so the bin
+// dispatches it to bench/run.ts itself.
 //
 // Errors a user can fix (a bad flag, a missing folder, a corrupt checkpoint) are CliErrors and
 // print as one `error: ...` line with exit status 1, no stack trace. Anything else is a bug or an
 // environment problem and prints its stack too (unless it is a WebGPU setup error, whose message
 // already says what to do).
-import { CliError } from './cli-error.ts';
+import { CliError } from '../cli-error.ts';
 
 export const USAGE = `usage: webgpu-gpt <command> [options]
 
@@ -22,21 +24,11 @@ Run webgpu-gpt <command> --help for the options of each command.`;
 type Main = (argv: string[]) => Promise<number | void>;
 
 const COMMANDS: Record<string, () => Promise<Main>> = {
-  prepare: async () => (await import('./data/prepare.ts')).prepareMain,
-  pretrain: async () => (await import('./pretrain.ts')).pretrainMain,
-  generate: async () => (await import('./generate-cli.ts')).generateMain,
-  eval: async () => (await import('./evaluate.ts')).evalMain,
+  prepare: async () => (await import('../data/prepare.ts')).prepareMain,
+  pretrain: async () => (await import('../pretrain.ts')).pretrainMain,
+  generate: async () => (await import('./generate.ts')).generateMain,
+  eval: async () => (await import('./eval.ts')).evalMain,
   'train-default': async () => (await import('./default-job.ts')).defaultJobMain,
-  bench: async () => async (argv: string[]) => {
-    const { runBench, BenchUsageError } = await import('../bench/harness.ts');
-    try {
-      const { failures } = await runBench(argv);
-      return failures.length > 0 ? 1 : 0;
-    } catch (e) {
-      if (e instanceof BenchUsageError) throw new CliError(e.message);
-      throw e;
-    }
-  },
 };
 
 /** Prints an error the way the CLI does; returns the exit status. */
@@ -57,7 +49,7 @@ export function reportError(e: unknown, write: (s: string) => void = (s) => proc
 
 async function destroyEngine(): Promise<void> {
   try {
-    const { destroyRuntime } = await import('../engine/runtime.ts');
+    const { destroyRuntime } = await import('../../kernels/gpu/runtime.ts');
     await destroyRuntime();
   } catch {
     // nothing to destroy
@@ -86,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 const isEntry = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
-if (isEntry || process.argv[1]?.endsWith('/train/cli.ts')) {
+if (isEntry || process.argv[1]?.endsWith('/train/cli/main.ts')) {
   const rc = await main(process.argv.slice(2));
   // Dawn can keep the event loop alive after the device is gone: exit explicitly once stdout drains.
   process.stdout.write('', () => process.exit(rc));

@@ -1,6 +1,6 @@
 // Naive GELU baseline (one invocation per element, tanh) for bench/gelu.bench.ts.
-import { grid, type KernelSpec, type Runtime } from '../../engine/runtime.ts';
-import { loadWGSL } from '../../kernels/wgsl.ts';
+import { grid, type KernelSpec, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'gelu-naive.wgsl');
 const params = [['n', 'u32'], ['row', 'u32']] as const;

@@ -1,6 +1,6 @@
 // Naive matmul baseline (one invocation per output) for bench/matmul.bench.ts.
-import type { BufferRef, KernelSpec, Runtime } from '../../engine/runtime.ts';
-import { loadWGSL } from '../../kernels/wgsl.ts';
+import type { BufferRef, KernelSpec, Runtime } from '../../kernels/gpu/runtime.ts';
+import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 
 const spec: KernelSpec = {
   name: 'matmul-naive',

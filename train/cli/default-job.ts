@@ -7,13 +7,13 @@
 // is resumed by running the same command again; a finished one is replaced by a fresh run.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CliError } from './cli-error.ts';
-import { formatHelp, parseConfig, TRAIN_SCHEMA, type Schema, type TrainConfig } from './config.ts';
-import { defaultCorpusPath } from './data/default-corpus.ts';
-import { formatReport, prepare } from './data/prepare.ts';
-import { listCheckpoints } from '../model/checkpoint.ts';
-import { formatDuration } from './metrics.ts';
-import { clearRun, pretrain } from './pretrain.ts';
+import { CliError } from '../cli-error.ts';
+import { formatHelp, parseConfig, TRAIN_SCHEMA, type Schema, type TrainConfig } from '../config.ts';
+import { defaultCorpusPath } from '../data/default-corpus.ts';
+import { formatReport, prepare } from '../data/prepare.ts';
+import { listCheckpoints } from '../../model/checkpoint.ts';
+import { formatDuration } from '../metrics.ts';
+import { clearRun, pretrain } from '../pretrain.ts';
 
 export interface DefaultJobConfig extends TrainConfig {
   input: string | null;
