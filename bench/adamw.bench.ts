@@ -38,7 +38,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   const bytes = Math.ceil(n / 4) * 16;
   const bindable = bytes <= rt.limits.maxStorageBufferBindingSize;
   // Past the binding limit the kernels work in chunks; the pool only makes bindable buffers.
-  const make = () => (bindable ? rt.pool.acquire(bytes, 'bench') : rt.device.createBuffer({ size: bytes, usage: STORAGE_USAGE(), label: 'bench' }));
+  const make = () =>
+    bindable
+      ? rt.pool.acquire(bytes, 'bench')
+      : rt.device.createBuffer({ size: bytes, usage: STORAGE_USAGE(), label: 'bench' });
   const [params, grads, m, v] = [make(), make(), make(), make()];
   const norm = rt.pool.acquire(16, 'bench');
   fill(rt, params, n, 1);
@@ -93,7 +96,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
 
   return [
     {
-      kernel: 'adamw', variant: 'global norm', shape, bytes: 4 * n,
+      kernel: 'adamw',
+      variant: 'global norm',
+      shape,
+      bytes: 4 * n,
       run: () => globalNorm(rt, { norm, grads }, { n }),
       naive: bindable ? () => naiveGlobalNorm(rt, { norm, grads }, { ...opts, maxNorm: 0 }) : undefined,
       async validate() {
@@ -104,14 +110,20 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
       dispose,
     },
     {
-      kernel: 'adamw', variant: 'update (no clipping)', shape, bytes: 28 * n,
+      kernel: 'adamw',
+      variant: 'update (no clipping)',
+      shape,
+      bytes: 28 * n,
       run: () => adamw(rt, b, { ...opts, maxNorm: 0 }),
       naive: bindable ? () => naiveAdamW(rt, b, { ...opts, maxNorm: 0 }) : undefined,
       validate: () => validateStep(false),
       dispose,
     },
     {
-      kernel: 'adamw', variant: 'step (norm + clipped update)', shape, bytes: 32 * n,
+      kernel: 'adamw',
+      variant: 'step (norm + clipped update)',
+      shape,
+      bytes: 32 * n,
       run: () => {
         globalNorm(rt, { norm, grads }, { n });
         adamw(rt, b, { ...opts, maxNorm: 1 });

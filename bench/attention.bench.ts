@@ -39,9 +39,29 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   const nl = B * NH * T;
   const host = { q: values(n, 1, 2), k: values(n, 2, 2), v: values(n, 3, 1), dout: values(n, 4, 1) };
   const f64 = (a: Float32Array) => Float64Array.from(a);
-  const want = { out: new Float64Array(n), lse: new Float64Array(nl), dq: new Float64Array(n), dk: new Float64Array(n), dv: new Float64Array(n) };
+  const want = {
+    out: new Float64Array(n),
+    lse: new Float64Array(nl),
+    dq: new Float64Array(n),
+    dk: new Float64Array(n),
+    dv: new Float64Array(n),
+  };
   refForward(want.out, want.lse, f64(host.q), f64(host.k), f64(host.v), B, NH, T, HS);
-  refBackward(want.dq, want.dk, want.dv, f64(host.dout), f64(host.q), f64(host.k), f64(host.v), want.out, want.lse, B, NH, T, HS);
+  refBackward(
+    want.dq,
+    want.dk,
+    want.dv,
+    f64(host.dout),
+    f64(host.q),
+    f64(host.k),
+    f64(host.v),
+    want.out,
+    want.lse,
+    B,
+    NH,
+    T,
+    HS,
+  );
 
   const buf = (bytes: number) => rt.pool.acquire(bytes, 'bench');
   const [q, k, v, dout] = [host.q, host.k, host.v, host.dout].map((a) => {
@@ -49,8 +69,12 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
     rt.write(b, 0, a);
     return b;
   }) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
-  const out = buf(n * 4), lse = buf(nl * 4), D = buf(nl * 4);
-  const dq = buf(n * 4), dk = buf(n * 4), dv = buf(n * 4);
+  const out = buf(n * 4),
+    lse = buf(nl * 4),
+    D = buf(nl * 4);
+  const dq = buf(n * 4),
+    dk = buf(n * 4),
+    dv = buf(n * 4);
   const probs = buf(B * NH * T * T * 4);
   const all = [q, k, v, dout, out, lse, D, dq, dk, dv, probs];
   let live = 0;
@@ -66,9 +90,12 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
     attentionComposedBackward(rt, { dq, dk, dv, dout, q, k, v, probs }, shape);
   };
 
-  const variants: AttentionVariant[] = args.variants === 'all'
-    ? (rt.features.has('subgroups') && rt.isSoftware ? ['subgroup', 'tiled'] : ['tiled'])
-    : [defaultAttentionVariant(rt)];
+  const variants: AttentionVariant[] =
+    args.variants === 'all'
+      ? rt.features.has('subgroups') && rt.isSoftware
+        ? ['subgroup', 'tiled']
+        : ['tiled']
+      : [defaultAttentionVariant(rt)];
   const list: BenchCase[] = [];
   for (const variant of variants) {
     const forward = () => attentionForward(rt, { out, lse, q, k, v }, shape, { variant });
@@ -78,8 +105,12 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
     };
     live++;
     list.push({
-      kernel: 'attention', variant: `flash ${variant} forward+backward`, shape, flops: 3.5 * fwdFlops,
-      run: both, naive: composedBoth,
+      kernel: 'attention',
+      variant: `flash ${variant} forward+backward`,
+      shape,
+      flops: 3.5 * fwdFlops,
+      run: both,
+      naive: composedBoth,
       async validate() {
         both();
         assertClose(await read(out, n), want.out, 'f32Reduce', 'attention out');
@@ -96,8 +127,12 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
     });
     live++;
     list.push({
-      kernel: 'attention', variant: `flash ${variant} forward`, shape, flops: fwdFlops,
-      run: forward, naive: composedForward,
+      kernel: 'attention',
+      variant: `flash ${variant} forward`,
+      shape,
+      flops: fwdFlops,
+      run: forward,
+      naive: composedForward,
       async validate() {
         forward();
         assertClose(await read(out, n), want.out, 'f32Reduce', 'attention out');
@@ -108,7 +143,8 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
 
   // Decoding: one new token per sequence against a KV cache of maxT rows filled up to T.
   // The cache here is k and v themselves (maxT = T) and the query is the last row of each head.
-  const qLast = buf(B * NH * HS * 4), outLast = buf(B * NH * HS * 4);
+  const qLast = buf(B * NH * HS * 4),
+    outLast = buf(B * NH * HS * 4);
   const qHost = new Float32Array(B * NH * HS);
   const wantLast = new Float64Array(B * NH * HS);
   for (let bh = 0; bh < B * NH; bh++) {
@@ -116,10 +152,13 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
     wantLast.set(want.out.subarray((bh * T + T - 1) * HS, (bh * T + T) * HS), bh * HS);
   }
   rt.write(qLast, 0, qHost);
-  const decode = () => attentionDecode(rt, { out: outLast, q: qLast, k, v }, { B, NH, Tq: 1, qOffset: T - 1, maxT: T, HS });
+  const decode = () =>
+    attentionDecode(rt, { out: outLast, q: qLast, k, v }, { B, NH, Tq: 1, qOffset: T - 1, maxT: T, HS });
   live++;
   list.push({
-    kernel: 'attention', variant: `decode ${defaultAttentionVariant(rt)} (1 token)`, shape: { B, NH, Tq: 1, Tk: T, HS },
+    kernel: 'attention',
+    variant: `decode ${defaultAttentionVariant(rt)} (1 token)`,
+    shape: { B, NH, Tq: 1, Tk: T, HS },
     flops: 4 * B * NH * HS * T,
     run: decode,
     async validate() {

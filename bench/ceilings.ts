@@ -73,7 +73,13 @@ export interface CopyConfig {
   contiguous: boolean;
 }
 
-export function recordCopy(rt: Runtime, inp: GPUBuffer, out: GPUBuffer, n4: number, { perThread, wg, contiguous }: CopyConfig): void {
+export function recordCopy(
+  rt: Runtime,
+  inp: GPUBuffer,
+  out: GPUBuffer,
+  n4: number,
+  { perThread, wg, contiguous }: CopyConfig,
+): void {
   const [x, y] = grid(n4, wg * perThread, rt.limits.maxComputeWorkgroupsPerDimension);
   rt.dispatch(copyVec4, {
     bindings: { inp, out },
@@ -83,7 +89,14 @@ export function recordCopy(rt: Runtime, inp: GPUBuffer, out: GPUBuffer, n4: numb
   });
 }
 
-export function recordFma(rt: Runtime, sums: GPUBuffer, workgroups: number, iters: number, chains: number, wg = 256): void {
+export function recordFma(
+  rt: Runtime,
+  sums: GPUBuffer,
+  workgroups: number,
+  iters: number,
+  chains: number,
+  wg = 256,
+): void {
   const [x, y] = grid(workgroups, 1, rt.limits.maxComputeWorkgroupsPerDimension);
   rt.dispatch(fmaProbe, {
     bindings: { sums },
@@ -175,7 +188,6 @@ export async function measureCeilings(rt: Runtime, opts: CeilingOptions = {}): P
   }
   return { gbps, gflops, copyConfig, fmaConfig, copyBytes, fmaInvocations: invocations, fmaIters };
 }
-
 
 /** Flops of one FMA probe dispatch (an fma counts 2, a vec4 4 lanes). */
 export function fmaFlops(invocations: number, iters: number, chains: number): number {

@@ -22,7 +22,12 @@ function target(n: number, V: number): number {
 async function shapeCases(rt: BenchContext['rt'], N: number, V: number, Vp: number): Promise<BenchCase[]> {
   const bytes = N * Vp * 4;
   // Buffers past the pool's one-binding limit come straight from the device.
-  const big = (label: string) => rt.device.createBuffer({ size: bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label });
+  const big = (label: string) =>
+    rt.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      label,
+    });
   const logits = big('bench-logits');
   const dlogits = big('bench-dlogits');
   const rowsPerWrite = Math.max(1, Math.floor((32 << 20) / (Vp * 4)));
@@ -59,7 +64,12 @@ async function shapeCases(rt: BenchContext['rt'], N: number, V: number, Vp: numb
   const count = tg.filter((t) => t !== -1).length;
   const checkLosses = async (what: string) => {
     const got = new Float32Array(await rt.read(losses, 0, N * 4));
-    assertClose(sample.map((n) => got[n]!), sample.map((n) => rowRef(n).loss), 'f32Reduce', `${what} losses`);
+    assertClose(
+      sample.map((n) => got[n]!),
+      sample.map((n) => rowRef(n).loss),
+      'f32Reduce',
+      `${what} losses`,
+    );
     // The mean against the kernel's own per-row losses (the sampled ones are checked above).
     let total = 0;
     for (let n = 0; n < N; n++) if (tg[n] !== -1) total += got[n]!;
@@ -74,7 +84,10 @@ async function shapeCases(rt: BenchContext['rt'], N: number, V: number, Vp: numb
   const naiveBindings = { losses, loss, dlogits, logits, targets, dloss };
   return [
     {
-      kernel: 'crossentropy', variant: `forward ${tag}`, shape, bytes: 4 * (N * Vp + 3 * N),
+      kernel: 'crossentropy',
+      variant: `forward ${tag}`,
+      shape,
+      bytes: 4 * (N * Vp + 3 * N),
       run: fwd,
       naive: () => naiveCrossEntropy(rt, naiveBindings, N, V, Vp, false),
       async validate() {
@@ -84,7 +97,10 @@ async function shapeCases(rt: BenchContext['rt'], N: number, V: number, Vp: numb
       dispose,
     },
     {
-      kernel: 'crossentropy', variant: `fused ${tag}`, shape, bytes: 4 * (2 * N * Vp + 3 * N),
+      kernel: 'crossentropy',
+      variant: `fused ${tag}`,
+      shape,
+      bytes: 4 * (2 * N * Vp + 3 * N),
       run: fused,
       naive: () => naiveCrossEntropy(rt, naiveBindings, N, V, Vp, true),
       async validate() {

@@ -18,7 +18,9 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   const T = Number(args.T ?? (quick ? 256 : 1024));
   const C = Number(args.C ?? 768);
   // GPT-2's vocabulary, or as much of it as one storage binding holds (128 MiB on lavapipe).
-  const V = Number(args.V ?? (quick ? 8192 : Math.min(50257, Math.floor(rt.limits.maxStorageBufferBindingSize / (4 * C)))));
+  const V = Number(
+    args.V ?? (quick ? 8192 : Math.min(50257, Math.floor(rt.limits.maxStorageBufferBindingSize / (4 * C)))),
+  );
   const BT = B * T;
   const shape = { B, T, C, V };
 
@@ -56,7 +58,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   for (const variant of ['vec4', 'scalar'] as EmbeddingVariant[]) {
     live += 2;
     list.push({
-      kernel: 'embedding', variant: `forward ${variant}`, shape, bytes: fwdBytes,
+      kernel: 'embedding',
+      variant: `forward ${variant}`,
+      shape,
+      bytes: fwdBytes,
       run: () => embeddingForward(rt, { out, inp, wte: wteBuf, wpe: wpeBuf }, { ...s, variant }),
       naive: () => naiveEmbeddingForward(rt, { out, inp, wte: wteBuf, wpe: wpeBuf }, s),
       async validate() {
@@ -69,7 +74,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
       dispose,
     });
     list.push({
-      kernel: 'embedding', variant: `backward ${variant}`, shape: { ...shape, unique }, bytes: bwdBytes,
+      kernel: 'embedding',
+      variant: `backward ${variant}`,
+      shape: { ...shape, unique },
+      bytes: bwdBytes,
       run: () => embeddingBackward(rt, { dwte, dwpe, dout, inp }, { ...s, variant }),
       naive: () => naiveEmbeddingBackward(rt, { dwte, dwpe, dout, inp }, s),
       async validate() {

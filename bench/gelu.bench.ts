@@ -39,7 +39,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   for (const variant of ['vec4', 'scalar'] as GeluVariant[]) {
     live += 2;
     list.push({
-      kernel: 'gelu', variant: `forward ${variant}`, shape, bytes: 8 * n,
+      kernel: 'gelu',
+      variant: `forward ${variant}`,
+      shape,
+      bytes: 8 * n,
       run: () => geluForward(rt, { out, inp }, { n, variant }),
       naive: () => naiveGeluForward(rt, { out, inp }, n),
       async validate() {
@@ -52,7 +55,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
       dispose,
     });
     list.push({
-      kernel: 'gelu', variant: `backward ${variant}`, shape, bytes: 12 * n,
+      kernel: 'gelu',
+      variant: `backward ${variant}`,
+      shape,
+      bytes: 12 * n,
       run: () => geluBackward(rt, { dinp: out, inp, dout }, { n, variant }),
       naive: () => naiveGeluBackward(rt, { dinp: out, inp, dout }, n),
       async validate() {

@@ -145,7 +145,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     const count = (min: number): number => {
       const v = need();
       const n = Number(v);
-      if (!Number.isInteger(n) || n < min) throw new BenchUsageError(`--${key} must be an integer >= ${min}, got "${v}"`);
+      if (!Number.isInteger(n) || n < min)
+        throw new BenchUsageError(`--${key} must be an integer >= ${min}, got "${v}"`);
       return n;
     };
     switch (key) {
@@ -172,7 +173,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case 'timing': {
         const v = need();
-        if (v !== 'wall' && v !== 'timestamp') throw new BenchUsageError(`--timing must be "wall" or "timestamp", got "${v}"`);
+        if (v !== 'wall' && v !== 'timestamp')
+          throw new BenchUsageError(`--timing must be "wall" or "timestamp", got "${v}"`);
         o.timing = v;
         break;
       }
@@ -259,7 +261,12 @@ export class Timer {
    * Records `runs` timestamped runs into one submission; returns each run's GPU time and the
    * submission's wall time (for the sanity check).
    */
-  async timestamps(record: () => void, runs: number, markers: boolean, expectMs?: number): Promise<{ samplesMs: number[]; wallMs: number }> {
+  async timestamps(
+    record: () => void,
+    runs: number,
+    markers: boolean,
+    expectMs?: number,
+  ): Promise<{ samplesMs: number[]; wallMs: number }> {
     const rt = this.rt;
     const count = 2 * runs;
     const querySet = rt.device.createQuerySet({ type: 'timestamp', count, label: 'bench timestamps' });
@@ -308,7 +315,8 @@ function summarize(method: TimingMethod, samplesMs: number[]): Timing {
  * (Timestamps are 64-bit unsigned; an end before its beginning wraps to a huge number.)
  */
 export function timestampProblem(samplesMs: readonly number[], wallMs: number): string | null {
-  if (samplesMs.some((x) => !Number.isFinite(x) || x <= 0)) return `durations ${samplesMs.map((x) => x.toFixed(4)).join(', ')} ms`;
+  if (samplesMs.some((x) => !Number.isFinite(x) || x <= 0))
+    return `durations ${samplesMs.map((x) => x.toFixed(4)).join(', ')} ms`;
   const sum = samplesMs.reduce((a, b) => a + b, 0);
   if (sum > wallMs * 1.25 + 1) return `they add up to ${sum.toFixed(3)} ms in a submission of ${wallMs.toFixed(3)} ms`;
   return null;
@@ -333,7 +341,8 @@ export async function checkTimestamps(rt: Runtime, quick: boolean): Promise<{ ok
       const { samplesMs, wallMs: wall } = await timer.timestamps(record, 1, false);
       const ts = samplesMs[0]!;
       last = `probe kernel: timestamps ${ts.toFixed(3)} ms, wall ${wall.toFixed(3)} ms`;
-      if (Number.isFinite(ts) && ts > 0 && ts <= wall * 1.1 + 0.5 && ts >= wall * 0.5 - 0.5) return { ok: true, detail: last };
+      if (Number.isFinite(ts) && ts > 0 && ts <= wall * 1.1 + 0.5 && ts >= wall * 0.5 - 0.5)
+        return { ok: true, detail: last };
     }
     return { ok: false, detail: `timestamps disagree with wall time (${last})` };
   } finally {
@@ -358,15 +367,22 @@ export function discoverBenches(dir = BENCH_DIR): Map<string, string> {
 }
 
 function isBenchModule(x: unknown): x is BenchModule {
-  return typeof x === 'object' && x !== null && typeof (x as BenchModule).name === 'string' && typeof (x as BenchModule).cases === 'function';
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as BenchModule).name === 'string' &&
+    typeof (x as BenchModule).cases === 'function'
+  );
 }
 
-type Loaded = { kind: 'cases'; module: BenchModule } | { kind: 'main'; main: (argv: string[]) => unknown; result: () => unknown };
+type Loaded =
+  { kind: 'cases'; module: BenchModule } | { kind: 'main'; main: (argv: string[]) => unknown; result: () => unknown };
 
 async function load(path: string): Promise<Loaded> {
   const mod = (await import(pathToFileURL(path).href)) as { default?: unknown; main?: unknown; lastResult?: unknown };
   // A module with its own main() may export `lastResult` (live binding): its record for --json.
-  if (typeof mod.main === 'function') return { kind: 'main', main: mod.main as (argv: string[]) => unknown, result: () => mod.lastResult };
+  if (typeof mod.main === 'function')
+    return { kind: 'main', main: mod.main as (argv: string[]) => unknown, result: () => mod.lastResult };
   if (isBenchModule(mod.default)) return { kind: 'cases', module: mod.default };
   throw new Error(`${path} must default-export a BenchModule ({ name, cases }) — see bench/types.ts`);
 }
@@ -376,7 +392,12 @@ async function load(path: string): Promise<Loaded> {
 
 function git(args: string[]): string | null {
   try {
-    return execFileSync('git', args, { cwd: BENCH_DIR, stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8', timeout: 10_000 }).trim();
+    return execFileSync('git', args, {
+      cwd: BENCH_DIR,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      encoding: 'utf8',
+      timeout: 10_000,
+    }).trim();
   } catch {
     return null;
   }
@@ -399,7 +420,9 @@ function fmtRate(x: number): string {
 function table(rows: string[][], rightAlign: boolean[]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r, i) => {
-    const line = r.map((cell, c) => (rightAlign[c] && i > 0 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ');
+    const line = r
+      .map((cell, c) => (rightAlign[c] && i > 0 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
+      .join('  ');
     return `  ${line.trimEnd()}`;
   });
 }
@@ -458,7 +481,8 @@ export async function runBench(
   for (const k of opts.kernels) {
     if (k === 'all') names.push(...known.filter((n) => n !== 'train'));
     else if (known.includes(k)) names.push(k);
-    else if (k === 'train') throw new BenchUsageError('the training-step bench (bench/train.bench.ts) does not exist yet');
+    else if (k === 'train')
+      throw new BenchUsageError('the training-step bench (bench/train.bench.ts) does not exist yet');
     else throw new BenchUsageError(`unknown kernel "${k}"; ${knownText}`);
   }
   names = [...new Set(names)];
@@ -497,7 +521,9 @@ export async function runBench(
     out(`webgpu-gpt bench · ${date} · commit ${commit ?? 'unknown'}${dirty ? ' (with uncommitted changes)' : ''}`);
     out(`adapter: ${rt.describe()}`);
     if (rt.isSoftware) {
-      out('!!! WARNING: this is a SOFTWARE adapter (the CPU emulates the GPU): these numbers say nothing about a GPU. !!!');
+      out(
+        '!!! WARNING: this is a SOFTWARE adapter (the CPU emulates the GPU): these numbers say nothing about a GPU. !!!',
+      );
     }
 
     if (opts.timing === 'wall') {
@@ -515,7 +541,9 @@ export async function runBench(
       }
     }
     const timer = new Timer(rt, method);
-    out(`runs: median of ${opts.runs} after ${opts.warmup} warm-up${opts.quick ? ' (--quick)' : ''}; naive baselines ${opts.naive ? `median of ${Math.min(opts.runs, 3)}` : 'skipped'}`);
+    out(
+      `runs: median of ${opts.runs} after ${opts.warmup} warm-up${opts.quick ? ' (--quick)' : ''}; naive baselines ${opts.naive ? `median of ${Math.min(opts.runs, 3)}` : 'skipped'}`,
+    );
 
     if (opts.ceilings) {
       out('measuring the adapter ceilings…');
@@ -544,14 +572,17 @@ export async function runBench(
       }
       const mine: BenchRecord[] = [];
       const selected = cases.filter((c) => opts.variant === null || c.variant.includes(opts.variant));
-      if (selected.length === 0) out(`  no cases${opts.variant !== null ? ` whose variant contains "${opts.variant}"` : ''}`);
+      if (selected.length === 0)
+        out(`  no cases${opts.variant !== null ? ` whose variant contains "${opts.variant}"` : ''}`);
       for (const [i, c] of selected.entries()) {
         const label = `${c.variant} ${fmtShape(c.shape)}`;
         const failure = (stage: BenchFailure['stage'], e: unknown): void => {
           out(`  [${i + 1}/${selected.length}] ${label}: FAILED ${stage}: ${errorText(e)}`);
           failures.push({ kernel: c.kernel || name, variant: c.variant, shape: c.shape, stage, error: errorText(e) });
         };
-        out(`  [${i + 1}/${selected.length}] ${label}: validating, then ${opts.warmup} warm-up + ${opts.runs} timed runs…`);
+        out(
+          `  [${i + 1}/${selected.length}] ${label}: validating, then ${opts.warmup} warm-up + ${opts.runs} timed runs…`,
+        );
         try {
           await c.validate();
         } catch (e) {
@@ -577,8 +608,15 @@ export async function runBench(
         const rec = makeRecord(c, name, t, naiveMs, ceilings, { adapter, rt, date, commit, dirty, quick: opts.quick });
         records.push(rec);
         mine.push(rec);
-        const rate = rec.gflops !== undefined ? `${fmtRate(rec.gflops)} GFLOP/s` : rec.gbps !== undefined ? `${fmtRate(rec.gbps)} GB/s` : '';
-        out(`  [${i + 1}/${selected.length}] ${label}: ${fmtMs(rec.ms)} ms ${rate}${naiveMs !== null ? `, naive ${fmtMs(naiveMs)} ms` : ''}`);
+        const rate =
+          rec.gflops !== undefined
+            ? `${fmtRate(rec.gflops)} GFLOP/s`
+            : rec.gbps !== undefined
+              ? `${fmtRate(rec.gbps)} GB/s`
+              : '';
+        out(
+          `  [${i + 1}/${selected.length}] ${label}: ${fmtMs(rec.ms)} ms ${rate}${naiveMs !== null ? `, naive ${fmtMs(naiveMs)} ms` : ''}`,
+        );
       }
       for (const c of cases) {
         try {
@@ -595,7 +633,9 @@ export async function runBench(
       }
       if (mine.length > 0) {
         out('');
-        out(`  ${name} on ${adapter}${ceilings ? ` (ceilings ${fmtRate(ceilings.gflops)} GFLOP/s, ${fmtRate(ceilings.gbps)} GB/s)` : ''}:`);
+        out(
+          `  ${name} on ${adapter}${ceilings ? ` (ceilings ${fmtRate(ceilings.gflops)} GFLOP/s, ${fmtRate(ceilings.gbps)} GB/s)` : ''}:`,
+        );
         printTable(out, mine);
       }
     }
@@ -608,7 +648,8 @@ export async function runBench(
     try {
       const rest = argv.filter((a) => a !== name && a !== 'all');
       const rc = await main(rest);
-      if (typeof rc === 'number' && rc !== 0) failures.push({ kernel: name, stage: 'train', error: `main() returned ${rc}` });
+      if (typeof rc === 'number' && rc !== 0)
+        failures.push({ kernel: name, stage: 'train', error: `main() returned ${rc}` });
     } catch (e) {
       out(`${name}: FAILED: ${errorText(e)}`);
       failures.push({ kernel: name, stage: 'train', error: errorText(e) });
@@ -629,7 +670,10 @@ export async function runBench(
   if (failures.length > 0) {
     out('');
     out(`${failures.length} FAILURE${failures.length === 1 ? '' : 'S'}:`);
-    for (const f of failures) out(`  ${f.kernel}${f.variant !== undefined ? ` ${f.variant}` : ''}${f.shape ? ` ${fmtShape(f.shape)}` : ''} (${f.stage}): ${f.error.split('\n')[0]}`);
+    for (const f of failures)
+      out(
+        `  ${f.kernel}${f.variant !== undefined ? ` ${f.variant}` : ''}${f.shape ? ` ${fmtShape(f.shape)}` : ''} (${f.stage}): ${f.error.split('\n')[0]}`,
+      );
   }
   return { records, failures, ceilings, timing: method };
 }

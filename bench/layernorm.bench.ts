@@ -35,9 +35,15 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
     if (data) rt.write(b, 0, data);
     return b;
   };
-  const inp = buf(n, x), weight = buf(C, w), bias = buf(C, bb), dout = buf(n, g);
-  const out = buf(n), mean = buf(N, Float32Array.from(wantMean)), rstd = buf(N, Float32Array.from(wantRstd));
-  const dweight = buf(C), dbias = buf(C);
+  const inp = buf(n, x),
+    weight = buf(C, w),
+    bias = buf(C, bb),
+    dout = buf(n, g);
+  const out = buf(n),
+    mean = buf(N, Float32Array.from(wantMean)),
+    rstd = buf(N, Float32Array.from(wantRstd));
+  const dweight = buf(C),
+    dbias = buf(C);
   // The forward's run overwrites mean / rstd with the same values the backward reads.
   let live = 2;
   const dispose = () => {
@@ -52,7 +58,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   const bwd = () => layernormBackward(rt, { dinp: out, dweight, dbias, dout, inp, weight, mean, rstd }, { N, C });
   return [
     {
-      kernel: 'layernorm', variant: `forward vec4 ${tag(false)}`, shape, bytes: 4 * (2 * n + 2 * C + 2 * N),
+      kernel: 'layernorm',
+      variant: `forward vec4 ${tag(false)}`,
+      shape,
+      bytes: 4 * (2 * n + 2 * C + 2 * N),
       run: fwd,
       naive: () => naiveLayernormForward(rt, { out, mean, rstd, inp, weight, bias }, N, C),
       async validate() {
@@ -64,7 +73,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
       dispose,
     },
     {
-      kernel: 'layernorm', variant: `backward vec4 ${tag(true)}`, shape, bytes: 4 * (3 * n + 3 * C + 2 * N),
+      kernel: 'layernorm',
+      variant: `backward vec4 ${tag(true)}`,
+      shape,
+      bytes: 4 * (3 * n + 3 * C + 2 * N),
       run: bwd,
       naive: () => naiveLayernormBackward(rt, { dinp: out, dweight, dbias, dout, inp, weight, mean, rstd }, N, C),
       async validate() {
@@ -72,7 +84,9 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
         bwd();
         const m = new Float32Array(await rt.read(mean, 0, N * 4));
         const r = new Float32Array(await rt.read(rstd, 0, N * 4));
-        const dinp = new Float64Array(n), dw = new Float64Array(C), db = new Float64Array(C);
+        const dinp = new Float64Array(n),
+          dw = new Float64Array(C),
+          db = new Float64Array(C);
         refBackward(dinp, dw, db, f64(g), f64(x), f64(w), f64(m), f64(r), N, C);
         assertClose(new Float32Array(await rt.read(out, 0, n * 4)), dinp, 'f32Reduce', 'layernorm backward dinp');
         // Sums over N = 4096 rows: f32Chain, the preset for long chains of accumulation.

@@ -37,7 +37,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   for (const variant of ['vec4', 'scalar'] as ResidualVariant[]) {
     live++;
     list.push({
-      kernel: 'residual', variant: `forward ${variant}`, shape, bytes: 12 * n,
+      kernel: 'residual',
+      variant: `forward ${variant}`,
+      shape,
+      bytes: 12 * n,
       run: () => residualForward(rt, { out, inp1, inp2 }, { n, variant }),
       naive: () => naiveResidualForward(rt, { out, inp1, inp2 }, n),
       async validate() {
@@ -52,7 +55,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   // Backward: dinp1 += dout and dinp2 += dout, into `out` and `inp2` (both read and written).
   live++;
   list.push({
-    kernel: 'residual', variant: 'backward vec4 (accumulating)', shape, bytes: 20 * n,
+    kernel: 'residual',
+    variant: 'backward vec4 (accumulating)',
+    shape,
+    bytes: 20 * n,
     run: () => residualBackward(rt, { dinp1: out, dinp2: inp2, dout: inp1 }, { n }),
     async validate() {
       rt.write(out, 0, y);
@@ -60,8 +66,18 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
       residualBackward(rt, { dinp1: out, dinp2: inp2, dout: inp1 }, { n });
       const got1 = new Float32Array(await rt.read(out, 0, n * 4));
       const got2 = new Float32Array(await rt.read(inp2, 0, n * 4));
-      assertClose(got1, Float64Array.from(y, (a, i) => a + x[i]!), 'f32', 'dinp1');
-      assertClose(got2, Float64Array.from(before, (a, i) => a + x[i]!), 'f32', 'dinp2');
+      assertClose(
+        got1,
+        Float64Array.from(y, (a, i) => a + x[i]!),
+        'f32',
+        'dinp1',
+      );
+      assertClose(
+        got2,
+        Float64Array.from(before, (a, i) => a + x[i]!),
+        'f32',
+        'dinp2',
+      );
     },
     dispose,
   });

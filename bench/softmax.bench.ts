@@ -1,6 +1,10 @@
 // Softmax over the last axis: the issue's [4096 x 1024] forward (log-softmax too), its backward,
 // and the causally masked scores of the composed attention path (B·NH·T rows of T).
-import { logSoftmaxForward, softmaxBackward as refBackward, softmaxForward as refForward } from '../kernels/reference.ts';
+import {
+  logSoftmaxForward,
+  softmaxBackward as refBackward,
+  softmaxForward as refForward,
+} from '../kernels/reference.ts';
 import { softmaxBackward, softmaxForward, softmaxTuning } from '../kernels/softmax.ts';
 import { assertClose } from '../kernels/check.ts';
 import { naiveSoftmaxBackward, naiveSoftmaxForward } from './baselines/softmax-naive.ts';
@@ -48,7 +52,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   const list: BenchCase[] = [];
   live++;
   list.push({
-    kernel: 'softmax', variant: `forward vec4 ${tune()}`, shape, bytes: 8 * n,
+    kernel: 'softmax',
+    variant: `forward vec4 ${tune()}`,
+    shape,
+    bytes: 8 * n,
     run: () => softmaxForward(rt, { out, inp }, { N, C }),
     naive: () => naiveSoftmaxForward(rt, { out, inp }, N, C),
     async validate() {
@@ -59,7 +66,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   });
   live++;
   list.push({
-    kernel: 'softmax', variant: `log forward vec4 ${tune()}`, shape, bytes: 8 * n,
+    kernel: 'softmax',
+    variant: `log forward vec4 ${tune()}`,
+    shape,
+    bytes: 8 * n,
     run: () => softmaxForward(rt, { out, inp }, { N, C, log: true }),
     async validate() {
       softmaxForward(rt, { out, inp }, { N, C, log: true });
@@ -71,7 +81,10 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
   });
   live++;
   list.push({
-    kernel: 'softmax', variant: `backward vec4 ${tune(true)}`, shape, bytes: 12 * n,
+    kernel: 'softmax',
+    variant: `backward vec4 ${tune(true)}`,
+    shape,
+    bytes: 12 * n,
     run: () => softmaxBackward(rt, { dinp: out, dout, out: yBuf }, { N, C }),
     naive: () => naiveSoftmaxBackward(rt, { dinp: out, dout, out: yBuf }, N, C),
     async validate() {
@@ -90,8 +103,13 @@ async function cases({ rt, quick, args }: BenchContext): Promise<BenchCase[]> {
     for (let r = 0; r < rowsC; r++) kept += (r % T) + 1;
     live++;
     list.push({
-      kernel: 'softmax', variant: `causal forward vec4 ${(() => { const t = softmaxTuning(rt, { N: rowsC, C: T }); return `WG=${t.WG} VPT=${t.VPT} ${t.reduction}`; })()}`,
-      shape: { N: rowsC, C: T, causalT: T }, bytes: 4 * (kept + rowsC * T),
+      kernel: 'softmax',
+      variant: `causal forward vec4 ${(() => {
+        const t = softmaxTuning(rt, { N: rowsC, C: T });
+        return `WG=${t.WG} VPT=${t.VPT} ${t.reduction}`;
+      })()}`,
+      shape: { N: rowsC, C: T, causalT: T },
+      bytes: 4 * (kept + rowsC * T),
       run: () => softmaxForward(rt, { out, inp }, { N: rowsC, C: T, causalT: T }),
       async validate() {
         softmaxForward(rt, { out, inp }, { N: rowsC, C: T, causalT: T });

@@ -16,7 +16,14 @@ import { resolve } from 'node:path';
 import { backward, fromArray, initEngine, tidy, type Runtime, type Tensor } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
 import type { DispatchArgs, KernelSpec } from '../kernels/gpu/runtime.ts';
-import { countParams, flopsPerToken, PRESET_NAMES, resolveConfig, type GPTConfig, type PresetName } from '../model/config.ts';
+import {
+  countParams,
+  flopsPerToken,
+  PRESET_NAMES,
+  resolveConfig,
+  type GPTConfig,
+  type PresetName,
+} from '../model/config.ts';
 import { GPT } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
 import { GpuPacer, readStepStats } from '../train/pretrain.ts';
@@ -35,7 +42,15 @@ export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
 
 export interface TrainBenchResult {
   bench: 'train';
-  shape: { nLayer: number; nHead: number; nEmbd: number; blockSize: number; vocabSize: number; batchSize: number; accum: number };
+  shape: {
+    nLayer: number;
+    nHead: number;
+    nEmbd: number;
+    blockSize: number;
+    vocabSize: number;
+    batchSize: number;
+    accum: number;
+  };
   params: number;
   steps: number;
   msPerStep: number;
@@ -70,7 +85,28 @@ function parse(argv: readonly string[]): Record<string, string> {
   return out;
 }
 
-const KNOWN = new Set(['gpuWait', 'json', 'preset', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'vocabSize', 'batchSize', 'accum', 'steps', 'warmup', 'profile', 'quick', 'runs', 'no-ceilings', 'no-naive', 'timing', 'help', 'h']);
+const KNOWN = new Set([
+  'gpuWait',
+  'json',
+  'preset',
+  'nLayer',
+  'nHead',
+  'nEmbd',
+  'blockSize',
+  'vocabSize',
+  'batchSize',
+  'accum',
+  'steps',
+  'warmup',
+  'profile',
+  'quick',
+  'runs',
+  'no-ceilings',
+  'no-naive',
+  'timing',
+  'help',
+  'h',
+]);
 
 function int(args: Record<string, string>, key: string, def: number): number {
   const v = args[key];
@@ -87,7 +123,15 @@ const median = (xs: readonly number[]): number => {
 };
 
 /** One training step as pretrain.ts records it; resolves with the loss once it is read back. */
-export function recordStep(model: GPT, opt: AdamW, batches: { inp: Int32Array; tgt: Int32Array }[], B: number, T: number, lr: number, pacer: GpuPacer): () => Promise<number> {
+export function recordStep(
+  model: GPT,
+  opt: AdamW,
+  batches: { inp: Int32Array; tgt: Int32Array }[],
+  B: number,
+  T: number,
+  lr: number,
+  pacer: GpuPacer,
+): () => Promise<number> {
   model.params.zeroGrads();
   const losses: Tensor[] = batches.map((b) =>
     tidy(() => {
@@ -108,11 +152,18 @@ export function recordStep(model: GPT, opt: AdamW, batches: { inp: Int32Array; t
 }
 
 /** Times each dispatch of one recorded step with timestamp queries: the kernels that dominate. */
-async function profileStep(rt: Runtime, record: () => () => Promise<number>): Promise<{ rows: NonNullable<TrainBenchResult['profile']>; note?: string; totalMs: number }> {
+async function profileStep(
+  rt: Runtime,
+  record: () => () => Promise<number>,
+): Promise<{ rows: NonNullable<TrainBenchResult['profile']>; note?: string; totalMs: number }> {
   if (!rt.features.has('timestamp-query')) return { rows: [], note: "the adapter lacks 'timestamp-query'", totalMs: 0 };
   const max = 4096;
   const querySet = rt.device.createQuerySet({ type: 'timestamp', count: max, label: 'train-profile' });
-  const resolved = rt.device.createBuffer({ size: max * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'train-profile' });
+  const resolved = rt.device.createBuffer({
+    size: max * 8,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    label: 'train-profile',
+  });
   const names: string[] = [];
   const original = rt.dispatch.bind(rt);
   // Every dispatch in its own compute pass, stamped at its beginning and end.
@@ -148,7 +199,12 @@ async function profileStep(rt: Runtime, record: () => () => Promise<number>): Pr
       agg.set(n, a);
     });
     const rows = [...agg.entries()]
-      .map(([kernel, a]) => ({ kernel, ms: Number(a.ms.toFixed(3)), pct: Number(((100 * a.ms) / total).toFixed(1)), count: a.count }))
+      .map(([kernel, a]) => ({
+        kernel,
+        ms: Number(a.ms.toFixed(3)),
+        pct: Number(((100 * a.ms) / total).toFixed(1)),
+        count: a.count,
+      }))
       .sort((a, b) => b.ms - a.ms);
     return { rows, totalMs: total, note: bad ? `${bad} dispatches had unusable timestamps` : undefined };
   } finally {
@@ -158,7 +214,10 @@ async function profileStep(rt: Runtime, record: () => () => Promise<number>): Pr
   }
 }
 
-export async function runTrainBench(argv: readonly string[], out: (line: string) => void = (l) => console.log(l)): Promise<TrainBenchResult | null> {
+export async function runTrainBench(
+  argv: readonly string[],
+  out: (line: string) => void = (l) => console.log(l),
+): Promise<TrainBenchResult | null> {
   const args = parse(argv);
   if (args.help || args.h) {
     out(TRAIN_BENCH_USAGE);
@@ -170,8 +229,12 @@ export async function runTrainBench(argv: readonly string[], out: (line: string)
   const quick = args.quick === 'true';
   const base = resolveConfig({ preset });
   const over: Partial<GPTConfig> = {
-    nLayer: int(args, 'nLayer', base.nLayer), nHead: int(args, 'nHead', base.nHead), nEmbd: int(args, 'nEmbd', base.nEmbd),
-    blockSize: int(args, 'blockSize', base.blockSize), vocabSize: int(args, 'vocabSize', base.vocabSize), dropout: 0,
+    nLayer: int(args, 'nLayer', base.nLayer),
+    nHead: int(args, 'nHead', base.nHead),
+    nEmbd: int(args, 'nEmbd', base.nEmbd),
+    blockSize: int(args, 'blockSize', base.blockSize),
+    vocabSize: int(args, 'vocabSize', base.vocabSize),
+    dropout: 0,
   };
   const cfg = resolveConfig({ preset, ...over });
   const B = int(args, 'batchSize', preset === 'mini' ? 8 : 4);
@@ -197,12 +260,15 @@ export async function runTrainBench(argv: readonly string[], out: (line: string)
   };
   const params = countParams(cfg);
   const tokensPerStep = B * T * accum;
-  out(`model: ${cfg.nLayer} layers, ${cfg.nHead} heads, ${cfg.nEmbd} wide, context ${T}, vocabulary ${cfg.vocabSize} (${cfg.paddedVocabSize} padded), ${(params / 1e6).toFixed(3)}M params; batch ${B}${accum > 1 ? ` x ${accum}` : ''} = ${tokensPerStep} tokens/step`);
+  out(
+    `model: ${cfg.nLayer} layers, ${cfg.nHead} heads, ${cfg.nEmbd} wide, context ${T}, vocabulary ${cfg.vocabSize} (${cfg.paddedVocabSize} padded), ${(params / 1e6).toFixed(3)}M params; batch ${B}${accum > 1 ? ` x ${accum}` : ''} = ${tokensPerStep} tokens/step`,
+  );
 
   const gpuWait = args.gpuWait ?? 'spin';
   if (!['sleep', 'spin'].includes(gpuWait)) throw new Error(`--gpuWait must be spin or sleep, got "${gpuWait}"`);
   const pacer = new GpuPacer(gpuWait === 'sleep');
-  const step = (): (() => Promise<number>) => recordStep(model, opt, Array.from({ length: accum }, batch), B, T, 1e-4, pacer);
+  const step = (): (() => Promise<number>) =>
+    recordStep(model, opt, Array.from({ length: accum }, batch), B, T, 1e-4, pacer);
   for (let i = 0; i < warmup; i++) await step()();
   await rt.sync();
 
@@ -231,8 +297,17 @@ export async function runTrainBench(argv: readonly string[], out: (line: string)
   const gflops = (tokensPerSec * flopsPerToken(cfg, T)) / 1e9;
   const res: TrainBenchResult = {
     bench: 'train',
-    shape: { nLayer: cfg.nLayer, nHead: cfg.nHead, nEmbd: cfg.nEmbd, blockSize: T, vocabSize: cfg.vocabSize, batchSize: B, accum },
-    params, steps,
+    shape: {
+      nLayer: cfg.nLayer,
+      nHead: cfg.nHead,
+      nEmbd: cfg.nEmbd,
+      blockSize: T,
+      vocabSize: cfg.vocabSize,
+      batchSize: B,
+      accum,
+    },
+    params,
+    steps,
     msPerStep: Number(ms.toFixed(3)),
     minMsPerStep: Number(Math.min(...wall).toFixed(3)),
     tokensPerSec: Math.round(tokensPerSec),
@@ -246,18 +321,30 @@ export async function runTrainBench(argv: readonly string[], out: (line: string)
     software: rt.isSoftware,
     date: new Date().toISOString(),
   };
-  out(`  ${ms.toFixed(1)} ms/step (min ${res.minMsPerStep.toFixed(1)}), ${res.tokensPerSec.toLocaleString('en-US')} tokens/s, ${gflops.toFixed(2)} GFLOP/s`);
-  out(`  host (recording) ${hostMs.toFixed(1)} ms/step, GPU ${res.gpuMsPerStep.toFixed(1)} ms/step; ${res.dispatchesPerStep} dispatches, ${res.submitsPerStep} submits per step; loss ${lastLoss.toFixed(3)}`);
-  if (rt.isSoftware) out(`  CPU time of the process: ${cpuMs.toFixed(0)} ms/step (the adapter's threads included; on a busy machine compare this, not the wall time)`);
+  out(
+    `  ${ms.toFixed(1)} ms/step (min ${res.minMsPerStep.toFixed(1)}), ${res.tokensPerSec.toLocaleString('en-US')} tokens/s, ${gflops.toFixed(2)} GFLOP/s`,
+  );
+  out(
+    `  host (recording) ${hostMs.toFixed(1)} ms/step, GPU ${res.gpuMsPerStep.toFixed(1)} ms/step; ${res.dispatchesPerStep} dispatches, ${res.submitsPerStep} submits per step; loss ${lastLoss.toFixed(3)}`,
+  );
+  if (rt.isSoftware)
+    out(
+      `  CPU time of the process: ${cpuMs.toFixed(0)} ms/step (the adapter's threads included; on a busy machine compare this, not the wall time)`,
+    );
 
   if (args.profile === 'true') {
     const p = await profileStep(rt, step);
     res.profile = p.rows;
     if (p.note) res.profileNote = p.note;
     if (p.rows.length) {
-      out(`  profile of one step (each dispatch in its own timestamped pass: ${p.totalMs.toFixed(1)} ms of kernel time):`);
+      out(
+        `  profile of one step (each dispatch in its own timestamped pass: ${p.totalMs.toFixed(1)} ms of kernel time):`,
+      );
       out(`    ${'kernel'.padEnd(36)} ${'ms'.padStart(8)} ${'%'.padStart(6)} ${'count'.padStart(6)}`);
-      for (const r of p.rows.slice(0, 15)) out(`    ${r.kernel.padEnd(36)} ${r.ms.toFixed(2).padStart(8)} ${r.pct.toFixed(1).padStart(6)} ${String(r.count).padStart(6)}`);
+      for (const r of p.rows.slice(0, 15))
+        out(
+          `    ${r.kernel.padEnd(36)} ${r.ms.toFixed(2).padStart(8)} ${r.pct.toFixed(1).padStart(6)} ${String(r.count).padStart(6)}`,
+        );
     } else out(`  profile: ${p.note ?? 'no data'}`);
   }
   model.dispose();
@@ -284,7 +371,8 @@ if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.arg
   const argv = process.argv.slice(2);
   const rc = await main(argv);
   const json = argv.indexOf('--json');
-  if (rc === 0 && json >= 0 && argv[json + 1]) writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
+  if (rc === 0 && json >= 0 && argv[json + 1])
+    writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
   const { destroyRuntime } = await import('../kernels/gpu/runtime.ts');
   await destroyRuntime();
   process.exit(rc);

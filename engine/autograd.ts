@@ -37,10 +37,14 @@ function copyOf(g: Tensor): Tensor {
 export function backward(root: Tensor, dout?: Tensor): void {
   root.storageFor('backward');
   if (!root.requiresGrad) {
-    throw new Error(`backward: ${root.describe()} does not require grad (no input of the ops that made it requires grad, or it was made under noGrad)`);
+    throw new Error(
+      `backward: ${root.describe()} does not require grad (no input of the ops that made it requires grad, or it was made under noGrad)`,
+    );
   }
   if (!dout && root.size !== 1) {
-    throw new Error(`backward: ${root.describe()} is not a scalar; pass an output gradient of shape ${fmtShape(root.shape)}`);
+    throw new Error(
+      `backward: ${root.describe()} is not a scalar; pass an output gradient of shape ${fmtShape(root.shape)}`,
+    );
   }
   if (dout && (dout.size !== root.size || dout.dtype !== 'f32')) {
     throw new Error(`backward: output gradient ${dout.describe()} does not match ${root.describe()}`);
@@ -82,7 +86,8 @@ export function backward(root: Tensor, dout?: Tensor): void {
           if (gi !== g) gi.dispose();
           return;
         }
-        if (gi.size !== inp.size) throw new Error(`internal: ${node.op} backward gave ${gi.describe()} for input ${inp.describe()}`);
+        if (gi.size !== inp.size)
+          throw new Error(`internal: ${node.op} backward gave ${gi.describe()} for input ${inp.describe()}`);
         // A gradient passed through unchanged (or as a view) shares storage with g: take a view
         // of its own so each map entry can be disposed independently.
         const mine = gi === g ? g.view(inp.shape) : gi;

@@ -31,7 +31,8 @@ type HostArray = ArrayLike<number> | Float32Array | Int32Array | Uint32Array | F
 export function fromArray(data: HostArray, shape?: Shape, dtype?: DType): Tensor {
   const dt: DType = dtype ?? (data instanceof Int32Array ? 'i32' : data instanceof Uint32Array ? 'u32' : 'f32');
   const s = shape ?? [data.length];
-  if (shapeSize(s) !== data.length) throw new Error(`fromArray: ${data.length} values do not fill shape ${fmtShape(s)}`);
+  if (shapeSize(s) !== data.length)
+    throw new Error(`fromArray: ${data.length} values do not fill shape ${fmtShape(s)}`);
   const arr = dt === 'f32' ? Float32Array.from(data) : dt === 'i32' ? Int32Array.from(data) : Uint32Array.from(data);
   if (dt !== 'f32') {
     for (let i = 0; i < data.length; i++) {
@@ -48,7 +49,11 @@ export function scalar(value: number): Tensor {
 }
 
 export function arange(n: number, dtype: DType = 'f32'): Tensor {
-  return fromArray(Array.from({ length: n }, (_, i) => i), [n], dtype);
+  return fromArray(
+    Array.from({ length: n }, (_, i) => i),
+    [n],
+    dtype,
+  );
 }
 
 export function randn(shape: Shape, opts: { seed?: number; mean?: number; std?: number } = {}): Tensor {

@@ -30,7 +30,12 @@ export interface OpDef<I extends readonly (Tensor | undefined)[], A> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyOp = OpDef<any, any>;
 
-function apply<I extends readonly (Tensor | undefined)[], A>(name: string, def: OpDef<I, A>, inputs: I, attrs: A): Tensor {
+function apply<I extends readonly (Tensor | undefined)[], A>(
+  name: string,
+  def: OpDef<I, A>,
+  inputs: I,
+  attrs: A,
+): Tensor {
   // Optional trailing inputs (a bias, positions) are absent, not undefined: the array is shorter.
   const present = inputs as unknown as readonly Tensor[];
   for (const t of present) t.storageFor(name);
@@ -64,7 +69,9 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
     const da = a[a.length - r + i] ?? 1;
     const db = b[b.length - r + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new Error(`${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast together (dimension ${i}: ${da} vs ${db})`);
+      throw new Error(
+        `${op}: shapes ${fmtShape(a)} and ${fmtShape(b)} cannot be broadcast together (dimension ${i}: ${da} vs ${db})`,
+      );
     }
     out.push(da === 1 ? db : da);
   }
@@ -108,7 +115,8 @@ function assertInt(op: string, t: Tensor): void {
 
 function normAxis(op: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
+  if (!Number.isInteger(a) || a < 0 || a >= rank)
+    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
   return a;
 }
 
@@ -125,8 +133,16 @@ function kBinary(op: ew.BinaryOp, a: Tensor, b: Tensor, value = 0, name: string 
   const out = empty(shape);
   if (out.size === 0) return out;
   const c = collapse(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
-  if (c.shape.length > ew.MAX_RANK) throw new Error(`${name}: broadcasting ${fmtShape(a.shape)} with ${fmtShape(b.shape)} needs more than ${ew.MAX_RANK} dimensions`);
-  ew.binary(runtime(), op, { out: out.ref(), a: a.ref(), b: b.ref() }, { shape: c.shape, sa: c.strides[0]!, sb: c.strides[1]!, value });
+  if (c.shape.length > ew.MAX_RANK)
+    throw new Error(
+      `${name}: broadcasting ${fmtShape(a.shape)} with ${fmtShape(b.shape)} needs more than ${ew.MAX_RANK} dimensions`,
+    );
+  ew.binary(
+    runtime(),
+    op,
+    { out: out.ref(), a: a.ref(), b: b.ref() },
+    { shape: c.shape, sa: c.strides[0]!, sb: c.strides[1]!, value },
+  );
   return out;
 }
 
@@ -135,7 +151,11 @@ function kGather(x: Tensor, shape: Shape, strides: number[], offset = 0): Tensor
   const out = empty(shape, x.dtype);
   if (out.size === 0) return out;
   const c = collapse(shape, [strides, contiguousStrides(shape)]);
-  stridedCopy(runtime(), { out: out.ref(), inp: x.ref() }, { shape: c.shape, si: c.strides[0]!, so: c.strides[1]!, inOffset: offset });
+  stridedCopy(
+    runtime(),
+    { out: out.ref(), inp: x.ref() },
+    { shape: c.shape, si: c.strides[0]!, so: c.strides[1]!, inOffset: offset },
+  );
   return out;
 }
 
@@ -192,7 +212,10 @@ type T2 = readonly [Tensor, Tensor];
 type T3 = readonly [Tensor, Tensor, Tensor];
 type None = Record<string, never>;
 
-const unaryDef = (op: ew.UnaryOp, grad: (g: Tensor, x: Tensor, out: Tensor, s: number) => Tensor): OpDef<T1, { s: number }> => ({
+const unaryDef = (
+  op: ew.UnaryOp,
+  grad: (g: Tensor, x: Tensor, out: Tensor, s: number) => Tensor,
+): OpDef<T1, { s: number }> => ({
   forward: ([x], { s }) => (assertF32(op, x), kUnary(op, x, s)),
   backward: (g, [x], { s }, _saved, out) => [grad(g, x, out, s)],
 });
@@ -208,7 +231,10 @@ export const OPS = {
   },
   mul: {
     forward: ([a, b]: T2) => (assertF32('mul', a, b), kBinary('mul', a, b)),
-    backward: (g: Tensor, [a, b]: T2) => [a.requiresGrad ? sumTo(mul(g, b), a.shape) : null, b.requiresGrad ? sumTo(mul(g, a), b.shape) : null],
+    backward: (g: Tensor, [a, b]: T2) => [
+      a.requiresGrad ? sumTo(mul(g, b), a.shape) : null,
+      b.requiresGrad ? sumTo(mul(g, a), b.shape) : null,
+    ],
   },
   div: {
     forward: ([a, b]: T2) => (assertF32('div', a, b), kBinary('div', a, b)),
@@ -241,7 +267,10 @@ export const OPS = {
     },
   },
   sum: {
-    forward: ([x]: T1, { axis, scale }: { axis: number; scale: number }) => (assertF32('sum', x), kReduce('sum', x, axis, scale).out),
+    forward: ([x]: T1, { axis, scale }: { axis: number; scale: number }) => (
+      assertF32('sum', x),
+      kReduce('sum', x, axis, scale).out
+    ),
     // The gradient of a sum is dout spread back over the summed axis.
     backward: (g: Tensor, [x]: T1, { scale }: { axis: number; scale: number }) => {
       const b = broadcastTo(g, x.shape);
@@ -259,7 +288,11 @@ export const OPS = {
       const dinp = empty(x.shape);
       const outer = shapeSize(x.shape.slice(0, axis));
       const inner = shapeSize(x.shape.slice(axis + 1));
-      maxBackward(runtime(), { dinp: dinp.ref(), dout: g.ref(), argmax: arg!.ref() }, { outer, R: x.shape[axis]!, inner });
+      maxBackward(
+        runtime(),
+        { dinp: dinp.ref(), dout: g.ref(), argmax: arg!.ref() },
+        { outer, R: x.shape[axis]!, inner },
+      );
       return [dinp];
     },
   },
@@ -267,7 +300,17 @@ export const OPS = {
     // a [batchA, M, K] (or [batchA, K, M] with transA), b [batchB, K, N] (or [batchB, N, K]); batchA/B ∈ {1, batch}.
     forward: ([a, b]: T2, s: MatmulShape) => {
       const out = empty(s.outShape);
-      matmulKernel(runtime(), { out: out.ref(), a: a.ref(), b: b.ref(), batch: s.batch, M: s.M, N: s.N, K: s.K, batchA: s.batchA, batchB: s.batchB });
+      matmulKernel(runtime(), {
+        out: out.ref(),
+        a: a.ref(),
+        b: b.ref(),
+        batch: s.batch,
+        M: s.M,
+        N: s.N,
+        K: s.K,
+        batchA: s.batchA,
+        batchB: s.batchB,
+      });
       return out;
     },
     backward: (g: Tensor, [a, b]: T2, s: MatmulShape) => {
@@ -277,7 +320,18 @@ export const OPS = {
       if (a.requiresGrad) {
         // dA = dC · Bᵀ, summed over the batch when A was broadcast.
         da = empty([s.batch, s.M, s.K]);
-        matmulKernel(rt, { out: da.ref(), a: g.ref(), b: b.ref(), batch: s.batch, M: s.M, N: s.K, K: s.N, transB: true, batchA: s.batch, batchB: s.batchB });
+        matmulKernel(rt, {
+          out: da.ref(),
+          a: g.ref(),
+          b: b.ref(),
+          batch: s.batch,
+          M: s.M,
+          N: s.K,
+          K: s.N,
+          transB: true,
+          batchA: s.batch,
+          batchB: s.batchB,
+        });
         if (s.batchA === 1 && s.batch > 1) {
           const full = da;
           da = sumTo(full.view([s.batch, s.M * s.K]), [1, s.M * s.K]);
@@ -292,7 +346,18 @@ export const OPS = {
           matmulKernel(rt, { out: db.ref(), a: a.ref(), b: g.ref(), M: s.K, N: s.N, K: s.batch * s.M, transA: true });
         } else {
           db = empty([s.batch, s.K, s.N]);
-          matmulKernel(rt, { out: db.ref(), a: a.ref(), b: g.ref(), batch: s.batch, M: s.K, N: s.N, K: s.M, transA: true, batchA: s.batchA, batchB: s.batch });
+          matmulKernel(rt, {
+            out: db.ref(),
+            a: a.ref(),
+            b: g.ref(),
+            batch: s.batch,
+            M: s.K,
+            N: s.N,
+            K: s.M,
+            transA: true,
+            batchA: s.batchA,
+            batchB: s.batch,
+          });
           if (s.batchB === 1) {
             const full = db;
             db = sumTo(full.view([s.batch, s.K * s.N]), [1, s.K * s.N]);
@@ -310,13 +375,26 @@ export const OPS = {
       const out = empty([...x.shape.slice(0, -1), s.OC]);
       const preact = s.gelu ? empty(out.shape) : null;
       matmulKernel(runtime(), {
-        out: out.ref(), a: x.ref(), b: w.ref(), bias: bias?.ref(), preact: preact?.ref(),
-        M: s.M, N: s.OC, K: s.C, transB: s.transW, gelu: s.gelu,
+        out: out.ref(),
+        a: x.ref(),
+        b: w.ref(),
+        bias: bias?.ref(),
+        preact: preact?.ref(),
+        M: s.M,
+        N: s.OC,
+        K: s.C,
+        transB: s.transW,
+        gelu: s.gelu,
       });
       if (preact) save(preact);
       return out;
     },
-    backward: (g: Tensor, [x, w, bias]: readonly [Tensor, Tensor, Tensor?], s: LinearShape, saved: readonly Tensor[]) => {
+    backward: (
+      g: Tensor,
+      [x, w, bias]: readonly [Tensor, Tensor, Tensor?],
+      s: LinearShape,
+      saved: readonly Tensor[],
+    ) => {
       const rt = runtime();
       let gp = g;
       if (s.gelu) {
@@ -332,7 +410,8 @@ export const OPS = {
       }
       if (w.requiresGrad) {
         dw = empty(w.shape);
-        if (s.transW) matmulKernel(rt, { out: dw.ref(), a: gp.ref(), b: x.ref(), M: s.OC, N: s.C, K: s.M, transA: true });
+        if (s.transW)
+          matmulKernel(rt, { out: dw.ref(), a: gp.ref(), b: x.ref(), M: s.OC, N: s.C, K: s.M, transA: true });
         else matmulKernel(rt, { out: dw.ref(), a: x.ref(), b: gp.ref(), M: s.C, N: s.OC, K: s.M, transA: true });
       }
       const db = bias?.requiresGrad ? sumTo(gp.view([s.M, s.OC]), [1, s.OC]).view([s.OC]) : null;
@@ -360,24 +439,39 @@ export const OPS = {
     forward: ([logits, targets]: T2, s: { N: number; V: number; Vp: number; ignoreIndex: number }) => {
       const losses = empty([s.N]);
       const loss = empty([]);
-      crossEntropyForward(runtime(), { losses: losses.ref(), loss: loss.ref(), logits: logits.ref(), targets: targets.ref() }, s);
+      crossEntropyForward(
+        runtime(),
+        { losses: losses.ref(), loss: loss.ref(), logits: logits.ref(), targets: targets.ref() },
+        s,
+      );
       losses.dispose();
       return loss;
     },
     backward: (g: Tensor, [logits, targets]: T2, s: { N: number; V: number; Vp: number; ignoreIndex: number }) => {
       const dlogits = empty(logits.shape);
-      crossEntropyBackward(runtime(), { dlogits: dlogits.ref(), logits: logits.ref(), targets: targets.ref(), dloss: g.ref() }, s);
+      crossEntropyBackward(
+        runtime(),
+        { dlogits: dlogits.ref(), logits: logits.ref(), targets: targets.ref(), dloss: g.ref() },
+        s,
+      );
       return [dlogits, null];
     },
   },
   embedding: {
     // weight [V, C], ids [...] → [..., C]; with wpe [maxT, C] and ids [B, T], adds wpe[t] (GPT's encoder).
-    forward: ([weight, ids, wpe]: readonly [Tensor, Tensor, Tensor?], s: { B: number; T: number; C: number; V: number }) => {
+    forward: (
+      [weight, ids, wpe]: readonly [Tensor, Tensor, Tensor?],
+      s: { B: number; T: number; C: number; V: number },
+    ) => {
       const out = empty([...ids.shape, s.C]);
       embeddingForward(runtime(), { out: out.ref(), inp: ids.ref(), wte: weight.ref(), wpe: wpe?.ref() }, s);
       return out;
     },
-    backward: (g: Tensor, [weight, ids, wpe]: readonly [Tensor, Tensor, Tensor?], s: { B: number; T: number; C: number; V: number }) => {
+    backward: (
+      g: Tensor,
+      [weight, ids, wpe]: readonly [Tensor, Tensor, Tensor?],
+      s: { B: number; T: number; C: number; V: number },
+    ) => {
       const dwte = zerosLike(weight.shape);
       const dwpe = wpe ? zerosLike(wpe.shape) : null;
       embeddingBackward(runtime(), { dwte: dwte.ref(), dwpe: dwpe?.ref(), dout: g.ref(), inp: ids.ref() }, s);
@@ -389,7 +483,11 @@ export const OPS = {
       const out = empty(x.shape);
       const mean = empty([s.N]);
       const rstd = empty([s.N]);
-      layernormForward(runtime(), { out: out.ref(), mean: mean.ref(), rstd: rstd.ref(), inp: x.ref(), weight: w.ref(), bias: b.ref() }, s);
+      layernormForward(
+        runtime(),
+        { out: out.ref(), mean: mean.ref(), rstd: rstd.ref(), inp: x.ref(), weight: w.ref(), bias: b.ref() },
+        s,
+      );
       save(mean);
       save(rstd);
       return out;
@@ -398,9 +496,20 @@ export const OPS = {
       const dinp = empty(x.shape);
       const dweight = empty(w.shape);
       const dbias = empty(b.shape);
-      layernormBackward(runtime(), {
-        dinp: dinp.ref(), dweight: dweight.ref(), dbias: dbias.ref(), dout: g.ref(), inp: x.ref(), weight: w.ref(), mean: mean!.ref(), rstd: rstd!.ref(),
-      }, { N: s.N, C: s.C });
+      layernormBackward(
+        runtime(),
+        {
+          dinp: dinp.ref(),
+          dweight: dweight.ref(),
+          dbias: dbias.ref(),
+          dout: g.ref(),
+          inp: x.ref(),
+          weight: w.ref(),
+          mean: mean!.ref(),
+          rstd: rstd!.ref(),
+        },
+        { N: s.N, C: s.C },
+      );
       return [dinp, dweight, dbias];
     },
   },
@@ -413,13 +522,31 @@ export const OPS = {
       save(lse);
       return out;
     },
-    backward: (g: Tensor, [q, k, v]: T3, s: { B: number; NH: number; T: number; HS: number }, [lse]: readonly Tensor[], out: Tensor) => {
+    backward: (
+      g: Tensor,
+      [q, k, v]: T3,
+      s: { B: number; NH: number; T: number; HS: number },
+      [lse]: readonly Tensor[],
+      out: Tensor,
+    ) => {
       const dq = empty(q.shape);
       const dk = empty(k.shape);
       const dv = empty(v.shape);
-      attentionBackward(runtime(), {
-        dq: dq.ref(), dk: dk.ref(), dv: dv.ref(), dout: g.ref(), q: q.ref(), k: k.ref(), v: v.ref(), out: out.ref(), lse: lse!.ref(),
-      }, s);
+      attentionBackward(
+        runtime(),
+        {
+          dq: dq.ref(),
+          dk: dk.ref(),
+          dv: dv.ref(),
+          dout: g.ref(),
+          q: q.ref(),
+          k: k.ref(),
+          v: v.ref(),
+          out: out.ref(),
+          lse: lse!.ref(),
+        },
+        s,
+      );
       return [dq, dk, dv];
     },
   },
@@ -460,7 +587,9 @@ export const OPS = {
       const out = kBinary('maskedFill', x, mask, value, 'maskedFill');
       if (out.shape.length !== x.shape.length || out.shape.some((d, i) => d !== x.shape[i])) {
         out.dispose();
-        throw new Error(`maskedFill: mask ${fmtShape(mask.shape)} must broadcast to the input's shape ${fmtShape(x.shape)}`);
+        throw new Error(
+          `maskedFill: mask ${fmtShape(mask.shape)} must broadcast to the input's shape ${fmtShape(x.shape)}`,
+        );
       }
       return out;
     },
@@ -473,7 +602,12 @@ export const OPS = {
   permute: {
     forward: ([x]: T1, { perm }: { perm: number[] }) => {
       const st = contiguousStrides(x.shape);
-      return kGather(x, perm.map((p) => x.shape[p]!), perm.map((p) => st[p]!), 0);
+      return kGather(
+        x,
+        perm.map((p) => x.shape[p]!),
+        perm.map((p) => st[p]!),
+        0,
+      );
     },
     backward: (g: Tensor, _x: T1, { perm }: { perm: number[] }) => {
       const inv = new Array<number>(perm.length);
@@ -494,14 +628,19 @@ export const OPS = {
       // it starts at a bindable offset.
       const leading = x.shape.slice(0, axis).every((d) => d === 1);
       const rt = runtime();
-      if (leading && ((x.offset + offset) * 4) % rt.limits.minStorageBufferOffsetAlignment === 0) return x.view(shape, x.offset + offset);
+      if (leading && ((x.offset + offset) * 4) % rt.limits.minStorageBufferOffsetAlignment === 0)
+        return x.view(shape, x.offset + offset);
       return kGather(x, shape, st, offset);
     },
     backward: (g: Tensor, [x]: T1, { axis, start }: { axis: number; start: number; end: number }) => {
       const dinp = zerosLike(x.shape);
       const st = contiguousStrides(x.shape);
       const c = collapse(g.shape, [contiguousStrides(g.shape), st]);
-      stridedCopy(runtime(), { out: dinp.ref(), inp: g.ref() }, { shape: c.shape, si: c.strides[0]!, so: c.strides[1]!, outOffset: start * st[axis]! });
+      stridedCopy(
+        runtime(),
+        { out: dinp.ref(), inp: g.ref() },
+        { shape: c.shape, si: c.strides[0]!, so: c.strides[1]!, outOffset: start * st[axis]! },
+      );
       return [dinp];
     },
   },
@@ -520,7 +659,11 @@ interface AttnShape {
 function thirds(t: Tensor): [BufferRef, BufferRef, BufferRef] {
   const r = t.ref();
   const third = (t.size / 3) * 4;
-  return [0, 1, 2].map((i) => ({ buffer: r.buffer, offset: (r.offset ?? 0) + i * third, size: third })) as [BufferRef, BufferRef, BufferRef];
+  return [0, 1, 2].map((i) => ({ buffer: r.buffer, offset: (r.offset ?? 0) + i * third, size: third })) as [
+    BufferRef,
+    BufferRef,
+    BufferRef,
+  ];
 }
 
 interface MatmulShape {
@@ -577,17 +720,34 @@ export function max(x: Tensor, axis?: number, keepdim = false): Tensor {
   return reduceOp('max', x, axis, keepdim, 1);
 }
 
-function reduceOp(name: 'sum' | 'mean' | 'max', x: Tensor, axis: number | undefined, keepdim: boolean, scale: number): Tensor {
+function reduceOp(
+  name: 'sum' | 'mean' | 'max',
+  x: Tensor,
+  axis: number | undefined,
+  keepdim: boolean,
+  scale: number,
+): Tensor {
   if (x.size === 0) throw new Error(`${name}: cannot reduce an empty tensor ${x.describe()}`);
   if (axis === undefined) {
     // The flattened view stays alive: the tape needs it until backward (tidy disposes it).
     const r = reduceOp(name, reshape(x, [x.size]), 0, false, scale);
-    return keepdim ? reshape(r, x.shape.map(() => 1)) : r;
+    return keepdim
+      ? reshape(
+          r,
+          x.shape.map(() => 1),
+        )
+      : r;
   }
   const a = normAxis(name, axis, x.rank);
-  const out = name === 'max' ? apply('max', OPS.max, [x] as const, { axis: a }) : apply('sum', OPS.sum, [x] as const, { axis: a, scale });
+  const out =
+    name === 'max'
+      ? apply('max', OPS.max, [x] as const, { axis: a })
+      : apply('sum', OPS.sum, [x] as const, { axis: a, scale });
   if (keepdim) return out;
-  const squeezed = reshape(out, x.shape.filter((_, i) => i !== a));
+  const squeezed = reshape(
+    out,
+    x.shape.filter((_, i) => i !== a),
+  );
   return squeezed;
 }
 
@@ -642,7 +802,10 @@ export function slice(x: Tensor, axis: number, start: number, end: number): Tens
 export function split(x: Tensor, sizes: readonly number[], axis = -1): Tensor[] {
   const a = normAxis('split', axis, x.rank);
   const total = sizes.reduce((p, q) => p + q, 0);
-  if (total !== x.shape[a]) throw new Error(`split: sizes [${sizes.join(', ')}] add up to ${total}, but axis ${axis} of ${x.describe()} has ${x.shape[a]}`);
+  if (total !== x.shape[a])
+    throw new Error(
+      `split: sizes [${sizes.join(', ')}] add up to ${total}, but axis ${axis} of ${x.describe()} has ${x.shape[a]}`,
+    );
   let start = 0;
   return sizes.map((n) => {
     const t = slice(x, a, start, start + n);
@@ -669,7 +832,11 @@ export function concat(ts: readonly Tensor[], axis = -1): Tensor {
     for (const t of ts) {
       if (t.size > 0) {
         const c = collapse(t.shape, [contiguousStrides(t.shape), st]);
-        stridedCopy(runtime(), { out: out.ref(), inp: t.ref() }, { shape: c.shape, si: c.strides[0]!, so: c.strides[1]!, outOffset: start * st[a]! });
+        stridedCopy(
+          runtime(),
+          { out: out.ref(), inp: t.ref() },
+          { shape: c.shape, si: c.strides[0]!, so: c.strides[1]!, outOffset: start * st[a]! },
+        );
       }
       start += t.shape[a]!;
     }
@@ -695,7 +862,8 @@ function concatDef(n: number): OpDef<readonly Tensor[], { axis: number; shape: n
 /** Matrix product over the last two axes with numpy broadcasting of the leading ones. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   assertF32('matmul', a, b);
-  if (a.rank < 2 || b.rank < 2) throw new Error(`matmul: both operands need at least 2 dimensions, got ${a.describe()} and ${b.describe()}`);
+  if (a.rank < 2 || b.rank < 2)
+    throw new Error(`matmul: both operands need at least 2 dimensions, got ${a.describe()} and ${b.describe()}`);
   const [M, K] = a.shape.slice(-2) as [number, number];
   const [K2, N] = b.shape.slice(-2) as [number, number];
   if (K !== K2) throw new Error(`matmul: inner dimensions differ: ${a.describe()} · ${b.describe()} (${K} vs ${K2})`);
@@ -713,21 +881,38 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     // A shared weight: fold the batch into M, one big matmul.
     const a2 = reshape(A.t, [batch * M, K]);
     const b2 = reshape(B.t, [K, N]);
-    const o = apply('matmul', OPS.matmul, [a2, b2] as const, { batch: 1, M: batch * M, N, K, batchA: 1, batchB: 1, outShape: [batch * M, N] });
+    const o = apply('matmul', OPS.matmul, [a2, b2] as const, {
+      batch: 1,
+      M: batch * M,
+      N,
+      K,
+      batchA: 1,
+      batchB: 1,
+      outShape: [batch * M, N],
+    });
     return reshape(o, outShape);
   }
   return apply('matmul', OPS.matmul, [A.t, B.t] as const, { batch, M, N, K, batchA: A.n, batchB: B.n, outShape });
 }
 
 /** x [..., C] · W [C, OC] + bias [OC], optionally followed by GELU in the same kernel. W is [OC, C] with transW. */
-export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, opts: { gelu?: boolean; transW?: boolean } = {}): Tensor {
+export function linear(
+  x: Tensor,
+  w: Tensor,
+  bias?: Tensor | null,
+  opts: { gelu?: boolean; transW?: boolean } = {},
+): Tensor {
   assertF32('linear', x, w);
   const transW = opts.transW ?? false;
   const C = x.shape[x.rank - 1]!;
   if (w.rank !== 2) throw new Error(`linear: weight must be 2-D, got ${w.describe()}`);
   const [wc, woc] = transW ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
-  if (wc !== C) throw new Error(`linear: input ${x.describe()} has ${C} features but weight ${w.describe()} expects ${wc}${transW ? ' (transposed)' : ''}`);
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== woc)) throw new Error(`linear: bias ${bias.describe()} must be [${woc}]`);
+  if (wc !== C)
+    throw new Error(
+      `linear: input ${x.describe()} has ${C} features but weight ${w.describe()} expects ${wc}${transW ? ' (transposed)' : ''}`,
+    );
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== woc))
+    throw new Error(`linear: bias ${bias.describe()} must be [${woc}]`);
   const s: LinearShape = { M: x.size / C, C, OC: woc, transW, gelu: opts.gelu ?? false };
   const inputs = (bias ? [x, w, bias] : [x, w]) as readonly [Tensor, Tensor, Tensor?];
   return apply('linear', OPS.linear, inputs, s);
@@ -742,10 +927,18 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreInde
   assertInt('crossEntropy', targets);
   const Vp = logits.shape[logits.rank - 1]!;
   const N = logits.size / Vp;
-  if (targets.size !== N) throw new Error(`crossEntropy: ${targets.describe()} has ${targets.size} targets for ${N} rows of logits ${logits.describe()}`);
+  if (targets.size !== N)
+    throw new Error(
+      `crossEntropy: ${targets.describe()} has ${targets.size} targets for ${N} rows of logits ${logits.describe()}`,
+    );
   const V = opts.V ?? Vp;
   if (V > Vp || V < 1) throw new Error(`crossEntropy: V=${V} must be in [1, ${Vp}]`);
-  return apply('crossEntropy', OPS.crossEntropy, [logits, targets] as const, { N, V, Vp, ignoreIndex: opts.ignoreIndex ?? -1 });
+  return apply('crossEntropy', OPS.crossEntropy, [logits, targets] as const, {
+    N,
+    V,
+    Vp,
+    ignoreIndex: opts.ignoreIndex ?? -1,
+  });
 }
 
 /** weight [V, C] rows gathered by integer ids; with wpe [maxT, C] and ids [B, T], position rows are added. */
@@ -759,7 +952,8 @@ export function embedding(weight: Tensor, ids: Tensor, wpe?: Tensor | null): Ten
   if (wpe) {
     if (ids.rank !== 2) throw new Error(`embedding: with positions, ids must be [B, T], got ${ids.describe()}`);
     [B, T] = ids.shape as [number, number];
-    if (wpe.rank !== 2 || wpe.shape[1] !== C || wpe.shape[0]! < T) throw new Error(`embedding: positions ${wpe.describe()} must be [>= ${T}, ${C}]`);
+    if (wpe.rank !== 2 || wpe.shape[1] !== C || wpe.shape[0]! < T)
+      throw new Error(`embedding: positions ${wpe.describe()} must be [>= ${T}, ${C}]`);
   }
   const inputs = (wpe ? [weight, ids, wpe] : [weight, ids]) as readonly [Tensor, Tensor, Tensor?];
   return apply('embedding', OPS.embedding, inputs, { B, T, C, V });
@@ -768,7 +962,10 @@ export function embedding(weight: Tensor, ids: Tensor, wpe?: Tensor | null): Ten
 export function layernorm(x: Tensor, w: Tensor, b: Tensor, eps = 1e-5): Tensor {
   assertF32('layernorm', x, w, b);
   const C = x.shape[x.rank - 1]!;
-  if (w.size !== C || b.size !== C) throw new Error(`layernorm: weight ${w.describe()} and bias ${b.describe()} must have ${C} elements to match ${x.describe()}`);
+  if (w.size !== C || b.size !== C)
+    throw new Error(
+      `layernorm: weight ${w.describe()} and bias ${b.describe()} must have ${C} elements to match ${x.describe()}`,
+    );
   return apply('layernorm', OPS.layernorm, [x, w, b] as const, { N: x.size / C, C, eps });
 }
 
@@ -776,7 +973,9 @@ export function layernorm(x: Tensor, w: Tensor, b: Tensor, eps = 1e-5): Tensor {
 export function attention(q: Tensor, k: Tensor, v: Tensor): Tensor {
   assertF32('attention', q, k, v);
   if (q.rank !== 4) throw new Error(`attention: q must be [B, NH, T, HS], got ${q.describe()}`);
-  for (const t of [k, v]) if (t.shape.some((d, i) => d !== q.shape[i])) throw new Error(`attention: ${t.describe()} must match q ${q.describe()}`);
+  for (const t of [k, v])
+    if (t.shape.some((d, i) => d !== q.shape[i]))
+      throw new Error(`attention: ${t.describe()} must match q ${q.describe()}`);
   const [B, NH, T, HS] = q.shape as [number, number, number, number];
   return apply('attention', OPS.attention, [q, k, v] as const, { B, NH, T, HS });
 }
@@ -788,7 +987,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor): Tensor {
  */
 export function attentionPacked(qkv: Tensor): Tensor {
   assertF32('attention', qkv);
-  if (qkv.rank !== 5 || qkv.shape[0] !== 3) throw new Error(`attention: packed qkv must be [3, B, NH, T, HS], got ${qkv.describe()}`);
+  if (qkv.rank !== 5 || qkv.shape[0] !== 3)
+    throw new Error(`attention: packed qkv must be [3, B, NH, T, HS], got ${qkv.describe()}`);
   const [, B, NH, T, HS] = qkv.shape as [number, number, number, number, number];
   const rt = runtime();
   if (((qkv.size / 3) * 4) % rt.limits.minStorageBufferOffsetAlignment !== 0 || !qkv.bindable) {

@@ -211,7 +211,8 @@ function assertIntegerValued(name: string, t: RefTensor, lo: number, hi: number,
   for (let i = 0; i < t.data.length; i++) {
     const x = t.data[i]!;
     if (x === allowed) continue;
-    if (!Number.isInteger(x) || x < lo || x >= hi) throw new Error(`${name}: value ${x} at ${i} not an integer in [${lo}, ${hi})`);
+    if (!Number.isInteger(x) || x < lo || x >= hi)
+      throw new Error(`${name}: value ${x} at ${i} not an integer in [${lo}, ${hi})`);
   }
 }
 
@@ -699,7 +700,17 @@ const layernorm: RefOpDef<{ eps?: number }> = {
     const b = input(inputs, 2, 'layernorm');
     const { N, C } = lnDims(x, w, b);
     const out = refTensor(x.shape);
-    layernormForward(out.data, new Float64Array(N), new Float64Array(N), x.data, w.data, b.data, N, C, attrs.eps ?? 1e-5);
+    layernormForward(
+      out.data,
+      new Float64Array(N),
+      new Float64Array(N),
+      x.data,
+      w.data,
+      b.data,
+      N,
+      C,
+      attrs.eps ?? 1e-5,
+    );
     return out;
   },
   backward(inputs, attrs, _out, dout) {
@@ -951,17 +962,45 @@ const broadcastTo: RefOpDef<{ shape: number[] }> = {
 // --- the table ---------------------------------------------------------------------------------
 
 export const refOps: RefOpTable = {
-  add: binary('add', (a, b) => a + b, () => 1, () => 1),
-  sub: binary('sub', (a, b) => a - b, () => 1, () => -1),
-  mul: binary('mul', (a, b) => a * b, (_a, b) => b, (a) => a),
-  div: binary('div', (a, b) => a / b, (_a, b) => 1 / b, (a, b) => -a / (b * b)),
-  neg: unary('neg', (x) => -x, () => -1),
+  add: binary(
+    'add',
+    (a, b) => a + b,
+    () => 1,
+    () => 1,
+  ),
+  sub: binary(
+    'sub',
+    (a, b) => a - b,
+    () => 1,
+    () => -1,
+  ),
+  mul: binary(
+    'mul',
+    (a, b) => a * b,
+    (_a, b) => b,
+    (a) => a,
+  ),
+  div: binary(
+    'div',
+    (a, b) => a / b,
+    (_a, b) => 1 / b,
+    (a, b) => -a / (b * b),
+  ),
+  neg: unary(
+    'neg',
+    (x) => -x,
+    () => -1,
+  ),
   exp: unary('exp', Math.exp, (_x, y) => y),
   log: unary('log', Math.log, (x) => 1 / x),
   sqrt: unary('sqrt', Math.sqrt, (_x, y) => 0.5 / y),
   tanh: unary('tanh', Math.tanh, (_x, y) => 1 - y * y),
   // The subgradient at 0 is taken as 0, as in PyTorch.
-  relu: unary('relu', (x) => (x > 0 ? x : 0), (x) => (x > 0 ? 1 : 0)),
+  relu: unary(
+    'relu',
+    (x) => (x > 0 ? x : 0),
+    (x) => (x > 0 ? 1 : 0),
+  ),
   gelu,
   powScalar: unaryScalar<{ p: number }>(
     'powScalar',
@@ -969,8 +1008,16 @@ export const refOps: RefOpTable = {
     // p = 0 is special-cased: 0 * x^-1 would be NaN at x = 0, but x^0 is constant.
     (x, _y, { p }) => (p === 0 ? 0 : p * Math.pow(x, p - 1)),
   ),
-  addScalar: unaryScalar<{ s: number }>('addScalar', (x, { s }) => x + s, () => 1),
-  mulScalar: unaryScalar<{ s: number }>('mulScalar', (x, { s }) => x * s, (_x, _y, { s }) => s),
+  addScalar: unaryScalar<{ s: number }>(
+    'addScalar',
+    (x, { s }) => x + s,
+    () => 1,
+  ),
+  mulScalar: unaryScalar<{ s: number }>(
+    'mulScalar',
+    (x, { s }) => x * s,
+    (_x, _y, { s }) => s,
+  ),
   sum: sumOrMean('sum', false),
   mean: sumOrMean('mean', true),
   max,

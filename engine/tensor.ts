@@ -62,7 +62,8 @@ export function fmtShape(shape: Shape): string {
 
 function checkShape(shape: Shape, what: string): void {
   for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new Error(`${what}: invalid shape ${fmtShape(shape)} (dimensions must be integers >= 0)`);
+    if (!Number.isInteger(d) || d < 0)
+      throw new Error(`${what}: invalid shape ${fmtShape(shape)} (dimensions must be integers >= 0)`);
   }
 }
 

@@ -3,7 +3,9 @@
 //   npx tsx examples/mlp.ts
 import * as E from '../engine/index.ts';
 
-export async function trainMlp(opts: { steps?: number; lr?: number; seed?: number; log?: (s: string) => void } = {}): Promise<{ first: number; last: number }> {
+export async function trainMlp(
+  opts: { steps?: number; lr?: number; seed?: number; log?: (s: string) => void } = {},
+): Promise<{ first: number; last: number }> {
   const steps = opts.steps ?? 300;
   const lr = opts.lr ?? 0.1;
   const rng = new E.Rng(opts.seed ?? 0);

@@ -23,23 +23,63 @@ const normItems = (rt: Runtime) => (rt.isSoftware ? 256 : 16);
 
 type Buf = GPUBuffer | BufferRef;
 
-const normParams = [['n4', 'u32'], ['n', 'u32'], ['base', 'u32'], ['total', 'u32'], ['gradScale', 'f32']] as const;
+const normParams = [
+  ['n4', 'u32'],
+  ['n', 'u32'],
+  ['base', 'u32'],
+  ['total', 'u32'],
+  ['gradScale', 'f32'],
+] as const;
 
 export const globalNormPartialSpec: KernelSpec = {
-  name: 'adamw.global_norm_partial', wgsl, entryPoint: 'global_norm_partial', params: normParams,
-  bindings: [['partials', 'rw'], ['grads', 'read']], overrides: { WG },
+  name: 'adamw.global_norm_partial',
+  wgsl,
+  entryPoint: 'global_norm_partial',
+  params: normParams,
+  bindings: [
+    ['partials', 'rw'],
+    ['grads', 'read'],
+  ],
+  overrides: { WG },
 };
 export const globalNormFinalSpec: KernelSpec = {
-  name: 'adamw.global_norm_final', wgsl, entryPoint: 'global_norm_final', params: normParams,
-  bindings: [['norm', 'rw'], ['partials', 'read']], overrides: { WG },
+  name: 'adamw.global_norm_final',
+  wgsl,
+  entryPoint: 'global_norm_final',
+  params: normParams,
+  bindings: [
+    ['norm', 'rw'],
+    ['partials', 'read'],
+  ],
+  overrides: { WG },
 };
 export const adamwSpec: KernelSpec = {
-  name: 'adamw.adamw', wgsl, entryPoint: 'adamw',
+  name: 'adamw.adamw',
+  wgsl,
+  entryPoint: 'adamw',
   params: [
-    ['n4', 'u32'], ['n', 'u32'], ['decayEnd', 'u32'], ['row', 'u32'], ['bc1', 'f32'], ['bc2', 'f32'], ['lr', 'f32'],
-    ['beta1', 'f32'], ['beta2', 'f32'], ['eps', 'f32'], ['weightDecay', 'f32'], ['maxNorm', 'f32'], ['gradScale', 'f32'],
+    ['n4', 'u32'],
+    ['n', 'u32'],
+    ['decayEnd', 'u32'],
+    ['row', 'u32'],
+    ['bc1', 'f32'],
+    ['bc2', 'f32'],
+    ['lr', 'f32'],
+    ['beta1', 'f32'],
+    ['beta2', 'f32'],
+    ['eps', 'f32'],
+    ['weightDecay', 'f32'],
+    ['maxNorm', 'f32'],
+    ['gradScale', 'f32'],
   ],
-  bindings: [['params', 'rw'], ['m', 'rw'], ['v', 'rw'], ['grads', 'read'], ['norm', 'read']], overrides: { WG, VPT },
+  bindings: [
+    ['params', 'rw'],
+    ['m', 'rw'],
+    ['v', 'rw'],
+    ['grads', 'read'],
+    ['norm', 'read'],
+  ],
+  overrides: { WG, VPT },
 };
 
 interface View {
@@ -59,7 +99,9 @@ function flatView(what: string, b: Buf, n: number): View {
   const v = view(b);
   const need = Math.ceil(n / 4) * 16;
   if (v.size < need) {
-    throw new Error(`adamw: ${what} holds ${v.size} bytes, needs ${need} (n=${n} rounded up to whole vec4s; pad flat buffers to a multiple of 4 floats)`);
+    throw new Error(
+      `adamw: ${what} holds ${v.size} bytes, needs ${need} (n=${n} rounded up to whole vec4s; pad flat buffers to a multiple of 4 floats)`,
+    );
   }
   return v;
 }
@@ -76,7 +118,9 @@ function chunks(rt: Runtime, n: number, chunkElems?: number): [number, number][]
 }
 
 const sub = (v: View, start: number, len: number): BufferRef => ({
-  buffer: v.buffer, offset: v.offset + start * 4, size: Math.ceil(len / 4) * 16,
+  buffer: v.buffer,
+  offset: v.offset + start * 4,
+  size: Math.ceil(len / 4) * 16,
 });
 
 export interface GlobalNormOptions {
@@ -155,9 +199,7 @@ export interface AdamWOptions {
  * m and v. `norm` is globalNorm's output ([sumsq, norm]); it is needed only when maxNorm > 0.
  * Every flat buffer must hold at least 4·ceil(n/4) floats.
  */
-export function adamw(
-  rt: Runtime, b: { params: Buf; grads: Buf; m: Buf; v: Buf; norm?: Buf }, o: AdamWOptions,
-): void {
+export function adamw(rt: Runtime, b: { params: Buf; grads: Buf; m: Buf; v: Buf; norm?: Buf }, o: AdamWOptions): void {
   const { n } = o;
   if (!Number.isInteger(o.step) || o.step < 1) throw new Error(`adamw: step is 1-based, got ${o.step}`);
   if (!(o.decayEnd >= 0 && o.decayEnd <= n)) throw new Error(`adamw: decayEnd=${o.decayEnd} outside [0, n=${n}]`);
@@ -174,8 +216,13 @@ export function adamw(
   const uniforms = {
     bc1: 1 - o.beta1 ** o.step,
     bc2: 1 - o.beta2 ** o.step,
-    lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay,
-    maxNorm: o.maxNorm, gradScale: o.gradScale ?? 1,
+    lr: o.lr,
+    beta1: o.beta1,
+    beta2: o.beta2,
+    eps: o.eps,
+    weightDecay: o.weightDecay,
+    maxNorm: o.maxNorm,
+    gradScale: o.gradScale ?? 1,
   };
   const wg = o.WG ?? WG;
   const vpt = o.VPT ?? VPT;
@@ -185,8 +232,11 @@ export function adamw(
       const [x, y] = grid(n4, wg * vpt);
       rt.dispatch(adamwSpec, {
         bindings: {
-          params: sub(views.params, start, len), m: sub(views.m, start, len), v: sub(views.v, start, len),
-          grads: sub(views.grads, start, len), norm,
+          params: sub(views.params, start, len),
+          m: sub(views.m, start, len),
+          v: sub(views.v, start, len),
+          grads: sub(views.grads, start, len),
+          norm,
         },
         params: { ...uniforms, n4, n: len, decayEnd: Math.min(len, Math.max(0, o.decayEnd - start)), row: x },
         overrides: { WG: wg, VPT: vpt },

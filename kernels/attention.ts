@@ -29,16 +29,50 @@ export interface AttentionOptions {
   WG?: number;
 }
 
-
-const params = [['T', 'u32'], ['qOffset', 'u32'], ['kvStride', 'u32'], ['scale', 'f32'], ['hs4', 'u32']] as const;
-const fwdBindings = [['out', 'rw'], ['q', 'read'], ['k', 'read'], ['v', 'read'], ['lse', 'rw']] as const;
-const dqBindings = [['dq', 'rw'], ['q', 'read'], ['k', 'read'], ['v', 'read'], ['dout', 'read'], ['out', 'read'], ['lse', 'read'], ['D', 'rw']] as const;
-const dkvBindings = [['dk', 'rw'], ['q', 'read'], ['k', 'read'], ['v', 'read'], ['dout', 'read'], ['dv', 'rw'], ['lse', 'read'], ['D', 'read']] as const;
+const params = [
+  ['T', 'u32'],
+  ['qOffset', 'u32'],
+  ['kvStride', 'u32'],
+  ['scale', 'f32'],
+  ['hs4', 'u32'],
+] as const;
+const fwdBindings = [
+  ['out', 'rw'],
+  ['q', 'read'],
+  ['k', 'read'],
+  ['v', 'read'],
+  ['lse', 'rw'],
+] as const;
+const dqBindings = [
+  ['dq', 'rw'],
+  ['q', 'read'],
+  ['k', 'read'],
+  ['v', 'read'],
+  ['dout', 'read'],
+  ['out', 'read'],
+  ['lse', 'read'],
+  ['D', 'rw'],
+] as const;
+const dkvBindings = [
+  ['dk', 'rw'],
+  ['q', 'read'],
+  ['k', 'read'],
+  ['v', 'read'],
+  ['dout', 'read'],
+  ['dv', 'rw'],
+  ['lse', 'read'],
+  ['D', 'read'],
+] as const;
 
 function specs(file: string, tag: string, overrides: Record<string, number>) {
   const wgsl = loadWGSL(import.meta.url, file);
   const spec = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({
-    name: `attention.${tag}.${entry}`, wgsl, entryPoint: `attention_${entry}`, params, bindings, overrides,
+    name: `attention.${tag}.${entry}`,
+    wgsl,
+    entryPoint: `attention_${entry}`,
+    params,
+    bindings,
+    overrides,
   });
   return {
     forward: spec('forward', fwdBindings),
@@ -70,7 +104,8 @@ function fitTile(rt: Runtime, HS: number, extraPerRow: number): number {
 }
 
 function plan(rt: Runtime, HS: number, o: AttentionOptions = {}): Plan {
-  if (!attentionSupportsHS(HS)) throw new Error(`attention: head size ${HS} is not supported (multiples of 4 up to 32, or 64, 96, 128)`);
+  if (!attentionSupportsHS(HS))
+    throw new Error(`attention: head size ${HS} is not supported (multiples of 4 up to 32, or 64, 96, 128)`);
   const variant = o.variant ?? defaultAttentionVariant(rt);
   if (variant === 'subgroup') {
     if (!rt.features.has('subgroups')) throw new Error('attention: the subgroup variant needs the "subgroups" feature');
@@ -79,7 +114,8 @@ function plan(rt: Runtime, HS: number, o: AttentionOptions = {}): Plan {
   }
   const BR = o.BR ?? fitTile(rt, HS, 8); // dkv: q and dout tiles, plus lse and D per row
   const BC = o.BC ?? fitTile(rt, HS, 0); // forward, dq: k and v tiles
-  if (BR % 4 || BC % 4 || BR < 4 || BC < 4) throw new Error(`attention: BR and BC must be multiples of 4, got ${BR} and ${BC}`);
+  if (BR % 4 || BC % 4 || BR < 4 || BC < 4)
+    throw new Error(`attention: BR and BC must be multiples of 4, got ${BR} and ${BC}`);
   return { specs: attentionTiledSpecs, overrides: { HS, BR, BC }, qRows: BR, kRows: BC };
 }
 
@@ -91,13 +127,17 @@ function heads(B: number, NH: number): number {
 
 /** out = causal softmax(q·kᵀ/sqrt(HS))·v and lse (B, NH, T), natural log of the scaled, masked scores. */
 export function attentionForward(
-  rt: Runtime, b: { out: Buf; lse: Buf; q: Buf; k: Buf; v: Buf },
-  s: { B: number; NH: number; T: number; HS: number }, opts?: AttentionOptions,
+  rt: Runtime,
+  b: { out: Buf; lse: Buf; q: Buf; k: Buf; v: Buf },
+  s: { B: number; NH: number; T: number; HS: number },
+  opts?: AttentionOptions,
 ): void {
   const pl = plan(rt, s.HS, opts);
   rt.dispatch(pl.specs.forward, {
-    bindings: b, params: { T: s.T, qOffset: 0, kvStride: s.T, scale: 1 / Math.sqrt(s.HS), hs4: s.HS / 4 },
-    overrides: pl.overrides, workgroups: [Math.ceil(s.T / pl.qRows), heads(s.B, s.NH)],
+    bindings: b,
+    params: { T: s.T, qOffset: 0, kvStride: s.T, scale: 1 / Math.sqrt(s.HS), hs4: s.HS / 4 },
+    overrides: pl.overrides,
+    workgroups: [Math.ceil(s.T / pl.qRows), heads(s.B, s.NH)],
   });
 }
 
@@ -106,8 +146,10 @@ export function attentionForward(
  * dout_i·out_i); otherwise one is taken from the pool for the duration of the two dispatches.
  */
 export function attentionBackward(
-  rt: Runtime, b: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; out: Buf; lse: Buf; scratch?: Buf },
-  s: { B: number; NH: number; T: number; HS: number }, opts?: AttentionOptions,
+  rt: Runtime,
+  b: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; out: Buf; lse: Buf; scratch?: Buf },
+  s: { B: number; NH: number; T: number; HS: number },
+  opts?: AttentionOptions,
 ): void {
   const pl = plan(rt, s.HS, opts);
   const nh = heads(s.B, s.NH);
@@ -116,11 +158,15 @@ export function attentionBackward(
   const p = { T: s.T, qOffset: 0, kvStride: s.T, scale: 1 / Math.sqrt(s.HS), hs4: s.HS / 4 };
   rt.dispatch(pl.specs.dq, {
     bindings: { dq: b.dq, q: b.q, k: b.k, v: b.v, dout: b.dout, out: b.out, lse: b.lse, D },
-    params: p, overrides: pl.overrides, workgroups: [Math.ceil(s.T / pl.qRows), nh],
+    params: p,
+    overrides: pl.overrides,
+    workgroups: [Math.ceil(s.T / pl.qRows), nh],
   });
   rt.dispatch(pl.specs.dkv, {
     bindings: { dk: b.dk, q: b.q, k: b.k, v: b.v, dout: b.dout, dv: b.dv, lse: b.lse, D },
-    params: p, overrides: pl.overrides, workgroups: [Math.ceil(s.T / pl.kRows), nh],
+    params: p,
+    overrides: pl.overrides,
+    workgroups: [Math.ceil(s.T / pl.kRows), nh],
   });
   if (own) rt.pool.release(own);
 }
@@ -132,16 +178,20 @@ export function attentionBackward(
  * `lse` if given (B·NH·Tq floats), else to a pooled scratch buffer.
  */
 export function attentionDecode(
-  rt: Runtime, b: { out: Buf; q: Buf; k: Buf; v: Buf; lse?: Buf },
-  s: { B: number; NH: number; Tq: number; qOffset: number; maxT: number; HS: number }, opts?: AttentionOptions,
+  rt: Runtime,
+  b: { out: Buf; q: Buf; k: Buf; v: Buf; lse?: Buf },
+  s: { B: number; NH: number; Tq: number; qOffset: number; maxT: number; HS: number },
+  opts?: AttentionOptions,
 ): void {
-  if (s.qOffset + s.Tq > s.maxT) throw new Error(`attentionDecode: qOffset + Tq = ${s.qOffset + s.Tq} exceeds maxT = ${s.maxT}`);
+  if (s.qOffset + s.Tq > s.maxT)
+    throw new Error(`attentionDecode: qOffset + Tq = ${s.qOffset + s.Tq} exceeds maxT = ${s.maxT}`);
   const pl = plan(rt, s.HS, opts);
   const own = b.lse ? null : rt.pool.acquire(s.B * s.NH * s.Tq * 4, 'attention-decode-lse');
   rt.dispatch(pl.specs.forward, {
     bindings: { out: b.out, q: b.q, k: b.k, v: b.v, lse: b.lse ?? own! },
     params: { T: s.Tq, qOffset: s.qOffset, kvStride: s.maxT, scale: 1 / Math.sqrt(s.HS), hs4: s.HS / 4 },
-    overrides: pl.overrides, workgroups: [Math.ceil(s.Tq / pl.qRows), heads(s.B, s.NH)],
+    overrides: pl.overrides,
+    workgroups: [Math.ceil(s.Tq / pl.qRows), heads(s.B, s.NH)],
   });
   if (own) rt.pool.release(own);
 }
@@ -151,7 +201,8 @@ export function attentionDecode(
 
 /** out = P·v with P = causal softmax((q·scale)·kᵀ); writes probs (B, NH, T, T) for the backward. */
 export function attentionComposed(
-  rt: Runtime, b: { out: Buf; probs: Buf; q: Buf; k: Buf; v: Buf },
+  rt: Runtime,
+  b: { out: Buf; probs: Buf; q: Buf; k: Buf; v: Buf },
   s: { B: number; NH: number; T: number; HS: number },
 ): void {
   const { T, HS } = s;
@@ -168,7 +219,8 @@ export function attentionComposed(
 
 /** The composed backward: writes dq, dk, dv from dout and the forward's probs. */
 export function attentionComposedBackward(
-  rt: Runtime, b: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; probs: Buf },
+  rt: Runtime,
+  b: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; probs: Buf },
   s: { B: number; NH: number; T: number; HS: number },
 ): void {
   const { T, HS } = s;
@@ -179,12 +231,12 @@ export function attentionComposedBackward(
   const dscores = rt.pool.acquire(batch * T * T * 4, 'attention-dscores');
   const qs = rt.pool.acquire(n * 4, 'attention-qs');
   const ks = rt.pool.acquire(n * 4, 'attention-ks');
-  matmul(rt, { out: dprobs, a: b.dout, b: b.v, transB: true, batch, M: T, N: T, K: HS });        // dP = dout·vᵀ
-  matmul(rt, { out: b.dv, a: b.probs, b: b.dout, transA: true, batch, M: T, N: HS, K: T });     // dv = Pᵀ·dout
-  softmaxBackward(rt, { dinp: dscores, dout: dprobs, out: b.probs }, { N: batch * T, C: T });   // dS
+  matmul(rt, { out: dprobs, a: b.dout, b: b.v, transB: true, batch, M: T, N: T, K: HS }); // dP = dout·vᵀ
+  matmul(rt, { out: b.dv, a: b.probs, b: b.dout, transA: true, batch, M: T, N: HS, K: T }); // dv = Pᵀ·dout
+  softmaxBackward(rt, { dinp: dscores, dout: dprobs, out: b.probs }, { N: batch * T, C: T }); // dS
   unary(rt, 'mulScalar', { out: ks, inp: b.k }, { n, scalar: scale });
   unary(rt, 'mulScalar', { out: qs, inp: b.q }, { n, scalar: scale });
-  matmul(rt, { out: b.dq, a: dscores, b: ks, batch, M: T, N: HS, K: T });                       // dq = dS·k·scale
-  matmul(rt, { out: b.dk, a: dscores, b: qs, transA: true, batch, M: T, N: HS, K: T });         // dk = dSᵀ·q·scale
+  matmul(rt, { out: b.dq, a: dscores, b: ks, batch, M: T, N: HS, K: T }); // dq = dS·k·scale
+  matmul(rt, { out: b.dk, a: dscores, b: qs, transA: true, batch, M: T, N: HS, K: T }); // dk = dSᵀ·q·scale
   for (const buf of [dprobs, dscores, qs, ks]) rt.pool.release(buf);
 }

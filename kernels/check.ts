@@ -32,11 +32,21 @@ export interface CloseReport {
   message: string;
 }
 
-export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance | TolName, label = 'value'): CloseReport {
+export function compare(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance | TolName,
+  label = 'value',
+): CloseReport {
   const t = typeof tol === 'string' ? TOL[tol] : tol;
   const tolName = typeof tol === 'string' ? tol : `atol=${t.atol} rtol=${t.rtol}`;
   if (actual.length !== expected.length) {
-    return { ok: false, worstIndex: -1, worstExcess: Infinity, message: `${label}: length ${actual.length} != expected ${expected.length}` };
+    return {
+      ok: false,
+      worstIndex: -1,
+      worstExcess: Infinity,
+      message: `${label}: length ${actual.length} != expected ${expected.length}`,
+    };
   }
   let worst = -1;
   let worstExcess = -Infinity;
@@ -62,7 +72,12 @@ export function compare(actual: ArrayLike<number>, expected: ArrayLike<number>, 
 }
 
 /** Throws with the worst element when the arrays differ beyond the tolerance. */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance | TolName, label = 'value'): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: Tolerance | TolName,
+  label = 'value',
+): void {
   const r = compare(actual, expected, tol, label);
   if (!r.ok) throw new Error(r.message);
 }

@@ -9,10 +9,28 @@ const OUTER = COPY_MAX_RANK - 1;
 const dims = (p: string) => Array.from({ length: OUTER }, (_, i) => [`${p}${i}`, 'u32'] as const);
 
 export const stridedCopySpec: KernelSpec = {
-  name: 'copy.strided_copy', wgsl, entryPoint: 'strided_copy',
-  params: [['n', 'u32'], ['row', 'u32'], ['chunks', 'u32'], ['outerRank', 'u32'], ['inOffset', 'u32'], ['outOffset', 'u32'],
-    ['inner', 'u32'], ['siInner', 'u32'], ['soInner', 'u32'], ...dims('shape'), ...dims('si'), ...dims('so')],
-  bindings: [['inp', 'read'], ['out', 'rw']], overrides: { WG, VPI: 1 },
+  name: 'copy.strided_copy',
+  wgsl,
+  entryPoint: 'strided_copy',
+  params: [
+    ['n', 'u32'],
+    ['row', 'u32'],
+    ['chunks', 'u32'],
+    ['outerRank', 'u32'],
+    ['inOffset', 'u32'],
+    ['outOffset', 'u32'],
+    ['inner', 'u32'],
+    ['siInner', 'u32'],
+    ['soInner', 'u32'],
+    ...dims('shape'),
+    ...dims('si'),
+    ...dims('so'),
+  ],
+  bindings: [
+    ['inp', 'read'],
+    ['out', 'rw'],
+  ],
+  overrides: { WG, VPI: 1 },
 };
 
 /** Inner elements per invocation: 1 on a GPU (coalesced), 16 on a CPU adapter (see copy.wgsl). */
@@ -22,7 +40,8 @@ export function copyVPI(rt: Runtime): number {
 
 /** out[outOffset + Σ idx·so] = inp[inOffset + Σ idx·si] over the iteration `shape` (element units). */
 export function stridedCopy(
-  rt: Runtime, b: { out: GPUBuffer | BufferRef; inp: GPUBuffer | BufferRef },
+  rt: Runtime,
+  b: { out: GPUBuffer | BufferRef; inp: GPUBuffer | BufferRef },
   s: { shape: number[]; si: number[]; so: number[]; inOffset?: number; outOffset?: number; VPI?: number },
 ): void {
   const rank = s.shape.length;
@@ -36,8 +55,15 @@ export function stridedCopy(
   const n = rows * chunks;
   const [x, y] = grid(n, WG);
   const params: Record<string, number> = {
-    n, row: x * WG, chunks, outerRank: Math.max(0, rank - 1), inOffset: s.inOffset ?? 0, outOffset: s.outOffset ?? 0,
-    inner, siInner: rank > 0 ? s.si[rank - 1]! : 0, soInner: rank > 0 ? s.so[rank - 1]! : 0,
+    n,
+    row: x * WG,
+    chunks,
+    outerRank: Math.max(0, rank - 1),
+    inOffset: s.inOffset ?? 0,
+    outOffset: s.outOffset ?? 0,
+    inner,
+    siInner: rank > 0 ? s.si[rank - 1]! : 0,
+    soInner: rank > 0 ? s.so[rank - 1]! : 0,
   };
   for (let d = 0; d < OUTER; d++) {
     const has = d < rank - 1;

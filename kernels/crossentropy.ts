@@ -1,20 +1,47 @@
 // Specs and dispatch sizes for kernels/crossentropy.wgsl: fused softmax cross-entropy with an
 // ignore index and vocabulary padding; per-row losses, their mean and dlogits, all on the GPU.
 import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
-import { linkRowKernel, pickRowTuning, resolveTuning, rowBlocks, slice, type Reduction, type RowTuning } from './rowreduce.ts';
+import {
+  linkRowKernel,
+  pickRowTuning,
+  resolveTuning,
+  rowBlocks,
+  slice,
+  type Reduction,
+  type RowTuning,
+} from './rowreduce.ts';
 import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'crossentropy.wgsl');
-const params = [['N', 'u32'], ['V', 'u32'], ['Vp', 'u32'], ['ignore', 'i32']] as const;
+const params = [
+  ['N', 'u32'],
+  ['V', 'u32'],
+  ['Vp', 'u32'],
+  ['ignore', 'i32'],
+] as const;
 
 type Buf = GPUBuffer | BufferRef;
 export type CrossEntropyVariant = 'vec4' | 'scalar';
 type Entry = 'ce_rows' | 'ce_count' | 'ce_mean';
 
 const BINDINGS: Record<Entry, KernelSpec['bindings']> = {
-  ce_rows: [['losses', 'rw'], ['dlogits', 'rw'], ['logits', 'read'], ['targets', 'read'], ['dloss', 'read'], ['stats', 'read']],
-  ce_count: [['stats', 'rw'], ['targets', 'read']],
-  ce_mean: [['loss', 'rw'], ['losses', 'read'], ['targets', 'read']],
+  ce_rows: [
+    ['losses', 'rw'],
+    ['dlogits', 'rw'],
+    ['logits', 'read'],
+    ['targets', 'read'],
+    ['dloss', 'read'],
+    ['stats', 'read'],
+  ],
+  ce_count: [
+    ['stats', 'rw'],
+    ['targets', 'read'],
+  ],
+  ce_mean: [
+    ['loss', 'rw'],
+    ['losses', 'read'],
+    ['targets', 'read'],
+  ],
 };
 
 const specs = new Map<string, KernelSpec>();
@@ -71,7 +98,8 @@ function plan(rt: Runtime, s: CrossEntropyShape): Plan {
     throw new Error(`crossentropy: bad shape N=${N} V=${V} Vp=${Vp} (need V >= 1, Vp >= V)`);
   }
   const variant = s.variant ?? (Vp % 4 === 0 ? 'vec4' : 'scalar');
-  if (variant === 'vec4' && Vp % 4 !== 0) throw new Error(`crossentropy: the vec4 variant needs Vp % 4 == 0, got Vp=${Vp}`);
+  if (variant === 'vec4' && Vp % 4 !== 0)
+    throw new Error(`crossentropy: the vec4 variant needs Vp % 4 == 0, got Vp=${Vp}`);
   const ignore = s.ignoreIndex ?? -1;
   if (!Number.isInteger(ignore) || (ignore >= 0 && ignore < V)) {
     throw new Error(`crossentropy: ignoreIndex ${ignore} must be an integer outside [0, V=${V})`);
@@ -111,7 +139,8 @@ function rows(
   const rowBytes = Vp * 4;
   for (const [r0, n] of rowBlocks(rt, 'crossentropy', N, rowBytes, s.maxBindingBytes)) {
     const whole = n === N;
-    const perRow = (buf: Buf, bytes: number, used: boolean) => (whole || !used ? buf : slice(buf, r0 * bytes, n * bytes));
+    const perRow = (buf: Buf, bytes: number, used: boolean) =>
+      whole || !used ? buf : slice(buf, r0 * bytes, n * bytes);
     rt.dispatch(spec, {
       bindings: {
         losses: perRow(b.losses, 4, write.loss),
@@ -143,7 +172,13 @@ export function crossEntropyForward(
   // for both read-only slots.
   const unusedOut = rt.pool.acquire(16, 'crossentropy-unused');
   const unusedIn = rt.pool.acquire(16, 'crossentropy-unused');
-  rows(rt, p, s, { losses: b.losses, dlogits: unusedOut, logits: b.logits, targets: b.targets, dloss: unusedIn, stats: unusedIn }, { loss: true, grad: false });
+  rows(
+    rt,
+    p,
+    s,
+    { losses: b.losses, dlogits: unusedOut, logits: b.logits, targets: b.targets, dloss: unusedIn, stats: unusedIn },
+    { loss: true, grad: false },
+  );
   mean(rt, p, s, { loss: b.loss, losses: b.losses, targets: b.targets });
   rt.pool.release(unusedOut);
   rt.pool.release(unusedIn);
@@ -163,7 +198,13 @@ export function crossEntropyBackward(
   const stats = rt.pool.acquire(16, 'crossentropy-stats');
   const unused = rt.pool.acquire(16, 'crossentropy-unused');
   count(rt, p, s, b.targets, stats);
-  rows(rt, p, s, { losses: unused, dlogits: b.dlogits, logits: b.logits, targets: b.targets, dloss: b.dloss, stats }, { loss: false, grad: true });
+  rows(
+    rt,
+    p,
+    s,
+    { losses: unused, dlogits: b.dlogits, logits: b.logits, targets: b.targets, dloss: b.dloss, stats },
+    { loss: false, grad: true },
+  );
   rt.pool.release(stats);
   rt.pool.release(unused);
 }
@@ -181,7 +222,13 @@ export function crossEntropyFused(
   const p = plan(rt, s);
   const stats = rt.pool.acquire(16, 'crossentropy-stats');
   count(rt, p, s, b.targets, stats);
-  rows(rt, p, s, { losses: b.losses, dlogits: b.dlogits, logits: b.logits, targets: b.targets, dloss: b.dloss, stats }, { loss: true, grad: true });
+  rows(
+    rt,
+    p,
+    s,
+    { losses: b.losses, dlogits: b.dlogits, logits: b.logits, targets: b.targets, dloss: b.dloss, stats },
+    { loss: true, grad: true },
+  );
   mean(rt, p, s, { loss: b.loss, losses: b.losses, targets: b.targets });
   rt.pool.release(stats);
 }

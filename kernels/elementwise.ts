@@ -5,36 +5,85 @@ import { loadWGSL } from './gpu/wgsl.ts';
 const wgsl = loadWGSL(import.meta.url, 'elementwise.wgsl');
 const WG = 256;
 
-export const UNARY_OPS = { neg: 0, exp: 1, log: 2, sqrt: 3, tanh: 4, relu: 5, pow: 6, addScalar: 7, mulScalar: 8, copy: 9 } as const;
+export const UNARY_OPS = {
+  neg: 0,
+  exp: 1,
+  log: 2,
+  sqrt: 3,
+  tanh: 4,
+  relu: 5,
+  pow: 6,
+  addScalar: 7,
+  mulScalar: 8,
+  copy: 9,
+} as const;
 export const BINARY_OPS = { add: 0, sub: 1, mul: 2, div: 3, maskedFill: 4, reluBackward: 5, tanhBackward: 6 } as const;
 export type UnaryOp = keyof typeof UNARY_OPS;
 export type BinaryOp = keyof typeof BINARY_OPS;
 export const MAX_RANK = 6;
 
-const unaryParams = [['n', 'u32'], ['s', 'f32'], ['row', 'u32']] as const;
+const unaryParams = [
+  ['n', 'u32'],
+  ['s', 'f32'],
+  ['row', 'u32'],
+] as const;
 
 export const unarySpec: KernelSpec = {
-  name: 'elementwise.unary', wgsl, entryPoint: 'unary', params: unaryParams,
-  bindings: [['inp', 'read'], ['out', 'rw']], overrides: { WG, OP: 0 },
+  name: 'elementwise.unary',
+  wgsl,
+  entryPoint: 'unary',
+  params: unaryParams,
+  bindings: [
+    ['inp', 'read'],
+    ['out', 'rw'],
+  ],
+  overrides: { WG, OP: 0 },
 };
 
 const dims = (p: string) => Array.from({ length: MAX_RANK }, (_, i) => [`${p}${i}`, 'u32'] as const);
-const binaryParams = [['n', 'u32'], ['rank', 'u32'], ['row', 'u32'], ['value', 'f32'], ...dims('shape'), ...dims('sa'), ...dims('sb')] as const;
+const binaryParams = [
+  ['n', 'u32'],
+  ['rank', 'u32'],
+  ['row', 'u32'],
+  ['value', 'f32'],
+  ...dims('shape'),
+  ...dims('sa'),
+  ...dims('sb'),
+] as const;
 
 export const binarySpec: KernelSpec = {
-  name: 'elementwise.binary', wgsl, entryPoint: 'binary', params: binaryParams,
-  bindings: [['a', 'read'], ['b', 'read'], ['out', 'rw']], overrides: { WG, OP: 0 },
+  name: 'elementwise.binary',
+  wgsl,
+  entryPoint: 'binary',
+  params: binaryParams,
+  bindings: [
+    ['a', 'read'],
+    ['b', 'read'],
+    ['out', 'rw'],
+  ],
+  overrides: { WG, OP: 0 },
 };
 export const binarySameSpec: KernelSpec = { ...binarySpec, name: 'elementwise.binary_same', entryPoint: 'binary_same' };
 
 export const accumulateSpec: KernelSpec = {
-  name: 'elementwise.accumulate', wgsl, entryPoint: 'accumulate', params: unaryParams,
-  bindings: [['src', 'read'], ['acc', 'rw']], overrides: { WG },
+  name: 'elementwise.accumulate',
+  wgsl,
+  entryPoint: 'accumulate',
+  params: unaryParams,
+  bindings: [
+    ['src', 'read'],
+    ['acc', 'rw'],
+  ],
+  overrides: { WG },
 };
 
 export const fillSpec: KernelSpec = {
-  name: 'elementwise.fill', wgsl, entryPoint: 'fill', params: unaryParams,
-  bindings: [['out', 'rw']], overrides: { WG },
+  name: 'elementwise.fill',
+  wgsl,
+  entryPoint: 'fill',
+  params: unaryParams,
+  bindings: [['out', 'rw']],
+  overrides: { WG },
 };
 
 type Buf = GPUBuffer | BufferRef;
@@ -46,7 +95,12 @@ function flat(n: number): { workgroups: [number, number]; row: number } {
 
 export function unary(rt: Runtime, op: UnaryOp, b: { out: Buf; inp: Buf }, s: { n: number; scalar?: number }): void {
   const { workgroups, row } = flat(s.n);
-  rt.dispatch(unarySpec, { bindings: b, params: { n: s.n, s: s.scalar ?? 0, row }, overrides: { OP: UNARY_OPS[op] }, workgroups });
+  rt.dispatch(unarySpec, {
+    bindings: b,
+    params: { n: s.n, s: s.scalar ?? 0, row },
+    overrides: { OP: UNARY_OPS[op] },
+    workgroups,
+  });
 }
 
 /**
@@ -54,7 +108,9 @@ export function unary(rt: Runtime, op: UnaryOp, b: { out: Buf; inp: Buf }, s: { 
  * of a and b per output dimension (0 where broadcast), all of rank <= MAX_RANK.
  */
 export function binary(
-  rt: Runtime, op: BinaryOp, b: { out: Buf; a: Buf; b: Buf },
+  rt: Runtime,
+  op: BinaryOp,
+  b: { out: Buf; a: Buf; b: Buf },
   s: { shape: number[]; sa: number[]; sb: number[]; value?: number },
 ): void {
   const n = s.shape.reduce((x, y) => x * y, 1);

@@ -7,24 +7,56 @@ const wgsl = loadWGSL(import.meta.url, 'embedding.wgsl');
 const WG = 64;
 const RPW = 4;
 const LINK_WG = 64;
-const params = [['BT', 'u32'], ['T', 'u32'], ['Cw', 'u32'], ['V', 'u32'], ['n', 'u32'], ['row', 'u32']] as const;
+const params = [
+  ['BT', 'u32'],
+  ['T', 'u32'],
+  ['Cw', 'u32'],
+  ['V', 'u32'],
+  ['n', 'u32'],
+  ['row', 'u32'],
+] as const;
 
 type Buf = GPUBuffer | BufferRef;
 export type EmbeddingVariant = 'vec4' | 'scalar';
 
 const spec = (entry: string, bindings: KernelSpec['bindings']): KernelSpec => ({
-  name: `embedding.${entry}`, wgsl, entryPoint: entry, params, bindings, overrides: { WG, RPW, LINK_WG },
+  name: `embedding.${entry}`,
+  wgsl,
+  entryPoint: entry,
+  params,
+  bindings,
+  overrides: { WG, RPW, LINK_WG },
 });
 const both = (entry: string, bindings: KernelSpec['bindings']): Record<EmbeddingVariant, KernelSpec> => ({
   vec4: spec(`${entry}_vec4`, bindings),
   scalar: spec(`${entry}_scalar`, bindings),
 });
 
-export const embeddingForwardSpecs = both('embedding_forward', [['out', 'rw'], ['inp', 'read'], ['wte', 'read'], ['wpe', 'read']]);
-export const embeddingLookupSpecs = both('embedding_lookup', [['out', 'rw'], ['inp', 'read'], ['wte', 'read']]);
-export const embeddingLinkSpec = spec('embedding_backward_link', [['links', 'rw'], ['inp', 'read']]);
-export const embeddingWteSpecs = both('embedding_backward_wte', [['dwte', 'rw'], ['dout', 'read'], ['inp', 'read'], ['links', 'read']]);
-export const embeddingWpeSpecs = both('embedding_backward_wpe', [['dwpe', 'rw'], ['dout', 'read']]);
+export const embeddingForwardSpecs = both('embedding_forward', [
+  ['out', 'rw'],
+  ['inp', 'read'],
+  ['wte', 'read'],
+  ['wpe', 'read'],
+]);
+export const embeddingLookupSpecs = both('embedding_lookup', [
+  ['out', 'rw'],
+  ['inp', 'read'],
+  ['wte', 'read'],
+]);
+export const embeddingLinkSpec = spec('embedding_backward_link', [
+  ['links', 'rw'],
+  ['inp', 'read'],
+]);
+export const embeddingWteSpecs = both('embedding_backward_wte', [
+  ['dwte', 'rw'],
+  ['dout', 'read'],
+  ['inp', 'read'],
+  ['links', 'read'],
+]);
+export const embeddingWpeSpecs = both('embedding_backward_wpe', [
+  ['dwpe', 'rw'],
+  ['dout', 'read'],
+]);
 
 export interface EmbeddingShape {
   B: number;
@@ -47,12 +79,22 @@ function pick(s: EmbeddingShape): EmbeddingVariant {
 }
 
 /** A row kernel over `rows` rows: RPW rows per workgroup, on a 2-D grid of workgroups. */
-function dispatchRows(rt: Runtime, k: KernelSpec, bindings: Record<string, Buf>, s: EmbeddingShape, Cw: number, rows: number): void {
+function dispatchRows(
+  rt: Runtime,
+  k: KernelSpec,
+  bindings: Record<string, Buf>,
+  s: EmbeddingShape,
+  Cw: number,
+  rows: number,
+): void {
   const wg = s.WG ?? WG;
   const rpw = s.RPW ?? RPW;
   const [x, y] = grid(rows, rpw);
   rt.dispatch(k, {
-    bindings, params: { BT: s.B * s.T, T: s.T, Cw, V: s.V, n: rows, row: x }, overrides: { WG: wg, RPW: rpw }, workgroups: [x, y],
+    bindings,
+    params: { BT: s.B * s.T, T: s.T, Cw, V: s.V, n: rows, row: x },
+    overrides: { WG: wg, RPW: rpw },
+    workgroups: [x, y],
   });
 }
 
@@ -60,13 +102,12 @@ function dispatchRows(rt: Runtime, k: KernelSpec, bindings: Record<string, Buf>,
  * out[b, t, :] = wte[inp[b, t], :] + wpe[t, :]; without wpe, a plain lookup out = wte[inp].
  * inp: (B, T) i32; wte: (V, C); wpe: (>= T, C); out: (B, T, C). Ids outside [0, V) read a zero row.
  */
-export function embeddingForward(
-  rt: Runtime, b: { out: Buf; inp: Buf; wte: Buf; wpe?: Buf }, s: EmbeddingShape,
-): void {
+export function embeddingForward(rt: Runtime, b: { out: Buf; inp: Buf; wte: Buf; wpe?: Buf }, s: EmbeddingShape): void {
   const v = pick(s);
   const Cw = v === 'vec4' ? s.C / 4 : s.C;
   const rows = s.B * s.T;
-  if (b.wpe) dispatchRows(rt, embeddingForwardSpecs[v], { out: b.out, inp: b.inp, wte: b.wte, wpe: b.wpe }, s, Cw, rows);
+  if (b.wpe)
+    dispatchRows(rt, embeddingForwardSpecs[v], { out: b.out, inp: b.inp, wte: b.wte, wpe: b.wpe }, s, Cw, rows);
   else dispatchRows(rt, embeddingLookupSpecs[v], { out: b.out, inp: b.inp, wte: b.wte }, s, Cw, rows);
 }
 
@@ -77,7 +118,9 @@ export function embeddingForward(
  * Ids outside [0, V) contribute nothing to dwte.
  */
 export function embeddingBackward(
-  rt: Runtime, b: { dwte: Buf; dwpe?: Buf; dout: Buf; inp: Buf }, s: EmbeddingShape,
+  rt: Runtime,
+  b: { dwte: Buf; dwpe?: Buf; dout: Buf; inp: Buf },
+  s: EmbeddingShape,
 ): void {
   const v = pick(s);
   const Cw = v === 'vec4' ? s.C / 4 : s.C;

@@ -3,7 +3,10 @@ import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runti
 import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'gelu.wgsl');
-const params = [['n', 'u32'], ['row', 'u32']] as const;
+const params = [
+  ['n', 'u32'],
+  ['row', 'u32'],
+] as const;
 
 type Buf = GPUBuffer | BufferRef;
 export type GeluVariant = 'vec4' | 'scalar';
@@ -23,16 +26,35 @@ const TUNING: Record<GeluVariant, Required<GeluTuning>> = {
 };
 
 const spec = (entry: string, v: GeluVariant, bindings: KernelSpec['bindings']): KernelSpec => ({
-  name: `gelu.${entry}`, wgsl, entryPoint: entry, params, bindings, overrides: TUNING[v],
+  name: `gelu.${entry}`,
+  wgsl,
+  entryPoint: entry,
+  params,
+  bindings,
+  overrides: TUNING[v],
 });
 
 export const geluForwardSpecs: Record<GeluVariant, KernelSpec> = {
-  vec4: spec('gelu_forward_vec4', 'vec4', [['out', 'rw'], ['inp', 'read']]),
-  scalar: spec('gelu_forward_scalar', 'scalar', [['out', 'rw'], ['inp', 'read']]),
+  vec4: spec('gelu_forward_vec4', 'vec4', [
+    ['out', 'rw'],
+    ['inp', 'read'],
+  ]),
+  scalar: spec('gelu_forward_scalar', 'scalar', [
+    ['out', 'rw'],
+    ['inp', 'read'],
+  ]),
 };
 export const geluBackwardSpecs: Record<GeluVariant, KernelSpec> = {
-  vec4: spec('gelu_backward_vec4', 'vec4', [['dinp', 'rw'], ['inp', 'read'], ['dout', 'read']]),
-  scalar: spec('gelu_backward_scalar', 'scalar', [['dinp', 'rw'], ['inp', 'read'], ['dout', 'read']]),
+  vec4: spec('gelu_backward_vec4', 'vec4', [
+    ['dinp', 'rw'],
+    ['inp', 'read'],
+    ['dout', 'read'],
+  ]),
+  scalar: spec('gelu_backward_scalar', 'scalar', [
+    ['dinp', 'rw'],
+    ['inp', 'read'],
+    ['dout', 'read'],
+  ]),
 };
 
 export interface GeluShape extends GeluTuning {
@@ -41,7 +63,12 @@ export interface GeluShape extends GeluTuning {
   variant?: GeluVariant;
 }
 
-function dispatch(rt: Runtime, specs: Record<GeluVariant, KernelSpec>, bindings: Record<string, Buf>, s: GeluShape): void {
+function dispatch(
+  rt: Runtime,
+  specs: Record<GeluVariant, KernelSpec>,
+  bindings: Record<string, Buf>,
+  s: GeluShape,
+): void {
   const v = s.variant ?? (s.n % 4 === 0 ? 'vec4' : 'scalar');
   if (v === 'vec4' && s.n % 4 !== 0) throw new Error(`gelu: the vec4 variant needs n % 4 == 0, got n=${s.n}`);
   const items = v === 'vec4' ? s.n / 4 : s.n;

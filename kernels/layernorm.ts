@@ -5,17 +5,49 @@ import { linkRowKernel, resolveTuning, subgroupMinSize, type Reduction, type Row
 import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'layernorm.wgsl');
-const params = [['N', 'u32'], ['C', 'u32'], ['eps', 'f32'], ['G', 'u32'], ['accumulate', 'u32']] as const;
+const params = [
+  ['N', 'u32'],
+  ['C', 'u32'],
+  ['eps', 'f32'],
+  ['G', 'u32'],
+  ['accumulate', 'u32'],
+] as const;
 
 type Buf = GPUBuffer | BufferRef;
 export type LayernormVariant = 'vec4' | 'scalar';
 type Entry = 'layernorm_forward' | 'layernorm_forward_cached' | 'layernorm_backward' | 'layernorm_backward_params';
 
 const BINDINGS: Record<Entry, KernelSpec['bindings']> = {
-  layernorm_forward: [['out', 'rw'], ['mean', 'rw'], ['rstd', 'rw'], ['inp', 'read'], ['weight', 'read'], ['bias', 'read']],
-  layernorm_forward_cached: [['out', 'rw'], ['mean', 'rw'], ['rstd', 'rw'], ['inp', 'read'], ['weight', 'read'], ['bias', 'read']],
-  layernorm_backward: [['dinp', 'rw'], ['partial', 'rw'], ['dout', 'read'], ['inp', 'read'], ['weight', 'read'], ['mean', 'read'], ['rstd', 'read']],
-  layernorm_backward_params: [['dweight', 'rw'], ['dbias', 'rw'], ['partial', 'read']],
+  layernorm_forward: [
+    ['out', 'rw'],
+    ['mean', 'rw'],
+    ['rstd', 'rw'],
+    ['inp', 'read'],
+    ['weight', 'read'],
+    ['bias', 'read'],
+  ],
+  layernorm_forward_cached: [
+    ['out', 'rw'],
+    ['mean', 'rw'],
+    ['rstd', 'rw'],
+    ['inp', 'read'],
+    ['weight', 'read'],
+    ['bias', 'read'],
+  ],
+  layernorm_backward: [
+    ['dinp', 'rw'],
+    ['partial', 'rw'],
+    ['dout', 'read'],
+    ['inp', 'read'],
+    ['weight', 'read'],
+    ['mean', 'read'],
+    ['rstd', 'read'],
+  ],
+  layernorm_backward_params: [
+    ['dweight', 'rw'],
+    ['dbias', 'rw'],
+    ['partial', 'read'],
+  ],
 };
 
 const MAX_ROWS = 16;
@@ -76,33 +108,44 @@ export interface LayernormShape {
 export function layernormTuning(rt: Runtime, s: LayernormShape, backward = false): LayernormTuning {
   const chunks = Math.ceil(s.C / 4);
   const sg = subgroupMinSize(rt);
-  const wide = (perInvocation: number) => Math.min(256, Math.max(64, 2 ** Math.ceil(Math.log2(chunks / perInvocation))));
+  const wide = (perInvocation: number) =>
+    Math.min(256, Math.max(64, 2 ** Math.ceil(Math.log2(chunks / perInvocation))));
   let auto: LayernormTuning;
   if (rt.isSoftware) {
     const WG = sg >= 4 ? sg : 8;
     const reduction = sg >= 4 ? 'subgroup' : 'workgroup';
-    const VPT = backward || s.C % 4 !== 0 ? 0 : VPT_LADDER.find((v) => v * WG >= chunks) ?? 0;
+    const VPT = backward || s.C % 4 !== 0 ? 0 : (VPT_LADDER.find((v) => v * WG >= chunks) ?? 0);
     auto = VPT > 0 ? { WG, ROWS: 16, reduction, VPT } : { WG, ROWS: 4, reduction, VPT: 0 };
   } else if (backward) auto = { WG: wide(2), ROWS: 16, reduction: 'workgroup', VPT: 0 };
   else if (sg >= 4 && chunks <= 8 * sg) auto = { WG: sg, ROWS: 1, reduction: 'subgroup', VPT: 0 };
   else auto = { WG: wide(8), ROWS: 1, reduction: 'workgroup', VPT: 0 };
   // A forced geometry without VPT means the streaming forward (its ROWS and WG are for that one).
-  const t = { ...auto, ...s.tuning, ...(s.tuning && s.tuning.VPT === undefined ? { VPT: 0, ROWS: s.tuning.ROWS ?? 4 } : {}) };
-  if (!Number.isInteger(t.ROWS) || t.ROWS < 1 || t.ROWS > MAX_ROWS) throw new Error(`layernorm: ROWS must be an integer in 1..${MAX_ROWS}, got ${t.ROWS}`);
+  const t = {
+    ...auto,
+    ...s.tuning,
+    ...(s.tuning && s.tuning.VPT === undefined ? { VPT: 0, ROWS: s.tuning.ROWS ?? 4 } : {}),
+  };
+  if (!Number.isInteger(t.ROWS) || t.ROWS < 1 || t.ROWS > MAX_ROWS)
+    throw new Error(`layernorm: ROWS must be an integer in 1..${MAX_ROWS}, got ${t.ROWS}`);
   const checked = resolveTuning(rt, 'layernorm', { WG: t.WG, VPT: t.VPT, reduction: t.reduction } satisfies RowTuning);
   if (checked.VPT > 0 && !backward && checked.VPT * checked.WG * 4 < s.C) {
-    throw new Error(`layernorm: VPT=${checked.VPT} chunks x WG=${checked.WG} invocations x 4 cannot hold a row of C=${s.C}`);
+    throw new Error(
+      `layernorm: VPT=${checked.VPT} chunks x WG=${checked.WG} invocations x 4 cannot hold a row of C=${s.C}`,
+    );
   }
   return { WG: checked.WG, ROWS: t.ROWS, reduction: checked.reduction, VPT: backward ? 0 : checked.VPT };
 }
 
 function check(s: LayernormShape, rt: Runtime): LayernormVariant {
   const { N, C } = s;
-  if (!(Number.isInteger(N) && N >= 0 && Number.isInteger(C) && C >= 1)) throw new Error(`layernorm: bad shape N=${N} C=${C}`);
+  if (!(Number.isInteger(N) && N >= 0 && Number.isInteger(C) && C >= 1))
+    throw new Error(`layernorm: bad shape N=${N} C=${C}`);
   const variant = s.variant ?? (C % 4 === 0 ? 'vec4' : 'scalar');
   if (variant === 'vec4' && C % 4 !== 0) throw new Error(`layernorm: the vec4 variant needs C % 4 == 0, got C=${C}`);
   if (N * C * 4 > rt.limits.maxStorageBufferBindingSize) {
-    throw new Error(`layernorm: ${N} x ${C} floats exceed one storage binding (${rt.limits.maxStorageBufferBindingSize} bytes)`);
+    throw new Error(
+      `layernorm: ${N} x ${C} floats exceed one storage binding (${rt.limits.maxStorageBufferBindingSize} bytes)`,
+    );
   }
   return variant;
 }

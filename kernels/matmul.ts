@@ -42,17 +42,36 @@ export const MATMUL_CONFIGS: readonly MatmulConfig[] = [
 
 const configByName = (name: string): MatmulConfig => {
   const c = MATMUL_CONFIGS.find((x) => x.name === name);
-  if (!c) throw new Error(`matmul: no configuration named "${name}" (have ${MATMUL_CONFIGS.map((x) => x.name).join(', ')})`);
+  if (!c)
+    throw new Error(`matmul: no configuration named "${name}" (have ${MATMUL_CONFIGS.map((x) => x.name).join(', ')})`);
   return c;
 };
 
-const params = [['M', 'u32'], ['N', 'u32'], ['K', 'u32'], ['batch_stride_a', 'u32'], ['batch_stride_b', 'u32']] as const;
-const bindings = [['out', 'rw'], ['a', 'read'], ['b', 'read'], ['bias', 'read'], ['preact', 'rw']] as const;
+const params = [
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['batch_stride_a', 'u32'],
+  ['batch_stride_b', 'u32'],
+] as const;
+const bindings = [
+  ['out', 'rw'],
+  ['a', 'read'],
+  ['b', 'read'],
+  ['bias', 'read'],
+  ['preact', 'rw'],
+] as const;
 
 const tiledWgsl = loadWGSL(import.meta.url, 'matmul.wgsl');
 const subgroupWgsl = loadWGSL(import.meta.url, 'matmul-subgroup.wgsl');
 
-const spec = (wgsl: string, entryPoint: string): KernelSpec => ({ name: `matmul.${entryPoint}`, wgsl, entryPoint, params, bindings });
+const spec = (wgsl: string, entryPoint: string): KernelSpec => ({
+  name: `matmul.${entryPoint}`,
+  wgsl,
+  entryPoint,
+  params,
+  bindings,
+});
 
 export const matmulSpecs = {
   tiled: { scalar: spec(tiledWgsl, 'matmul_tiled'), vec4: spec(tiledWgsl, 'matmul_tiled_vec4') },
@@ -88,7 +107,9 @@ export interface MatmulArgs {
 
 /** Whether the adapter runs subgroups as 8 SIMD lanes of a CPU (what matmul-subgroup.wgsl assumes). */
 export function hasCpuSubgroups(rt: Runtime): boolean {
-  return rt.isSoftware && rt.features.has('subgroups') && rt.info.subgroupMinSize === 8 && rt.info.subgroupMaxSize === 8;
+  return (
+    rt.isSoftware && rt.features.has('subgroups') && rt.info.subgroupMinSize === 8 && rt.info.subgroupMaxSize === 8
+  );
 }
 
 /** Output rows × columns of one workgroup. */
@@ -139,7 +160,13 @@ export function matmul(rt: Runtime, args: MatmulArgs): void {
   const batch = args.batch ?? 1;
   const batchA = args.batchA ?? batch;
   const batchB = args.batchB ?? batch;
-  for (const [name, v] of [['M', M], ['N', N], ['K', K], ['batch', batch]] as const) checkInt(name, v);
+  for (const [name, v] of [
+    ['M', M],
+    ['N', N],
+    ['K', K],
+    ['batch', batch],
+  ] as const)
+    checkInt(name, v);
   if (batchA !== 1 && batchA !== batch) throw new Error(`matmul: batchA must be 1 or batch=${batch}, got ${batchA}`);
   if (batchB !== 1 && batchB !== batch) throw new Error(`matmul: batchB must be 1 or batch=${batch}, got ${batchB}`);
   if (args.preact && !args.gelu) throw new Error('matmul: preact is only written with gelu');
@@ -161,9 +188,16 @@ export function matmul(rt: Runtime, args: MatmulArgs): void {
     WRITE_PREACT: args.preact ? 1 : 0,
     ACCUMULATE: args.accumulate ? 1 : 0,
   };
-  const tile: Record<string, number> = cfg.kernel === 'subgroup' ? { TN: cfg.tn } : { WG_M: cfg.wgM, WG_N: cfg.wgN, TM: cfg.tm, TN: cfg.tn, BK: cfg.bk };
+  const tile: Record<string, number> =
+    cfg.kernel === 'subgroup' ? { TN: cfg.tn } : { WG_M: cfg.wgM, WG_N: cfg.wgN, TM: cfg.tm, TN: cfg.tn, BK: cfg.bk };
   rt.dispatch(kernelSpec, {
-    bindings: { out: args.out, a: args.a, b: args.b, bias: args.bias ?? args.a, preact: args.preact ?? scratchBuffer(rt) },
+    bindings: {
+      out: args.out,
+      a: args.a,
+      b: args.b,
+      bias: args.bias ?? args.a,
+      preact: args.preact ?? scratchBuffer(rt),
+    },
     params: { M, N, K, batch_stride_a: batchA === 1 ? 0 : M * K, batch_stride_b: batchB === 1 ? 0 : K * N },
     overrides: { ...flags, ...tile },
     workgroups: [Math.ceil(N / t.cols), Math.ceil(M / t.rows), batch],

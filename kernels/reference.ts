@@ -205,13 +205,7 @@ export function softmaxForward(out: Float64Array, inp: Float64Array, N: number, 
 }
 
 /** dinp[n, c] += out[n, c] * (dout[n, c] - sum_j dout[n, j] out[n, j]); all (N, C). Uses the forward output, not the input. */
-export function softmaxBackward(
-  dinp: Float64Array,
-  dout: Float64Array,
-  out: Float64Array,
-  N: number,
-  C: number,
-): void {
+export function softmaxBackward(dinp: Float64Array, dout: Float64Array, out: Float64Array, N: number, C: number): void {
   assertLength('dinp', dinp, N * C);
   assertLength('dout', dout, N * C);
   assertLength('out', out, N * C);

@@ -3,7 +3,10 @@ import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runti
 import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'residual.wgsl');
-const params = [['n', 'u32'], ['row', 'u32']] as const;
+const params = [
+  ['n', 'u32'],
+  ['row', 'u32'],
+] as const;
 
 type Buf = GPUBuffer | BufferRef;
 export type ResidualVariant = 'vec4' | 'scalar';
@@ -23,16 +26,37 @@ const TUNING: Record<ResidualVariant, Required<ResidualTuning>> = {
 };
 
 const spec = (entry: string, v: ResidualVariant, bindings: KernelSpec['bindings']): KernelSpec => ({
-  name: `residual.${entry}`, wgsl, entryPoint: entry, params, bindings, overrides: TUNING[v],
+  name: `residual.${entry}`,
+  wgsl,
+  entryPoint: entry,
+  params,
+  bindings,
+  overrides: TUNING[v],
 });
 
 export const residualForwardSpecs: Record<ResidualVariant, KernelSpec> = {
-  vec4: spec('residual_forward_vec4', 'vec4', [['out', 'rw'], ['inp1', 'read'], ['inp2', 'read']]),
-  scalar: spec('residual_forward_scalar', 'scalar', [['out', 'rw'], ['inp1', 'read'], ['inp2', 'read']]),
+  vec4: spec('residual_forward_vec4', 'vec4', [
+    ['out', 'rw'],
+    ['inp1', 'read'],
+    ['inp2', 'read'],
+  ]),
+  scalar: spec('residual_forward_scalar', 'scalar', [
+    ['out', 'rw'],
+    ['inp1', 'read'],
+    ['inp2', 'read'],
+  ]),
 };
 export const residualBackwardSpecs: Record<ResidualVariant, KernelSpec> = {
-  vec4: spec('residual_backward_vec4', 'vec4', [['dinp1', 'rw'], ['dinp2', 'rw'], ['dout', 'read']]),
-  scalar: spec('residual_backward_scalar', 'scalar', [['dinp1', 'rw'], ['dinp2', 'rw'], ['dout', 'read']]),
+  vec4: spec('residual_backward_vec4', 'vec4', [
+    ['dinp1', 'rw'],
+    ['dinp2', 'rw'],
+    ['dout', 'read'],
+  ]),
+  scalar: spec('residual_backward_scalar', 'scalar', [
+    ['dinp1', 'rw'],
+    ['dinp2', 'rw'],
+    ['dout', 'read'],
+  ]),
 };
 
 export interface ResidualShape extends ResidualTuning {
@@ -41,7 +65,12 @@ export interface ResidualShape extends ResidualTuning {
   variant?: ResidualVariant;
 }
 
-function dispatch(rt: Runtime, specs: Record<ResidualVariant, KernelSpec>, bindings: Record<string, Buf>, s: ResidualShape): void {
+function dispatch(
+  rt: Runtime,
+  specs: Record<ResidualVariant, KernelSpec>,
+  bindings: Record<string, Buf>,
+  s: ResidualShape,
+): void {
   const v = s.variant ?? (s.n % 4 === 0 ? 'vec4' : 'scalar');
   if (v === 'vec4' && s.n % 4 !== 0) throw new Error(`residual: the vec4 variant needs n % 4 == 0, got n=${s.n}`);
   const items = v === 'vec4' ? s.n / 4 : s.n;

@@ -69,12 +69,18 @@ export function pickRowTuning(rt: Runtime, chunks: number, gpuVpt = 8): RowTunin
 /** Fills in and checks a caller's tuning (tests and benches force configurations). */
 export function resolveTuning(rt: Runtime, kernel: string, auto: RowTuning, given?: Partial<RowTuning>): RowTuning {
   const t = { ...auto, ...given };
-  if (!Number.isInteger(Math.log2(t.WG)) || t.WG < 1 || t.WG > 256) throw new Error(`${kernel}: WG must be a power of two in 1..256, got ${t.WG}`);
-  if (!Number.isInteger(t.VPT) || t.VPT < 0 || t.VPT > MAX_VPT) throw new Error(`${kernel}: VPT must be an integer in 0..${MAX_VPT}, got ${t.VPT}`);
+  if (!Number.isInteger(Math.log2(t.WG)) || t.WG < 1 || t.WG > 256)
+    throw new Error(`${kernel}: WG must be a power of two in 1..256, got ${t.WG}`);
+  if (!Number.isInteger(t.VPT) || t.VPT < 0 || t.VPT > MAX_VPT)
+    throw new Error(`${kernel}: VPT must be an integer in 0..${MAX_VPT}, got ${t.VPT}`);
   if (t.reduction === 'subgroup') {
     const sg = subgroupMinSize(rt);
-    if (sg === 0) throw new Error(`${kernel}: the subgroup reduction needs the 'subgroups' feature, which this device lacks`);
-    if (t.WG > sg) throw new Error(`${kernel}: the subgroup reduction needs WG <= the smallest subgroup size (${sg}), got WG=${t.WG}`);
+    if (sg === 0)
+      throw new Error(`${kernel}: the subgroup reduction needs the 'subgroups' feature, which this device lacks`);
+    if (t.WG > sg)
+      throw new Error(
+        `${kernel}: the subgroup reduction needs WG <= the smallest subgroup size (${sg}), got WG=${t.WG}`,
+      );
   }
   return t;
 }
@@ -90,11 +96,18 @@ export function slice(b: Buf, offset: number, size: number): BufferRef {
  * binding. Blocks after the first start at a multiple of 4 rows, so that every per-row binding
  * of 4-byte elements starts on the 16-byte storage offset alignment. One block in the usual case.
  */
-export function rowBlocks(rt: Runtime, kernel: string, N: number, maxRowBytes: number, maxBindingBytes?: number): [number, number][] {
+export function rowBlocks(
+  rt: Runtime,
+  kernel: string,
+  N: number,
+  maxRowBytes: number,
+  maxBindingBytes?: number,
+): [number, number][] {
   const limit = Math.min(rt.limits.maxStorageBufferBindingSize, maxBindingBytes ?? Infinity);
   if (N * maxRowBytes <= limit) return [[0, N]];
   const rows = Math.floor(limit / maxRowBytes / 4) * 4;
-  if (rows < 4) throw new Error(`${kernel}: a row of ${maxRowBytes} bytes is too long to bind 4 rows at once (limit ${limit})`);
+  if (rows < 4)
+    throw new Error(`${kernel}: a row of ${maxRowBytes} bytes is too long to bind 4 rows at once (limit ${limit})`);
   const blocks: [number, number][] = [];
   for (let r0 = 0; r0 < N; r0 += rows) blocks.push([r0, Math.min(rows, N - r0)]);
   return blocks;

@@ -1,22 +1,46 @@
 // Specs and dispatch sizes for kernels/softmax.wgsl: row-wise softmax / log-softmax over the last
 // axis, forward (optionally causally masked) and backward.
 import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
-import { linkRowKernel, pickRowTuning, resolveTuning, rowBlocks, slice, type Reduction, type RowTuning } from './rowreduce.ts';
+import {
+  linkRowKernel,
+  pickRowTuning,
+  resolveTuning,
+  rowBlocks,
+  slice,
+  type Reduction,
+  type RowTuning,
+} from './rowreduce.ts';
 import { loadWGSL } from './gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'softmax.wgsl');
-const params = [['N', 'u32'], ['C', 'u32'], ['causalT', 'u32'], ['row0', 'u32']] as const;
+const params = [
+  ['N', 'u32'],
+  ['C', 'u32'],
+  ['causalT', 'u32'],
+  ['row0', 'u32'],
+] as const;
 
 type Buf = GPUBuffer | BufferRef;
 export type SoftmaxVariant = 'vec4' | 'scalar';
 
-const FORWARD_BINDINGS = [['out', 'rw'], ['inp', 'read']] as const;
-const BACKWARD_BINDINGS = [['dinp', 'rw'], ['dout', 'read'], ['out', 'read']] as const;
+const FORWARD_BINDINGS = [
+  ['out', 'rw'],
+  ['inp', 'read'],
+] as const;
+const BACKWARD_BINDINGS = [
+  ['dinp', 'rw'],
+  ['dout', 'read'],
+  ['out', 'read'],
+] as const;
 
 const specs = new Map<string, KernelSpec>();
 
 /** The spec of one entry point linked with one reduction (built once, then cached). */
-export function softmaxSpec(entry: 'softmax_forward' | 'softmax_backward', variant: SoftmaxVariant, reduction: Reduction): KernelSpec {
+export function softmaxSpec(
+  entry: 'softmax_forward' | 'softmax_backward',
+  variant: SoftmaxVariant,
+  reduction: Reduction,
+): KernelSpec {
   const entryPoint = variant === 'vec4' ? `${entry}_vec4` : entry;
   const key = `${entryPoint}/${reduction}`;
   let spec = specs.get(key);
@@ -58,9 +82,16 @@ export function softmaxTuning(rt: Runtime, s: SoftmaxShape, backward = false): R
   return resolveTuning(rt, 'softmax', auto, s.tuning);
 }
 
-function run(rt: Runtime, entry: 'softmax_forward' | 'softmax_backward', b: Record<string, Buf>, s: SoftmaxShape, causalT: number): void {
+function run(
+  rt: Runtime,
+  entry: 'softmax_forward' | 'softmax_backward',
+  b: Record<string, Buf>,
+  s: SoftmaxShape,
+  causalT: number,
+): void {
   const { N, C } = s;
-  if (!(Number.isInteger(N) && N >= 0 && Number.isInteger(C) && C >= 1)) throw new Error(`softmax: bad shape N=${N} C=${C}`);
+  if (!(Number.isInteger(N) && N >= 0 && Number.isInteger(C) && C >= 1))
+    throw new Error(`softmax: bad shape N=${N} C=${C}`);
   const variant = s.variant ?? (C % 4 === 0 ? 'vec4' : 'scalar');
   if (variant === 'vec4' && C % 4 !== 0) throw new Error(`softmax: the vec4 variant needs C % 4 == 0, got C=${C}`);
   const t = softmaxTuning(rt, s, entry === 'softmax_backward');
@@ -85,7 +116,8 @@ function run(rt: Runtime, entry: 'softmax_forward' | 'softmax_backward', b: Reco
  */
 export function softmaxForward(rt: Runtime, b: { out: Buf; inp: Buf }, s: SoftmaxShape & { causalT?: number }): void {
   const causalT = s.causalT ?? 0;
-  if (!(Number.isInteger(causalT) && causalT >= 0)) throw new Error(`softmax: causalT must be a non-negative integer, got ${causalT}`);
+  if (!(Number.isInteger(causalT) && causalT >= 0))
+    throw new Error(`softmax: causalT must be a non-negative integer, got ${causalT}`);
   if (causalT > 0 && s.log) throw new Error('softmax: causalT is supported for the softmax, not the log-softmax');
   run(rt, 'softmax_forward', b, s, causalT);
 }

@@ -45,7 +45,8 @@ function headerBytes(tensors: readonly NamedTensor[], metadata: Record<string, s
   let offset = 0;
   for (const t of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (n !== t.data.length) throw new Error(`safetensors: ${t.name} has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    if (n !== t.data.length)
+      throw new Error(`safetensors: ${t.name} has ${t.data.length} values for shape [${t.shape.join(', ')}]`);
     if (t.name in header) throw new Error(`safetensors: duplicate tensor name ${t.name}`);
     header[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + n * 4] };
     offset += n * 4;
@@ -71,16 +72,22 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
 
 /** Parses a safetensors file, with a clear error for anything truncated or malformed. */
 export function decodeSafetensors(buf: Uint8Array, what = 'safetensors file'): SafetensorsContents {
-  if (buf.length < 8) throw new CheckpointError(`${what}: truncated (${buf.length} bytes, not even the 8-byte header length)`);
+  if (buf.length < 8)
+    throw new CheckpointError(`${what}: truncated (${buf.length} bytes, not even the 8-byte header length)`);
   const n = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getBigUint64(0, true);
-  if (n > BigInt(buf.length - 8)) throw new CheckpointError(`${what}: truncated or corrupt (header length ${n} > ${buf.length - 8} bytes left)`);
+  if (n > BigInt(buf.length - 8))
+    throw new CheckpointError(`${what}: truncated or corrupt (header length ${n} > ${buf.length - 8} bytes left)`);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, Number(n)).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(Buffer.from(buf.buffer, buf.byteOffset + 8, Number(n)).toString('utf8')) as Record<
+      string,
+      unknown
+    >;
   } catch (e) {
     throw new CheckpointError(`${what}: corrupt header (${(e as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new CheckpointError(`${what}: header is not a JSON object`);
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw new CheckpointError(`${what}: header is not a JSON object`);
   const dataStart = 8 + Number(n);
   const dataLen = buf.length - dataStart;
   const tensors: SafetensorsContents['tensors'] = new Map();
@@ -92,22 +99,32 @@ export function decodeSafetensors(buf: Uint8Array, what = 'safetensors file'): S
       continue;
     }
     const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (t.dtype !== 'F32') throw new CheckpointError(`${what}: tensor ${name} has dtype ${String(t.dtype)}; only F32 is supported`);
+    if (t.dtype !== 'F32')
+      throw new CheckpointError(`${what}: tensor ${name} has dtype ${String(t.dtype)}; only F32 is supported`);
     const shape = t.shape;
     const offs = t.data_offsets;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(`${what}: tensor ${name} has an invalid shape`);
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isInteger(d) && d >= 0)) throw new CheckpointError(`${what}: tensor ${name} has invalid data_offsets`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw new CheckpointError(`${what}: tensor ${name} has an invalid shape`);
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isInteger(d) && d >= 0))
+      throw new CheckpointError(`${what}: tensor ${name} has invalid data_offsets`);
     const [begin, end] = offs as [number, number];
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== count * 4) throw new CheckpointError(`${what}: tensor ${name} spans ${end - begin} bytes, its shape [${shape.join(', ')}] needs ${count * 4}`);
-    if (end > dataLen) throw new CheckpointError(`${what}: truncated (tensor ${name} ends at byte ${end} of the data, which has only ${dataLen})`);
+    if (end - begin !== count * 4)
+      throw new CheckpointError(
+        `${what}: tensor ${name} spans ${end - begin} bytes, its shape [${shape.join(', ')}] needs ${count * 4}`,
+      );
+    if (end > dataLen)
+      throw new CheckpointError(
+        `${what}: truncated (tensor ${name} ends at byte ${end} of the data, which has only ${dataLen})`,
+      );
     // Copy: the file's bytes need not be 4-byte aligned in memory.
     const data = new Float32Array(count);
     bytesOf(data).set(buf.subarray(dataStart + begin, dataStart + end));
     tensors.set(name, { dtype: 'F32', shape: shape as number[], data });
     maxEnd = Math.max(maxEnd, end);
   }
-  if (maxEnd !== dataLen) throw new CheckpointError(`${what}: ${dataLen - maxEnd} bytes after the last tensor (corrupt file)`);
+  if (maxEnd !== dataLen)
+    throw new CheckpointError(`${what}: ${dataLen - maxEnd} bytes after the last tensor (corrupt file)`);
   return { tensors, metadata };
 }
 
@@ -115,8 +132,13 @@ export function decodeSafetensors(buf: Uint8Array, what = 'safetensors file'): S
 
 /** The flat parameters as named tensors (GPT-2 names, wte with its padded rows). */
 export function paramsToTensors(layout: ParamLayout, flat: Float32Array): NamedTensor[] {
-  if (flat.length !== layout.total) throw new Error(`checkpoint: ${flat.length} parameters for a layout of ${layout.total}`);
-  return layout.entries.map((e) => ({ name: e.name, shape: e.shape, data: flat.subarray(e.offset, e.offset + e.size) }));
+  if (flat.length !== layout.total)
+    throw new Error(`checkpoint: ${flat.length} parameters for a layout of ${layout.total}`);
+  return layout.entries.map((e) => ({
+    name: e.name,
+    shape: e.shape,
+    data: flat.subarray(e.offset, e.offset + e.size),
+  }));
 }
 
 /** Hugging Face buffers that are not parameters (the causal mask), and the untied head copy. */
@@ -126,21 +148,32 @@ const IGNORED = [/\.attn\.bias$/, /\.attn\.masked_bias$/, /^lm_head\.weight$/];
  * Named tensors → the flat layout. Accepts our files and Hugging Face GPT-2 ones (optional
  * `transformer.` prefix, wte of [vocabSize, C] padded with zero rows, the mask buffers ignored).
  */
-export function tensorsToParams(layout: ParamLayout, tensors: SafetensorsContents['tensors'], what = 'checkpoint'): Float32Array {
+export function tensorsToParams(
+  layout: ParamLayout,
+  tensors: SafetensorsContents['tensors'],
+  what = 'checkpoint',
+): Float32Array {
   const flat = new Float32Array(layout.total);
   const byName = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of tensors) {
     const n = name.startsWith('transformer.') ? name.slice('transformer.'.length) : name;
     if (layout.byName.has(n)) byName.set(n, t);
-    else if (!IGNORED.some((re) => re.test(n))) throw new CheckpointError(`${what}: unexpected tensor "${name}" (not a parameter of this model config)`);
+    else if (!IGNORED.some((re) => re.test(n)))
+      throw new CheckpointError(`${what}: unexpected tensor "${name}" (not a parameter of this model config)`);
   }
   for (const e of layout.entries) {
     const t = byName.get(e.name);
     if (!t) throw new CheckpointError(`${what}: tensor "${e.name}" is missing`);
     const same = t.shape.length === e.shape.length && t.shape.every((d, i) => d === e.shape[i]);
-    const unpaddedWte = e.name === 'wte.weight' && t.shape.length === 2 && t.shape[0] === layout.config.vocabSize && t.shape[1] === e.shape[1];
+    const unpaddedWte =
+      e.name === 'wte.weight' &&
+      t.shape.length === 2 &&
+      t.shape[0] === layout.config.vocabSize &&
+      t.shape[1] === e.shape[1];
     if (!same && !unpaddedWte) {
-      throw new CheckpointError(`${what}: tensor "${e.name}" has shape [${t.shape.join(', ')}], the model expects [${e.shape.join(', ')}]`);
+      throw new CheckpointError(
+        `${what}: tensor "${e.name}" has shape [${t.shape.join(', ')}], the model expects [${e.shape.join(', ')}]`,
+      );
     }
     flat.set(t.data, e.offset); // an unpadded wte leaves the padded rows zero
   }
@@ -186,7 +219,11 @@ function fsyncDir(dir: string): void {
   }
 }
 
-function writeSafetensorsFile(file: string, tensors: readonly NamedTensor[], metadata: Record<string, string>): FileInfo {
+function writeSafetensorsFile(
+  file: string,
+  tensors: readonly NamedTensor[],
+  metadata: Record<string, string>,
+): FileInfo {
   return writeFileSynced(file, [headerBytes(tensors, metadata), ...tensors.map((t) => bytesOf(t.data))]);
 }
 
@@ -245,7 +282,8 @@ export function checkpointDirName(step: number): string {
  */
 export function writeCheckpoint(dir: string, ckpt: CheckpointData, opts: { keep?: number } = {}): string {
   const { meta } = ckpt;
-  if (!Number.isInteger(meta.step) || meta.step < 0) throw new Error(`checkpoint: step must be an integer >= 0, got ${meta.step}`);
+  if (!Number.isInteger(meta.step) || meta.step < 0)
+    throw new Error(`checkpoint: step must be an integer >= 0, got ${meta.step}`);
   const config = validateConfig({ ...meta.config });
   const layout = paramLayout(config);
   fs.mkdirSync(dir, { recursive: true });
@@ -255,19 +293,36 @@ export function writeCheckpoint(dir: string, ckpt: CheckpointData, opts: { keep?
   try {
     const files: Record<string, FileInfo> = {};
     files[MODEL_FILE] = writeSafetensorsFile(path.join(tmp, MODEL_FILE), paramsToTensors(layout, ckpt.params), {
-      format: 'pt', producer: 'webgpu-gpt', step: String(meta.step), vocabSize: String(config.vocabSize),
+      format: 'pt',
+      producer: 'webgpu-gpt',
+      step: String(meta.step),
+      vocabSize: String(config.vocabSize),
     });
     const opt = ckpt.optimizer ?? null;
     if (opt) {
-      if (opt.m.length !== layout.total || opt.v.length !== layout.total) throw new Error(`checkpoint: optimizer moments have ${opt.m.length}/${opt.v.length} values for ${layout.total} parameters`);
-      files[OPTIMIZER_FILE] = writeSafetensorsFile(path.join(tmp, OPTIMIZER_FILE), [
-        { name: 'optimizer.m', shape: [layout.total], data: opt.m },
-        { name: 'optimizer.v', shape: [layout.total], data: opt.v },
-      ], { step: String(opt.step) });
+      if (opt.m.length !== layout.total || opt.v.length !== layout.total)
+        throw new Error(
+          `checkpoint: optimizer moments have ${opt.m.length}/${opt.v.length} values for ${layout.total} parameters`,
+        );
+      files[OPTIMIZER_FILE] = writeSafetensorsFile(
+        path.join(tmp, OPTIMIZER_FILE),
+        [
+          { name: 'optimizer.m', shape: [layout.total], data: opt.m },
+          { name: 'optimizer.v', shape: [layout.total], data: opt.v },
+        ],
+        { step: String(opt.step) },
+      );
     }
     const sidecar: CheckpointSidecar = {
-      format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, createdAt: new Date().toISOString(),
-      step: meta.step, config, tokenizer: meta.tokenizer ?? null, rng: meta.rng ?? null, data: meta.data ?? null, extra: meta.extra ?? null,
+      format: CHECKPOINT_FORMAT,
+      version: CHECKPOINT_VERSION,
+      createdAt: new Date().toISOString(),
+      step: meta.step,
+      config,
+      tokenizer: meta.tokenizer ?? null,
+      rng: meta.rng ?? null,
+      data: meta.data ?? null,
+      extra: meta.extra ?? null,
       optimizer: opt ? { step: opt.step, config: opt.config } : null,
       files,
     };
@@ -307,7 +362,8 @@ export function pruneCheckpoints(dir: string, keep: number): void {
   for (const d of fs.readdirSync(dir)) {
     const m = /^\.tmp-ckpt-\d+-(\d+)-/.exec(d);
     // Only this process's leftovers, or those of processes that no longer exist.
-    if (m && (Number(m[1]) === process.pid || !processAlive(Number(m[1])))) fs.rmSync(path.join(dir, d), { recursive: true, force: true });
+    if (m && (Number(m[1]) === process.pid || !processAlive(Number(m[1]))))
+      fs.rmSync(path.join(dir, d), { recursive: true, force: true });
   }
 }
 
@@ -326,10 +382,15 @@ function readVerified(dir: string, name: string, info: FileInfo | undefined): Ui
   if (!fs.existsSync(file)) throw new CheckpointError(`checkpoint ${dir}: ${name} is missing`);
   const buf = fs.readFileSync(file);
   if (buf.length !== info.bytes) {
-    throw new CheckpointError(`checkpoint ${dir}: ${name} is ${buf.length < info.bytes ? 'truncated' : 'corrupt'} (${buf.length} bytes, expected ${info.bytes})`);
+    throw new CheckpointError(
+      `checkpoint ${dir}: ${name} is ${buf.length < info.bytes ? 'truncated' : 'corrupt'} (${buf.length} bytes, expected ${info.bytes})`,
+    );
   }
   const sha = createHash('sha256').update(buf).digest('hex');
-  if (sha !== info.sha256) throw new CheckpointError(`checkpoint ${dir}: ${name} is corrupt (sha256 ${sha.slice(0, 12)}..., expected ${String(info.sha256).slice(0, 12)}...)`);
+  if (sha !== info.sha256)
+    throw new CheckpointError(
+      `checkpoint ${dir}: ${name} is corrupt (sha256 ${sha.slice(0, 12)}..., expected ${String(info.sha256).slice(0, 12)}...)`,
+    );
   return buf;
 }
 
@@ -341,15 +402,20 @@ function readVerified(dir: string, name: string, info: FileInfo | undefined): Ui
 export function readCheckpoint(p: string): LoadedCheckpoint {
   const dir = fs.existsSync(p) && fs.statSync(p).isFile() ? path.dirname(p) : p;
   const metaFile = path.join(dir, META_FILE);
-  if (!fs.existsSync(metaFile)) throw new CheckpointError(`checkpoint ${dir}: no ${META_FILE} (not a checkpoint directory, or an incomplete one)`);
+  if (!fs.existsSync(metaFile))
+    throw new CheckpointError(`checkpoint ${dir}: no ${META_FILE} (not a checkpoint directory, or an incomplete one)`);
   let sidecar: CheckpointSidecar;
   try {
     sidecar = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as CheckpointSidecar;
   } catch (e) {
     throw new CheckpointError(`checkpoint ${dir}: ${META_FILE} is corrupt (${(e as Error).message})`);
   }
-  if (sidecar?.format !== CHECKPOINT_FORMAT) throw new CheckpointError(`checkpoint ${dir}: ${META_FILE} is not a ${CHECKPOINT_FORMAT} sidecar`);
-  if (sidecar.version > CHECKPOINT_VERSION) throw new CheckpointError(`checkpoint ${dir}: format version ${sidecar.version} is newer than this program's ${CHECKPOINT_VERSION}`);
+  if (sidecar?.format !== CHECKPOINT_FORMAT)
+    throw new CheckpointError(`checkpoint ${dir}: ${META_FILE} is not a ${CHECKPOINT_FORMAT} sidecar`);
+  if (sidecar.version > CHECKPOINT_VERSION)
+    throw new CheckpointError(
+      `checkpoint ${dir}: format version ${sidecar.version} is newer than this program's ${CHECKPOINT_VERSION}`,
+    );
   let config: GPTConfig;
   try {
     config = validateConfig({ ...sidecar.config });
@@ -366,13 +432,19 @@ export function readCheckpoint(p: string): LoadedCheckpoint {
     const m = o.tensors.get('optimizer.m')?.data;
     const v = o.tensors.get('optimizer.v')?.data;
     if (!m || !v || m.length !== layout.total || v.length !== layout.total) {
-      throw new CheckpointError(`checkpoint ${dir}/${OPTIMIZER_FILE}: expected optimizer.m and optimizer.v of ${layout.total} values`);
+      throw new CheckpointError(
+        `checkpoint ${dir}/${OPTIMIZER_FILE}: expected optimizer.m and optimizer.v of ${layout.total} values`,
+      );
     }
     optimizer = { step: sidecar.optimizer.step, config: sidecar.optimizer.config, m, v };
   }
   const meta: CheckpointMeta = {
-    step: sidecar.step, config, tokenizer: sidecar.tokenizer ?? undefined, rng: sidecar.rng ?? undefined,
-    data: sidecar.data ?? undefined, extra: sidecar.extra ?? undefined,
+    step: sidecar.step,
+    config,
+    tokenizer: sidecar.tokenizer ?? undefined,
+    rng: sidecar.rng ?? undefined,
+    data: sidecar.data ?? undefined,
+    extra: sidecar.extra ?? undefined,
   };
   return { path: dir, sidecar, layout, meta, params, optimizer };
 }
@@ -430,7 +502,10 @@ export function restoreCheckpoint(ckpt: LoadedCheckpoint, model: GPT, optimizer?
   const a = model.config;
   const b = ckpt.meta.config;
   const diff = (Object.keys(b) as (keyof GPTConfig)[]).filter((k) => a[k] !== b[k] && k !== 'dropout');
-  if (diff.length) throw new CheckpointError(`checkpoint ${ckpt.path}: config differs from the model's in ${diff.map((k) => `${k} (${b[k]} vs ${a[k]})`).join(', ')}`);
+  if (diff.length)
+    throw new CheckpointError(
+      `checkpoint ${ckpt.path}: config differs from the model's in ${diff.map((k) => `${k} (${b[k]} vs ${a[k]})`).join(', ')}`,
+    );
   model.params.upload(ckpt.params);
   if (optimizer) {
     if (!ckpt.optimizer) throw new CheckpointError(`checkpoint ${ckpt.path}: has no optimizer state to resume from`);
@@ -439,7 +514,10 @@ export function restoreCheckpoint(ckpt: LoadedCheckpoint, model: GPT, optimizer?
 }
 
 /** A model built from a checkpoint (path as for resolveCheckpoint), in eval mode. */
-export async function loadModel(p: string, opts: { seed?: number } = {}): Promise<{ model: GPT; checkpoint: LoadedCheckpoint }> {
+export async function loadModel(
+  p: string,
+  opts: { seed?: number } = {},
+): Promise<{ model: GPT; checkpoint: LoadedCheckpoint }> {
   const checkpoint = resolveCheckpoint(p);
   // Imported here so that the host-only parts of this module load without the GPU engine.
   const { GPT } = await import('./gpt.ts');

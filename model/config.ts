@@ -26,7 +26,6 @@ export interface GPTConfig {
 /** Multiple the vocabulary is padded to. */
 export const VOCAB_PAD = 64;
 
-
 export function padVocab(vocabSize: number, multiple = VOCAB_PAD): number {
   return Math.ceil(vocabSize / multiple) * multiple;
 }
@@ -68,13 +67,16 @@ export function validateConfig(c: GPTConfig): GPTConfig {
     if (!Number.isInteger(c[k]) || c[k] < 1) problems.push(`${k} must be a positive integer, got ${c[k]}`);
   }
   if (!(c.dropout >= 0 && c.dropout < 1)) problems.push(`dropout must be in [0, 1), got ${c.dropout}`);
-  if (c.paddedVocabSize < c.vocabSize) problems.push(`paddedVocabSize (${c.paddedVocabSize}) must be >= vocabSize (${c.vocabSize})`);
+  if (c.paddedVocabSize < c.vocabSize)
+    problems.push(`paddedVocabSize (${c.paddedVocabSize}) must be >= vocabSize (${c.vocabSize})`);
   if (c.nEmbd % c.nHead !== 0) {
     problems.push(`nEmbd (${c.nEmbd}) must be divisible by nHead (${c.nHead})`);
   } else {
     const hs = c.nEmbd / c.nHead;
     if (!attentionSupportsHS(hs)) {
-      problems.push(`head size nEmbd/nHead = ${hs} is not supported by the attention kernel (multiples of 4 up to 32, or 64, 96, 128)`);
+      problems.push(
+        `head size nEmbd/nHead = ${hs} is not supported by the attention kernel (multiples of 4 up to 32, or 64, 96, 128)`,
+      );
     }
   }
   if (c.nEmbd % 4 !== 0) problems.push(`nEmbd (${c.nEmbd}) must be a multiple of 4`);
@@ -92,7 +94,8 @@ export function resolveConfig(opts: Partial<GPTConfig> & { preset?: PresetName }
     throw new Error(`unknown model preset "${String(preset)}" (known: ${PRESET_NAMES.join(', ')})`);
   }
   for (const k of Object.keys(over)) {
-    if (!(FIELDS as readonly string[]).includes(k)) throw new Error(`unknown GPT config key "${k}" (known: ${FIELDS.join(', ')})`);
+    if (!(FIELDS as readonly string[]).includes(k))
+      throw new Error(`unknown GPT config key "${k}" (known: ${FIELDS.join(', ')})`);
   }
   const base: PresetShape = { ...PRESETS[preset ?? 'tiny'] };
   const merged = { ...base, ...over };

@@ -42,7 +42,11 @@ export class KVCache {
   /** Positions filled so far. */
   pos = 0;
 
-  constructor(readonly config: GPTConfig, readonly B = 1, readonly maxT = config.blockSize) {
+  constructor(
+    readonly config: GPTConfig,
+    readonly B = 1,
+    readonly maxT = config.blockSize,
+  ) {
     if (maxT > config.blockSize) throw new Error(`KVCache: maxT ${maxT} exceeds blockSize ${config.blockSize}`);
     const shape = [B, config.nHead, maxT, config.nEmbd / config.nHead];
     for (let l = 0; l < config.nLayer; l++) {
@@ -80,7 +84,11 @@ function cachedAttention(q: Tensor, kc: Tensor, vc: Tensor, pos: number, maxT: n
   const L = pos + Tq;
   if (useDecodeKernel) {
     const out = empty(q.shape);
-    attentionDecode(runtime(), { out: out.ref(), q: q.ref(), k: kc.ref(), v: vc.ref() }, { B, NH, Tq, qOffset: pos, maxT, HS });
+    attentionDecode(
+      runtime(),
+      { out: out.ref(), q: q.ref(), k: kc.ref(), v: vc.ref() },
+      { B, NH, Tq, qOffset: pos, maxT, HS },
+    );
     return out;
   }
   // Engine ops: scores over the first L cached positions, the future masked out.
@@ -106,14 +114,19 @@ export function forwardCached(model: GPT, ids: Tensor, cache: KVCache): Tensor {
     const HS = C / NH;
     const pos = cache.pos;
     if (B !== cache.B) throw new Error(`forwardCached: batch ${B} does not match the cache's ${cache.B}`);
-    if (pos + Tq > cache.maxT) throw new Error(`forwardCached: ${pos} cached + ${Tq} new positions exceed the cache's ${cache.maxT}`);
+    if (pos + Tq > cache.maxT)
+      throw new Error(`forwardCached: ${pos} cached + ${Tq} new positions exceed the cache's ${cache.maxT}`);
     const rt = runtime();
     const p = (name: string) => model.params.get(name);
 
     let x = embedding(p('wte.weight'), ids, slice(p('wpe.weight'), 0, pos, pos + Tq)); // [B, Tq, C]
     for (let l = 0; l < cfg.nLayer; l++) {
       const h = `h.${l}.`;
-      const qkv = linear(layernorm(x, p(h + 'ln_1.weight'), p(h + 'ln_1.bias')), p(h + 'attn.c_attn.weight'), p(h + 'attn.c_attn.bias')); // [B, Tq, 3C]
+      const qkv = linear(
+        layernorm(x, p(h + 'ln_1.weight'), p(h + 'ln_1.bias')),
+        p(h + 'attn.c_attn.weight'),
+        p(h + 'attn.c_attn.bias'),
+      ); // [B, Tq, 3C]
       // Scatter k and v into the cache at positions pos.., and gather q into [B, NH, Tq, HS].
       const src = { shape: [B, NH, Tq, HS], si: [Tq * 3 * C, HS, 3 * C, 1] };
       const dstCache = { so: [NH * cache.maxT * HS, cache.maxT * HS, HS, 1], outOffset: pos * HS };
@@ -124,7 +137,12 @@ export function forwardCached(model: GPT, ids: Tensor, cache: KVCache): Tensor {
       const y = cachedAttention(q, cache.k[l]!, cache.v[l]!, pos, cache.maxT);
       const merged = reshape(permute(y, [0, 2, 1, 3]), [B, Tq, C]);
       x = add(x, linear(merged, p(h + 'attn.c_proj.weight'), p(h + 'attn.c_proj.bias')));
-      const hidden = linear(layernorm(x, p(h + 'ln_2.weight'), p(h + 'ln_2.bias')), p(h + 'mlp.c_fc.weight'), p(h + 'mlp.c_fc.bias'), { gelu: true });
+      const hidden = linear(
+        layernorm(x, p(h + 'ln_2.weight'), p(h + 'ln_2.bias')),
+        p(h + 'mlp.c_fc.weight'),
+        p(h + 'mlp.c_fc.bias'),
+        { gelu: true },
+      );
       x = add(x, linear(hidden, p(h + 'mlp.c_proj.weight'), p(h + 'mlp.c_proj.bias')));
     }
     cache.pos = pos + Tq;
@@ -231,14 +249,19 @@ async function readLogitsRow(t: Tensor, row: number, V: number): Promise<Float32
 export async function generate(model: GPT, prompt: readonly number[], o: GenerateOptions): Promise<GenerateResult> {
   const cfg = model.config;
   const t0 = performance.now();
-  if (prompt.length === 0) throw new Error('generate: the prompt needs at least one token (use the end-of-text id to start from nothing)');
-  for (const id of prompt) if (!(Number.isInteger(id) && id >= 0 && id < cfg.vocabSize)) throw new Error(`generate: prompt token ${id} is outside [0, ${cfg.vocabSize})`);
-  if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0)) throw new Error(`generate: maxTokens must be an integer >= 0, got ${o.maxTokens}`);
+  if (prompt.length === 0)
+    throw new Error('generate: the prompt needs at least one token (use the end-of-text id to start from nothing)');
+  for (const id of prompt)
+    if (!(Number.isInteger(id) && id >= 0 && id < cfg.vocabSize))
+      throw new Error(`generate: prompt token ${id} is outside [0, ${cfg.vocabSize})`);
+  if (!(Number.isInteger(o.maxTokens) && o.maxTokens >= 0))
+    throw new Error(`generate: maxTokens must be an integer >= 0, got ${o.maxTokens}`);
   const rng = o.rng ?? new Rng(o.seed ?? 0);
   const useCache = o.cache ?? true;
   const bs = cfg.blockSize;
   const slide = o.slide ?? Math.max(1, Math.floor(bs / 4));
-  if (!(Number.isInteger(slide) && slide >= 1 && slide <= bs)) throw new Error(`generate: slide must be an integer in [1, ${bs}], got ${slide}`);
+  if (!(Number.isInteger(slide) && slide >= 1 && slide <= bs))
+    throw new Error(`generate: slide must be an integer in [1, ${bs}], got ${slide}`);
   const stop = new Set(o.stop ?? []);
   if (o.maxTokens === 0) return { tokens: [], reason: 'maxTokens', ms: 0 };
   const ctx = [...prompt];
@@ -278,7 +301,10 @@ export async function generate(model: GPT, prompt: readonly number[], o: Generat
       if (i === o.maxTokens - 1) break;
       if (!cache) next = prefill(ctx.slice(-bs));
       else if (cache.pos < cache.maxT) {
-        next = tidy(() => ({ t: keep(forwardCached(model, fromArray(Int32Array.from([id]), [1, 1], 'i32'), cache)), row: 0 }));
+        next = tidy(() => ({
+          t: keep(forwardCached(model, fromArray(Int32Array.from([id]), [1, 1], 'i32'), cache)),
+          row: 0,
+        }));
       } else next = prefill(ctx.slice(-(bs + 1 - slide)));
     }
   } finally {

@@ -163,13 +163,15 @@ export class GPT {
     if (ids.dtype !== 'i32') throw new Error(`${what}: ids must be an i32 tensor [B, T], got ${ids.describe()}`);
     if (ids.rank !== 2) throw new Error(`${what}: ids must be [B, T], got ${ids.describe()}`);
     const [B, T] = ids.shape as [number, number];
-    if (T > this.config.blockSize) throw new Error(`${what}: sequence length ${T} exceeds the model's blockSize ${this.config.blockSize}`);
+    if (T > this.config.blockSize)
+      throw new Error(`${what}: sequence length ${T} exceeds the model's blockSize ${this.config.blockSize}`);
     if (B < 1 || T < 1) throw new Error(`${what}: empty batch ${ids.describe()}`);
     return { B, T };
   }
 
   private checkTargets(targets: Tensor, B: number, T: number): void {
-    if (targets.dtype !== 'i32') throw new Error(`forward: targets must be an i32 tensor [B, T], got ${targets.describe()}`);
+    if (targets.dtype !== 'i32')
+      throw new Error(`forward: targets must be an i32 tensor [B, T], got ${targets.describe()}`);
     if (targets.size !== B * T) throw new Error(`forward: targets ${targets.describe()} do not match ids [${B}, ${T}]`);
   }
 

@@ -49,12 +49,18 @@ export const alignUp = (n: number, a = PARAM_ALIGN): number => Math.ceil(n / a) 
 
 /** Per-layer tensor names (suffixes of `h.{i}.`) in model order. */
 export const LAYER_TENSORS = [
-  'ln_1.weight', 'ln_1.bias',
-  'attn.c_attn.weight', 'attn.c_attn.bias',
-  'attn.c_proj.weight', 'attn.c_proj.bias',
-  'ln_2.weight', 'ln_2.bias',
-  'mlp.c_fc.weight', 'mlp.c_fc.bias',
-  'mlp.c_proj.weight', 'mlp.c_proj.bias',
+  'ln_1.weight',
+  'ln_1.bias',
+  'attn.c_attn.weight',
+  'attn.c_attn.bias',
+  'attn.c_proj.weight',
+  'attn.c_proj.bias',
+  'ln_2.weight',
+  'ln_2.bias',
+  'mlp.c_fc.weight',
+  'mlp.c_fc.bias',
+  'mlp.c_proj.weight',
+  'mlp.c_proj.bias',
 ] as const;
 export type LayerTensor = (typeof LAYER_TENSORS)[number];
 
@@ -86,7 +92,10 @@ export function paramLayout(config: GPTConfig): ParamLayout {
       { name: `${h}mlp.c_proj.bias`, shape: [C], decay: false, init: 'zeros' },
     );
   }
-  plain.push({ name: 'ln_f.weight', shape: [C], decay: false, init: 'ones' }, { name: 'ln_f.bias', shape: [C], decay: false, init: 'zeros' });
+  plain.push(
+    { name: 'ln_f.weight', shape: [C], decay: false, init: 'ones' },
+    { name: 'ln_f.bias', shape: [C], decay: false, init: 'zeros' },
+  );
 
   const entries: ParamSpec[] = [];
   let offset = 0;
@@ -106,7 +115,13 @@ export function paramLayout(config: GPTConfig): ParamLayout {
 /** The spec of one tensor, with a clear error for an unknown name. */
 export function paramSpec(layout: ParamLayout, name: string): ParamSpec {
   const s = layout.byName.get(name);
-  if (!s) throw new Error(`no parameter named "${name}" in this model (e.g. ${layout.entries.slice(0, 3).map((e) => e.name).join(', ')}, ...)`);
+  if (!s)
+    throw new Error(
+      `no parameter named "${name}" in this model (e.g. ${layout.entries
+        .slice(0, 3)
+        .map((e) => e.name)
+        .join(', ')}, ...)`,
+    );
   return s;
 }
 

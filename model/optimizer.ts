@@ -51,13 +51,18 @@ export class AdamW {
   private readonly rt: Runtime;
   private disposed = false;
 
-  constructor(readonly params: ParamStore, config: Partial<AdamWConfig> = {}) {
+  constructor(
+    readonly params: ParamStore,
+    config: Partial<AdamWConfig> = {},
+  ) {
     for (const k of Object.keys(config)) {
-      if (!(k in ADAMW_DEFAULTS)) throw new Error(`AdamW: unknown option "${k}" (known: ${Object.keys(ADAMW_DEFAULTS).join(', ')})`);
+      if (!(k in ADAMW_DEFAULTS))
+        throw new Error(`AdamW: unknown option "${k}" (known: ${Object.keys(ADAMW_DEFAULTS).join(', ')})`);
     }
     this.config = { ...ADAMW_DEFAULTS, ...config };
     const c = this.config;
-    if (!(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1)) throw new Error(`AdamW: betas must be in [0, 1), got ${c.beta1}, ${c.beta2}`);
+    if (!(c.beta1 >= 0 && c.beta1 < 1) || !(c.beta2 >= 0 && c.beta2 < 1))
+      throw new Error(`AdamW: betas must be in [0, 1), got ${c.beta1}, ${c.beta2}`);
     if (!(c.eps > 0)) throw new Error(`AdamW: eps must be > 0, got ${c.eps}`);
     if (!(c.weightDecay >= 0)) throw new Error(`AdamW: weightDecay must be >= 0, got ${c.weightDecay}`);
     this.rt = params.rt;
@@ -84,10 +89,24 @@ export class AdamW {
     this.stepCount++;
     adamw(
       this.rt,
-      { params: this.params.data.ref(), grads: this.params.grad.ref(), m: this.m.ref(), v: this.v.ref(), norm: this.norm.ref() },
       {
-        n: this.params.n, decayEnd: this.params.layout.decayEnd, lr: o.lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps,
-        weightDecay: c.weightDecay, step: this.stepCount, maxNorm: c.maxNorm, gradScale: o.gradScale ?? 1,
+        params: this.params.data.ref(),
+        grads: this.params.grad.ref(),
+        m: this.m.ref(),
+        v: this.v.ref(),
+        norm: this.norm.ref(),
+      },
+      {
+        n: this.params.n,
+        decayEnd: this.params.layout.decayEnd,
+        lr: o.lr,
+        beta1: c.beta1,
+        beta2: c.beta2,
+        eps: c.eps,
+        weightDecay: c.weightDecay,
+        step: this.stepCount,
+        maxNorm: c.maxNorm,
+        gradScale: o.gradScale ?? 1,
       },
     );
   }
@@ -115,7 +134,8 @@ export class AdamW {
   importState(s: Pick<OptimizerState, 'step' | 'm' | 'v'>): void {
     this.assertLive();
     const n = this.params.n;
-    if (s.m.length !== n || s.v.length !== n) throw new Error(`AdamW: state has ${s.m.length}/${s.v.length} moments for ${n} parameters`);
+    if (s.m.length !== n || s.v.length !== n)
+      throw new Error(`AdamW: state has ${s.m.length}/${s.v.length} moments for ${n} parameters`);
     if (!Number.isInteger(s.step) || s.step < 0) throw new Error(`AdamW: invalid step ${s.step}`);
     this.rt.write(this.m.buffer, 0, s.m);
     this.rt.write(this.v.buffer, 0, s.v);
@@ -140,7 +160,10 @@ export class AdamW {
  * the only sync a training step needs. With several losses (one per micro-step of gradient
  * accumulation) the returned loss is their mean.
  */
-export async function readStats(losses: Tensor | readonly Tensor[], opt: AdamW): Promise<{ loss: number; gradNorm: number }> {
+export async function readStats(
+  losses: Tensor | readonly Tensor[],
+  opt: AdamW,
+): Promise<{ loss: number; gradNorm: number }> {
   const list = Array.isArray(losses) ? (losses as readonly Tensor[]) : [losses as Tensor];
   if (list.length === 0) throw new Error('readStats: no loss tensor given');
   const rt = opt.params.rt;

@@ -29,7 +29,9 @@ const FLAT_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUB
 export function flatBuffer(rt: Runtime, n: number, label: string): Tensor {
   const bytes = Math.max(16, Math.ceil(n / 4) * 16);
   if (bytes > rt.limits.maxBufferSize) {
-    throw new Error(`${label}: ${bytes} bytes exceed the adapter's maxBufferSize (${rt.limits.maxBufferSize}); choose a smaller model`);
+    throw new Error(
+      `${label}: ${bytes} bytes exceed the adapter's maxBufferSize (${rt.limits.maxBufferSize}); choose a smaller model`,
+    );
   }
   // WebGPU zero-initialises new buffers.
   const buffer = rt.device.createBuffer({ size: bytes, usage: FLAT_USAGE(), label });
@@ -58,7 +60,10 @@ export class ParamStore {
   private readonly gradViews = new Map<string, Tensor>();
   private disposed = false;
 
-  private constructor(readonly rt: Runtime, layout: ParamLayout) {
+  private constructor(
+    readonly rt: Runtime,
+    layout: ParamLayout,
+  ) {
     this.layout = layout;
     this.config = layout.config;
     const maxBind = rt.limits.maxStorageBufferBindingSize;

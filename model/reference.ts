@@ -71,7 +71,16 @@ export interface RefForwardResult {
 }
 
 /** q/k/v of a (B, T, 3C) qkv row layout → three (B, NH, T, HS) arrays. */
-function splitHeads(qkv: Float64Array, q: Float64Array, k: Float64Array, v: Float64Array, B: number, T: number, NH: number, HS: number): void {
+function splitHeads(
+  qkv: Float64Array,
+  q: Float64Array,
+  k: Float64Array,
+  v: Float64Array,
+  B: number,
+  T: number,
+  NH: number,
+  HS: number,
+): void {
   const C = NH * HS;
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < T; t++) {
@@ -121,11 +130,13 @@ export function refForward(
   const HS = C / NH;
   const Vp = cfg.paddedVocabSize;
   const BT = B * T;
-  if (params.length !== layout.total) throw new Error(`reference: params has ${params.length} elements, the layout ${layout.total}`);
+  if (params.length !== layout.total)
+    throw new Error(`reference: params has ${params.length} elements, the layout ${layout.total}`);
   if (T > cfg.blockSize) throw new Error(`reference: T=${T} > blockSize=${cfg.blockSize}`);
   for (let i = 0; i < BT; i++) {
     const id = ids[i]!;
-    if (!(id >= 0 && id < cfg.vocabSize)) throw new Error(`reference: token id ${id} at ${i} outside [0, ${cfg.vocabSize})`);
+    if (!(id >= 0 && id < cfg.vocabSize))
+      throw new Error(`reference: token id ${id} at ${i} outside [0, ${cfg.vocabSize})`);
   }
   const p = (name: string) => P(layout, params, name);
 
@@ -137,25 +148,58 @@ export function refForward(
     const h = `h.${l}.`;
     const a: LayerActs = {
       residual,
-      ln1: new Float64Array(BT * C), ln1Mean: new Float64Array(BT), ln1Rstd: new Float64Array(BT),
+      ln1: new Float64Array(BT * C),
+      ln1Mean: new Float64Array(BT),
+      ln1Rstd: new Float64Array(BT),
       qkv: new Float64Array(BT * 3 * C),
-      q: new Float64Array(BT * C), k: new Float64Array(BT * C), v: new Float64Array(BT * C),
-      atty: new Float64Array(BT * C), lse: new Float64Array(B * NH * T),
-      attyMerged: new Float64Array(BT * C), attproj: new Float64Array(BT * C), residual2: new Float64Array(BT * C),
-      ln2: new Float64Array(BT * C), ln2Mean: new Float64Array(BT), ln2Rstd: new Float64Array(BT),
-      fch: new Float64Array(BT * 4 * C), fchGelu: new Float64Array(BT * 4 * C), fcproj: new Float64Array(BT * C),
+      q: new Float64Array(BT * C),
+      k: new Float64Array(BT * C),
+      v: new Float64Array(BT * C),
+      atty: new Float64Array(BT * C),
+      lse: new Float64Array(B * NH * T),
+      attyMerged: new Float64Array(BT * C),
+      attproj: new Float64Array(BT * C),
+      residual2: new Float64Array(BT * C),
+      ln2: new Float64Array(BT * C),
+      ln2Mean: new Float64Array(BT),
+      ln2Rstd: new Float64Array(BT),
+      fch: new Float64Array(BT * 4 * C),
+      fchGelu: new Float64Array(BT * 4 * C),
+      fcproj: new Float64Array(BT * C),
     };
     layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, p(h + 'ln_1.weight'), p(h + 'ln_1.bias'), BT, C);
     matmulForward(a.qkv, a.ln1, p(h + 'attn.c_attn.weight'), p(h + 'attn.c_attn.bias'), 1, BT, 3 * C, C, false, false);
     splitHeads(a.qkv, a.q, a.k, a.v, B, T, NH, HS);
     attentionForward(a.atty, a.lse, a.q, a.k, a.v, B, NH, T, HS);
     mergeHeads(a.atty, a.attyMerged, B, T, NH, HS);
-    matmulForward(a.attproj, a.attyMerged, p(h + 'attn.c_proj.weight'), p(h + 'attn.c_proj.bias'), 1, BT, C, C, false, false);
+    matmulForward(
+      a.attproj,
+      a.attyMerged,
+      p(h + 'attn.c_proj.weight'),
+      p(h + 'attn.c_proj.bias'),
+      1,
+      BT,
+      C,
+      C,
+      false,
+      false,
+    );
     for (let i = 0; i < BT * C; i++) a.residual2[i] = residual[i]! + a.attproj[i]!;
     layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, p(h + 'ln_2.weight'), p(h + 'ln_2.bias'), BT, C);
     matmulForward(a.fch, a.ln2, p(h + 'mlp.c_fc.weight'), p(h + 'mlp.c_fc.bias'), 1, BT, 4 * C, C, false, false);
     geluForward(a.fchGelu, a.fch, BT * 4 * C);
-    matmulForward(a.fcproj, a.fchGelu, p(h + 'mlp.c_proj.weight'), p(h + 'mlp.c_proj.bias'), 1, BT, C, 4 * C, false, false);
+    matmulForward(
+      a.fcproj,
+      a.fchGelu,
+      p(h + 'mlp.c_proj.weight'),
+      p(h + 'mlp.c_proj.bias'),
+      1,
+      BT,
+      C,
+      4 * C,
+      false,
+      false,
+    );
     const next = new Float64Array(BT * C);
     for (let i = 0; i < BT * C; i++) next[i] = a.residual2[i]! + a.fcproj[i]!;
     layers.push(a);
@@ -182,7 +226,12 @@ export function refForward(
  * Backward pass of the mean loss: the gradient of every parameter, in a new flat array with the
  * same layout (gaps zero). `ignoreIndex` must be the one given to refForward.
  */
-export function refBackward(layout: ParamLayout, params: Float64Array, fwd: RefForwardResult, ignoreIndex = -1): Float64Array {
+export function refBackward(
+  layout: ParamLayout,
+  params: Float64Array,
+  fwd: RefForwardResult,
+  ignoreIndex = -1,
+): Float64Array {
   const cfg = layout.config;
   const { B, T, targets } = fwd;
   if (!targets) throw new Error('reference: backward needs the forward pass to have had targets');
@@ -202,22 +251,83 @@ export function refBackward(layout: ParamLayout, params: Float64Array, fwd: RefF
   // dres is the gradient of the residual stream, flowing down through the blocks; each branch's
   // layernorm backward adds its contribution into it (llm.c's in-place residual trick).
   const dres = new Float64Array(BT * C);
-  layernormBackward(dres, g('ln_f.weight'), g('ln_f.bias'), dlnf, fwd.residualOut, p('ln_f.weight'), fwd.lnfMean, fwd.lnfRstd, BT, C);
+  layernormBackward(
+    dres,
+    g('ln_f.weight'),
+    g('ln_f.bias'),
+    dlnf,
+    fwd.residualOut,
+    p('ln_f.weight'),
+    fwd.lnfMean,
+    fwd.lnfRstd,
+    BT,
+    C,
+  );
 
   for (let l = cfg.nLayer - 1; l >= 0; l--) {
     const h = `h.${l}.`;
     const a = fwd.layers[l]!;
     // MLP branch: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2)))).
     const dfchGelu = new Float64Array(BT * 4 * C);
-    matmulBackward(dfchGelu, g(h + 'mlp.c_proj.weight'), g(h + 'mlp.c_proj.bias'), dres, a.fchGelu, p(h + 'mlp.c_proj.weight'), 1, BT, C, 4 * C, false, false);
+    matmulBackward(
+      dfchGelu,
+      g(h + 'mlp.c_proj.weight'),
+      g(h + 'mlp.c_proj.bias'),
+      dres,
+      a.fchGelu,
+      p(h + 'mlp.c_proj.weight'),
+      1,
+      BT,
+      C,
+      4 * C,
+      false,
+      false,
+    );
     const dfch = new Float64Array(BT * 4 * C);
     geluBackward(dfch, a.fch, dfchGelu, BT * 4 * C);
     const dln2 = new Float64Array(BT * C);
-    matmulBackward(dln2, g(h + 'mlp.c_fc.weight'), g(h + 'mlp.c_fc.bias'), dfch, a.ln2, p(h + 'mlp.c_fc.weight'), 1, BT, 4 * C, C, false, false);
-    layernormBackward(dres, g(h + 'ln_2.weight'), g(h + 'ln_2.bias'), dln2, a.residual2, p(h + 'ln_2.weight'), a.ln2Mean, a.ln2Rstd, BT, C);
+    matmulBackward(
+      dln2,
+      g(h + 'mlp.c_fc.weight'),
+      g(h + 'mlp.c_fc.bias'),
+      dfch,
+      a.ln2,
+      p(h + 'mlp.c_fc.weight'),
+      1,
+      BT,
+      4 * C,
+      C,
+      false,
+      false,
+    );
+    layernormBackward(
+      dres,
+      g(h + 'ln_2.weight'),
+      g(h + 'ln_2.bias'),
+      dln2,
+      a.residual2,
+      p(h + 'ln_2.weight'),
+      a.ln2Mean,
+      a.ln2Rstd,
+      BT,
+      C,
+    );
     // Attention branch: residual2 = residual + c_proj(attention(split(c_attn(ln_1(residual))))).
     const dattyMerged = new Float64Array(BT * C);
-    matmulBackward(dattyMerged, g(h + 'attn.c_proj.weight'), g(h + 'attn.c_proj.bias'), dres, a.attyMerged, p(h + 'attn.c_proj.weight'), 1, BT, C, C, false, false);
+    matmulBackward(
+      dattyMerged,
+      g(h + 'attn.c_proj.weight'),
+      g(h + 'attn.c_proj.bias'),
+      dres,
+      a.attyMerged,
+      p(h + 'attn.c_proj.weight'),
+      1,
+      BT,
+      C,
+      C,
+      false,
+      false,
+    );
     const datty = new Float64Array(BT * C);
     // (B, T, C) → (B, NH, T, HS): the transpose of mergeHeads.
     for (let b = 0; b < B; b++) {
@@ -248,8 +358,32 @@ export function refBackward(layout: ParamLayout, params: Float64Array, fwd: RefF
       }
     }
     const dln1 = new Float64Array(BT * C);
-    matmulBackward(dln1, g(h + 'attn.c_attn.weight'), g(h + 'attn.c_attn.bias'), dqkv, a.ln1, p(h + 'attn.c_attn.weight'), 1, BT, 3 * C, C, false, false);
-    layernormBackward(dres, g(h + 'ln_1.weight'), g(h + 'ln_1.bias'), dln1, a.residual, p(h + 'ln_1.weight'), a.ln1Mean, a.ln1Rstd, BT, C);
+    matmulBackward(
+      dln1,
+      g(h + 'attn.c_attn.weight'),
+      g(h + 'attn.c_attn.bias'),
+      dqkv,
+      a.ln1,
+      p(h + 'attn.c_attn.weight'),
+      1,
+      BT,
+      3 * C,
+      C,
+      false,
+      false,
+    );
+    layernormBackward(
+      dres,
+      g(h + 'ln_1.weight'),
+      g(h + 'ln_1.bias'),
+      dln1,
+      a.residual,
+      p(h + 'ln_1.weight'),
+      a.ln1Mean,
+      a.ln1Rstd,
+      BT,
+      C,
+    );
   }
   encoderBackward(g('wte.weight'), g('wpe.weight'), dres, fwd.ids, B, T, C);
   return grads;
@@ -257,7 +391,13 @@ export function refBackward(layout: ParamLayout, params: Float64Array, fwd: RefF
 
 /** Loss and all gradients in one call. */
 export function refLossAndGrads(
-  layout: ParamLayout, params: Float64Array, ids: Int32Array, targets: Int32Array, B: number, T: number, ignoreIndex = -1,
+  layout: ParamLayout,
+  params: Float64Array,
+  ids: Int32Array,
+  targets: Int32Array,
+  B: number,
+  T: number,
+  ignoreIndex = -1,
 ): { loss: number; grads: Float64Array; logits: Float64Array } {
   const fwd = refForward(layout, params, ids, B, T, targets, ignoreIndex);
   return { loss: fwd.loss!, grads: refBackward(layout, params, fwd, ignoreIndex), logits: fwd.logits };
@@ -281,7 +421,13 @@ export interface RefAdamWOptions {
  * gradScale·clip. Mutates params, m and v; returns the norm.
  */
 export function refAdamWStep(
-  layout: ParamLayout, params: Float64Array, grads: Float64Array, m: Float64Array, v: Float64Array, step: number, o: RefAdamWOptions,
+  layout: ParamLayout,
+  params: Float64Array,
+  grads: Float64Array,
+  m: Float64Array,
+  v: Float64Array,
+  step: number,
+  o: RefAdamWOptions,
 ): number {
   const gradScale = o.gradScale ?? 1;
   const norm = gradScale * globalNorm([grads]);
@@ -289,7 +435,13 @@ export function refAdamWStep(
   const decay = new Uint8Array(layout.total);
   decay.fill(1, 0, layout.decayEnd);
   adamwStep(params, grads, m, v, decay, layout.total, {
-    lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay, step, gradScale: gradScale * clip,
+    lr: o.lr,
+    beta1: o.beta1,
+    beta2: o.beta2,
+    eps: o.eps,
+    weightDecay: o.weightDecay,
+    step,
+    gradScale: gradScale * clip,
   });
   return norm;
 }

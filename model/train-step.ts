@@ -37,7 +37,12 @@ export interface TrainStepResult {
   skipped: boolean;
 }
 
-export async function trainStep(model: GPT, opt: AdamW, micro: readonly MicroBatch[], o: TrainStepOptions): Promise<TrainStepResult> {
+export async function trainStep(
+  model: GPT,
+  opt: AdamW,
+  micro: readonly MicroBatch[],
+  o: TrainStepOptions,
+): Promise<TrainStepResult> {
   if (micro.length === 0) throw new Error('trainStep: no micro-batches');
   const gradScale = 1 / micro.length;
   const seed = o.dropoutSeed ?? opt.stepCount + 1;

@@ -9,6 +9,8 @@ if (!adapter) {
   process.exit(1);
 }
 const i = adapter.info;
-console.log(`adapter: ${i.vendor} / ${i.architecture} / ${i.device} / ${i.description} (backend ${i.backendType ?? '?'}, type ${i.adapterType ?? '?'})`);
+console.log(
+  `adapter: ${i.vendor} / ${i.architecture} / ${i.device} / ${i.description} (backend ${i.backendType ?? '?'}, type ${i.adapterType ?? '?'})`,
+);
 console.log(`features: ${[...adapter.features].sort().join(' ')}`);
 process.exit(0);

@@ -93,7 +93,9 @@ describe('layering', () => {
   });
 
   it('reads a file relative to its folder', () => {
-    expect(importsOf('train/cli/eval.ts', "import { a } from '../../model/gpt.ts';")).toEqual([{ target: 'model/gpt.ts', line: 1 }]);
+    expect(importsOf('train/cli/eval.ts', "import { a } from '../../model/gpt.ts';")).toEqual([
+      { target: 'model/gpt.ts', line: 1 },
+    ]);
     expect(relative('.', 'x')).toBe('x');
   });
 });

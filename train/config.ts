@@ -8,7 +8,11 @@ import { CliError } from './cli-error.ts';
 
 export type KeyType = 'int' | 'number' | 'string' | 'boolean';
 
-type TypeFor<V> = [NonNullable<V>] extends [boolean] ? 'boolean' : [NonNullable<V>] extends [number] ? 'int' | 'number' : 'string';
+type TypeFor<V> = [NonNullable<V>] extends [boolean]
+  ? 'boolean'
+  : [NonNullable<V>] extends [number]
+    ? 'int' | 'number'
+    : 'string';
 
 /** One configuration key. `default: null` means "unset" (the key is optional or derived). */
 export interface AnyKeySpec {
@@ -159,7 +163,9 @@ export function readConfigFile<T>(schema: Schema<T>, path: string, command: stri
     throw new CliError(`--config ${path}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new CliError(`--config ${path}: must hold a JSON object of {"key": value}, got ${Array.isArray(json) ? 'an array' : typeof json}`);
+    throw new CliError(
+      `--config ${path}: must hold a JSON object of {"key": value}, got ${Array.isArray(json) ? 'an array' : typeof json}`,
+    );
   }
   const known = Object.keys(schema);
   const out: Record<string, unknown> = {};
@@ -211,7 +217,8 @@ export function parseConfig<T>(schema: Schema<T>, argv: readonly string[], comma
     const nextValue = (): string => {
       if (inline !== undefined) return inline;
       const v = argv[i + 1];
-      if (v === undefined || (v.startsWith('--') && v.length > 2)) throw new CliError(`--${name} needs a value (see webgpu-gpt ${command} --help)`);
+      if (v === undefined || (v.startsWith('--') && v.length > 2))
+        throw new CliError(`--${name} needs a value (see webgpu-gpt ${command} --help)`);
       i++;
       return v;
     };
@@ -230,7 +237,10 @@ export function parseConfig<T>(schema: Schema<T>, argv: readonly string[], comma
       }
     }
     const spec = specs[key];
-    if (!spec) throw new CliError(`unknown option --${name} for ${command}${suggest(name, known)} (see webgpu-gpt ${command} --help)`);
+    if (!spec)
+      throw new CliError(
+        `unknown option --${name} for ${command}${suggest(name, known)} (see webgpu-gpt ${command} --help)`,
+      );
     const where = `--${key}`;
     if (negated) {
       if (inline !== undefined) throw new CliError(`--no-${key} takes no value`);
@@ -277,7 +287,16 @@ export function formatHelp<T>(schema: Schema<T>, o: { usage: string; description
   }
   const left = (key: string, spec: AnyKeySpec): string => {
     const short = spec.short ? `, -${spec.short}` : '';
-    const arg = spec.type === 'boolean' ? '' : spec.type === 'string' ? (spec.choices ? ` <${spec.choices.join('|')}>` : ' <text>') : spec.type === 'int' ? ' <int>' : ' <num>';
+    const arg =
+      spec.type === 'boolean'
+        ? ''
+        : spec.type === 'string'
+          ? spec.choices
+            ? ` <${spec.choices.join('|')}>`
+            : ' <text>'
+          : spec.type === 'int'
+            ? ' <int>'
+            : ' <num>';
     return `  --${key}${short}${arg}`;
   };
   const width = Math.min(34, Math.max(...[...groups.values()].flat().map(([k, s]) => left(k, s).length)) + 2);
@@ -285,7 +304,11 @@ export function formatHelp<T>(schema: Schema<T>, o: { usage: string; description
     lines.push(`${g}`);
     for (const [key, spec] of keys) {
       const l = left(key, spec);
-      const def = spec.required ? ' (required)' : spec.default === null ? '' : ` (default ${typeof spec.default === 'string' ? JSON.stringify(spec.default) : String(spec.default)})`;
+      const def = spec.required
+        ? ' (required)'
+        : spec.default === null
+          ? ''
+          : ` (default ${typeof spec.default === 'string' ? JSON.stringify(spec.default) : String(spec.default)})`;
       const text = `${spec.help}${def}`;
       if (l.length + 2 > width) lines.push(l, `${' '.repeat(width)}${text}`);
       else lines.push(`${l.padEnd(width)}${text}`);
@@ -349,40 +372,163 @@ export interface TrainConfig {
 }
 
 export const TRAIN_SCHEMA: Schema<TrainConfig> = {
-  data: { type: 'string', default: null, group: 'data', help: 'folder written by `webgpu-gpt prepare` (train.bin, val.bin, tokenizer.json, report.json)' },
-  out: { type: 'string', default: null, group: 'data', short: 'o', help: 'run folder: config.json, metrics.jsonl, loss.svg, checkpoints/, summary.json' },
-  resume: { type: 'string', default: null, group: 'data', help: 'continue the stopped run in this folder (its saved config is used; --steps/--maxMinutes may extend it)' },
-  model: { type: 'string', default: 'small', choices: MODEL_PRESETS, group: 'model', help: 'model preset (model/config.ts); the keys below override it' },
+  data: {
+    type: 'string',
+    default: null,
+    group: 'data',
+    help: 'folder written by `webgpu-gpt prepare` (train.bin, val.bin, tokenizer.json, report.json)',
+  },
+  out: {
+    type: 'string',
+    default: null,
+    group: 'data',
+    short: 'o',
+    help: 'run folder: config.json, metrics.jsonl, loss.svg, checkpoints/, summary.json',
+  },
+  resume: {
+    type: 'string',
+    default: null,
+    group: 'data',
+    help: 'continue the stopped run in this folder (its saved config is used; --steps/--maxMinutes may extend it)',
+  },
+  model: {
+    type: 'string',
+    default: 'small',
+    choices: MODEL_PRESETS,
+    group: 'model',
+    help: 'model preset (model/config.ts); the keys below override it',
+  },
   nLayer: { type: 'int', default: null, min: 1, group: 'model', help: 'transformer blocks' },
   nHead: { type: 'int', default: null, min: 1, group: 'model', help: 'attention heads' },
   nEmbd: { type: 'int', default: null, min: 4, group: 'model', help: 'width of the residual stream' },
   blockSize: { type: 'int', default: null, min: 1, group: 'model', help: 'context length T' },
   dropout: { type: 'number', default: 0, min: 0, max: 0.95, group: 'model', help: 'dropout probability' },
   batchSize: { type: 'int', default: 16, min: 1, group: 'batch', help: 'sequences per micro-batch (B)' },
-  tokensPerStep: { type: 'int', default: 0, min: 0, group: 'batch', help: 'tokens per optimizer step: micro-batches are accumulated up to it (0 = one micro-batch, B·T)' },
-  steps: { type: 'int', default: 2000, min: 1, group: 'schedule', help: 'optimizer steps (the cosine schedule ends here)' },
-  maxMinutes: { type: 'number', default: 0, min: 0, group: 'schedule', help: 'time budget: after a few steps the step count is set from the measured step time so the run ends in time (0 = off)' },
+  tokensPerStep: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    group: 'batch',
+    help: 'tokens per optimizer step: micro-batches are accumulated up to it (0 = one micro-batch, B·T)',
+  },
+  steps: {
+    type: 'int',
+    default: 2000,
+    min: 1,
+    group: 'schedule',
+    help: 'optimizer steps (the cosine schedule ends here)',
+  },
+  maxMinutes: {
+    type: 'number',
+    default: 0,
+    min: 0,
+    group: 'schedule',
+    help: 'time budget: after a few steps the step count is set from the measured step time so the run ends in time (0 = off)',
+  },
   lr: { type: 'number', default: 1e-3, above: 0, group: 'optimizer', help: 'peak learning rate' },
   minLr: { type: 'number', default: 1e-4, min: 0, group: 'optimizer', help: 'floor of the cosine decay' },
   warmupSteps: { type: 'int', default: 100, min: 0, group: 'optimizer', help: 'linear warmup steps' },
-  weightDecay: { type: 'number', default: 0.1, min: 0, group: 'optimizer', help: 'AdamW weight decay (matrices and embeddings only)' },
+  weightDecay: {
+    type: 'number',
+    default: 0.1,
+    min: 0,
+    group: 'optimizer',
+    help: 'AdamW weight decay (matrices and embeddings only)',
+  },
   beta1: { type: 'number', default: 0.9, min: 0, max: 0.999999, group: 'optimizer', help: 'AdamW beta1' },
   beta2: { type: 'number', default: 0.95, min: 0, max: 0.999999, group: 'optimizer', help: 'AdamW beta2' },
   eps: { type: 'number', default: 1e-8, above: 0, group: 'optimizer', help: 'AdamW epsilon' },
-  gradClip: { type: 'number', default: 1, min: 0, group: 'optimizer', help: 'clip the gradient to this global norm (0 = off)' },
-  seed: { type: 'int', default: 1337, min: 0, max: 0xffffffff, group: 'optimizer', help: 'seed of the weights, the batches and dropout: same seed, same run' },
-  evalEvery: { type: 'int', default: 250, min: 0, group: 'evaluation', help: 'evaluate, sample and checkpoint every N steps (0 = only at the end)' },
-  evalBatches: { type: 'int', default: 16, min: 1, group: 'evaluation', help: 'validation batches per evaluation (a fixed set)' },
-  sampleTokens: { type: 'int', default: 160, min: 0, group: 'evaluation', help: 'tokens of sample text at each evaluation (0 = none)' },
-  samplePrompt: { type: 'string', default: '', group: 'evaluation', help: 'prompt of the samples (empty = start from end-of-text)' },
-  sampleTemperature: { type: 'number', default: 0.8, min: 0, group: 'evaluation', help: 'sampling temperature of the samples' },
+  gradClip: {
+    type: 'number',
+    default: 1,
+    min: 0,
+    group: 'optimizer',
+    help: 'clip the gradient to this global norm (0 = off)',
+  },
+  seed: {
+    type: 'int',
+    default: 1337,
+    min: 0,
+    max: 0xffffffff,
+    group: 'optimizer',
+    help: 'seed of the weights, the batches and dropout: same seed, same run',
+  },
+  evalEvery: {
+    type: 'int',
+    default: 250,
+    min: 0,
+    group: 'evaluation',
+    help: 'evaluate, sample and checkpoint every N steps (0 = only at the end)',
+  },
+  evalBatches: {
+    type: 'int',
+    default: 16,
+    min: 1,
+    group: 'evaluation',
+    help: 'validation batches per evaluation (a fixed set)',
+  },
+  sampleTokens: {
+    type: 'int',
+    default: 160,
+    min: 0,
+    group: 'evaluation',
+    help: 'tokens of sample text at each evaluation (0 = none)',
+  },
+  samplePrompt: {
+    type: 'string',
+    default: '',
+    group: 'evaluation',
+    help: 'prompt of the samples (empty = start from end-of-text)',
+  },
+  sampleTemperature: {
+    type: 'number',
+    default: 0.8,
+    min: 0,
+    group: 'evaluation',
+    help: 'sampling temperature of the samples',
+  },
   sampleTopK: { type: 'int', default: 40, min: 0, group: 'evaluation', help: 'top-k of the samples (0 = off)' },
-  keepCheckpoints: { type: 'int', default: 3, min: 1, group: 'output', help: 'checkpoints kept in <run dir>/checkpoints' },
-  progress: { type: 'string', default: 'auto', choices: ['auto', 'bar', 'lines', 'off'], group: 'output', help: 'progress display: a bar on a terminal, a line every few seconds in logs' },
-  gpuWait: { type: 'string', default: 'spin', choices: ['spin', 'sleep'], group: 'output', help: 'waiting for a readback: spin (fastest; a busy JS thread) or sleep (leaves the CPU core to other processes)' },
-  maxBadSteps: { type: 'int', default: 5, min: 1, group: 'output', help: 'stop after this many non-finite steps in a row' },
-  injectNanSteps: { type: 'string', default: '', hidden: true, help: 'test hook: comma-separated steps whose gradient is poisoned with NaN' },
-  stopAfterSteps: { type: 'int', default: 0, min: 0, hidden: true, help: 'test hook: stop (as on Ctrl-C) after this many steps of this session' },
+  keepCheckpoints: {
+    type: 'int',
+    default: 3,
+    min: 1,
+    group: 'output',
+    help: 'checkpoints kept in <run dir>/checkpoints',
+  },
+  progress: {
+    type: 'string',
+    default: 'auto',
+    choices: ['auto', 'bar', 'lines', 'off'],
+    group: 'output',
+    help: 'progress display: a bar on a terminal, a line every few seconds in logs',
+  },
+  gpuWait: {
+    type: 'string',
+    default: 'spin',
+    choices: ['spin', 'sleep'],
+    group: 'output',
+    help: 'waiting for a readback: spin (fastest; a busy JS thread) or sleep (leaves the CPU core to other processes)',
+  },
+  maxBadSteps: {
+    type: 'int',
+    default: 5,
+    min: 1,
+    group: 'output',
+    help: 'stop after this many non-finite steps in a row',
+  },
+  injectNanSteps: {
+    type: 'string',
+    default: '',
+    hidden: true,
+    help: 'test hook: comma-separated steps whose gradient is poisoned with NaN',
+  },
+  stopAfterSteps: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    hidden: true,
+    help: 'test hook: stop (as on Ctrl-C) after this many steps of this session',
+  },
 };
 
 export interface GenerateConfig {
@@ -397,12 +543,24 @@ export interface GenerateConfig {
 }
 
 export const GENERATE_SCHEMA: Schema<GenerateConfig> = {
-  checkpoint: { type: 'string', default: null, required: true, short: 'c', help: 'a run folder (its latest good checkpoint) or a checkpoint file' },
+  checkpoint: {
+    type: 'string',
+    default: null,
+    required: true,
+    short: 'c',
+    help: 'a run folder (its latest good checkpoint) or a checkpoint file',
+  },
   prompt: { type: 'string', default: '', short: 'p', help: 'text to continue (empty = start from end-of-text)' },
   maxTokens: { type: 'int', default: 200, min: 1, short: 'n', help: 'tokens to generate' },
   temperature: { type: 'number', default: 0.8, min: 0, help: 'sampling temperature (0 = greedy)' },
   topK: { type: 'int', default: 40, min: 0, help: 'sample among the k most likely tokens (0 = off)' },
-  topP: { type: 'number', default: 1, above: 0, max: 1, help: 'nucleus sampling: the smallest set of tokens with this much probability (1 = off)' },
+  topP: {
+    type: 'number',
+    default: 1,
+    above: 0,
+    max: 1,
+    help: 'nucleus sampling: the smallest set of tokens with this much probability (1 = off)',
+  },
   seed: { type: 'int', default: 0, min: 0, max: 0xffffffff, help: 'sampling seed' },
   tokenizer: { type: 'string', default: null, help: 'tokenizer.json to use instead of the one the checkpoint records' },
 };
@@ -417,7 +575,13 @@ export interface EvalConfig {
 }
 
 export const EVAL_SCHEMA: Schema<EvalConfig> = {
-  checkpoint: { type: 'string', default: null, required: true, short: 'c', help: 'a run folder (its latest good checkpoint) or a checkpoint file' },
+  checkpoint: {
+    type: 'string',
+    default: null,
+    required: true,
+    short: 'c',
+    help: 'a run folder (its latest good checkpoint) or a checkpoint file',
+  },
   input: { type: 'string', default: null, required: true, short: 'i', help: 'text file to evaluate on' },
   json: { type: 'boolean', default: false, help: 'print one JSON object instead of text' },
   batchSize: { type: 'int', default: 8, min: 1, help: 'windows per batch' },

@@ -22,7 +22,8 @@ export interface StepMetrics {
 
 export const METRICS_FILE = 'metrics.jsonl';
 
-const finiteOrNull = (x: number | null | undefined): number | null => (x === null || x === undefined || !Number.isFinite(x) ? null : x);
+const finiteOrNull = (x: number | null | undefined): number | null =>
+  x === null || x === undefined || !Number.isFinite(x) ? null : x;
 
 export class MetricsLog {
   constructor(readonly path: string) {}
@@ -81,12 +82,13 @@ export function formatDuration(sec: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const r = s % 60;
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}` : `${m}:${String(r).padStart(2, '0')}`;
+  return h > 0
+    ? `${h}:${String(m).padStart(2, '0')}:${String(r).padStart(2, '0')}`
+    : `${m}:${String(r).padStart(2, '0')}`;
 }
 
 // ---------------------------------------------------------------------------------------------
 // What the user watches: a progress bar on a terminal, a line every so often in a log.
-
 
 export type ProgressMode = 'bar' | 'lines' | 'off';
 
@@ -156,7 +158,9 @@ export class TrainProgress {
     const now = performance.now() / 1000;
     if (now - this.lastLine >= this.lineEverySec || p.step === p.totalSteps || p.step === 1) {
       this.lastLine = now;
-      this.log(`step ${p.step}/${p.totalSteps} | loss ${fields.loss} | ${fields.tps} tok/s | lr ${fields.lr} | ETA ${fields.etaText}`);
+      this.log(
+        `step ${p.step}/${p.totalSteps} | loss ${fields.loss} | ${fields.tps} tok/s | lr ${fields.lr} | ETA ${fields.etaText}`,
+      );
     }
   }
 

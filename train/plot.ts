@@ -20,7 +20,8 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
   const norm = raw / mag;
   const step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Number(v.toPrecision(12)));
   return out;
 }
 
@@ -33,8 +34,12 @@ export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {
   const m = { left: 64, right: 24, top: 40, bottom: 52 };
   const pw = W - m.left - m.right;
   const ph = H - m.top - m.bottom;
-  const train = metrics.filter((x) => x.loss !== null && Number.isFinite(x.loss)).map((x) => [x.step, x.loss as number] as const);
-  const val = metrics.filter((x) => typeof x.valLoss === 'number' && Number.isFinite(x.valLoss)).map((x) => [x.step, x.valLoss as number] as const);
+  const train = metrics
+    .filter((x) => x.loss !== null && Number.isFinite(x.loss))
+    .map((x) => [x.step, x.loss as number] as const);
+  const val = metrics
+    .filter((x) => typeof x.valLoss === 'number' && Number.isFinite(x.valLoss))
+    .map((x) => [x.step, x.valLoss as number] as const);
   const ys = [...train.map((p) => p[1]), ...val.map((p) => p[1])];
   if (o.baseline && Number.isFinite(o.baseline.value)) ys.push(o.baseline.value);
   const xs = [...train.map((p) => p[0]), ...val.map((p) => p[0])];
@@ -68,14 +73,19 @@ export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {
   });
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
-  if (o.title) out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`);
+  if (o.title)
+    out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`);
   // Grid and ticks.
   for (const t of niceTicks(y0, y1, 6)) {
     const y = Y(t).toFixed(1);
     out.push(`<line x1="${m.left}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#e5e5e5"/>`);
-    out.push(`<text x="${m.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle" fill="#444">${fmtTick(t)}</text>`);
+    out.push(
+      `<text x="${m.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle" fill="#444">${fmtTick(t)}</text>`,
+    );
   }
   for (const t of niceTicks(x0, x1, 8)) {
     const x = X(t).toFixed(1);
@@ -84,11 +94,15 @@ export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#888"/>`);
   out.push(`<text x="${m.left + pw / 2}" y="${H - 12}" text-anchor="middle" fill="#222">step</text>`);
-  out.push(`<text x="16" y="${m.top + ph / 2}" text-anchor="middle" fill="#222" transform="rotate(-90 16 ${m.top + ph / 2})">loss (nats/token)</text>`);
+  out.push(
+    `<text x="16" y="${m.top + ph / 2}" text-anchor="middle" fill="#222" transform="rotate(-90 16 ${m.top + ph / 2})">loss (nats/token)</text>`,
+  );
   if (o.baseline && Number.isFinite(o.baseline.value)) {
     const y = Y(o.baseline.value).toFixed(1);
     out.push(`<line x1="${m.left}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#999" stroke-dasharray="6 4"/>`);
-    out.push(`<text x="${W - m.right - 6}" y="${Number(y) - 6}" text-anchor="end" fill="#777">${esc(o.baseline.label)}</text>`);
+    out.push(
+      `<text x="${W - m.right - 6}" y="${Number(y) - 6}" text-anchor="end" fill="#777">${esc(o.baseline.label)}</text>`,
+    );
   }
   if (train.length) {
     out.push(`<path d="${path(train)}" fill="none" stroke="#1f77b4" stroke-opacity="0.25" stroke-width="1"/>`);
@@ -96,16 +110,23 @@ export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {
   }
   if (val.length) {
     out.push(`<path d="${path(val)}" fill="none" stroke="#d62728" stroke-width="2"/>`);
-    for (const p of val) out.push(`<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="3.5" fill="#d62728"/>`);
+    for (const p of val)
+      out.push(`<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="3.5" fill="#d62728"/>`);
   }
   // Legend.
   const lx = m.left + pw - 190;
   const ly = m.top + 14;
-  out.push(`<rect x="${lx - 10}" y="${ly - 12}" width="190" height="${val.length ? 44 : 26}" fill="#ffffff" fill-opacity="0.85" stroke="#ccc"/>`);
-  out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="#1f77b4" stroke-width="2"/><text x="${lx + 32}" y="${ly}" dominant-baseline="middle">train loss${train.length ? ` (last ${smooth[smooth.length - 1]![1].toFixed(3)})` : ''}</text>`);
+  out.push(
+    `<rect x="${lx - 10}" y="${ly - 12}" width="190" height="${val.length ? 44 : 26}" fill="#ffffff" fill-opacity="0.85" stroke="#ccc"/>`,
+  );
+  out.push(
+    `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="#1f77b4" stroke-width="2"/><text x="${lx + 32}" y="${ly}" dominant-baseline="middle">train loss${train.length ? ` (last ${smooth[smooth.length - 1]![1].toFixed(3)})` : ''}</text>`,
+  );
   if (val.length) {
     const last = val[val.length - 1]![1];
-    out.push(`<line x1="${lx}" y1="${ly + 18}" x2="${lx + 24}" y2="${ly + 18}" stroke="#d62728" stroke-width="2"/><circle cx="${lx + 12}" cy="${ly + 18}" r="3.5" fill="#d62728"/><text x="${lx + 32}" y="${ly + 18}" dominant-baseline="middle">val loss (last ${last.toFixed(3)})</text>`);
+    out.push(
+      `<line x1="${lx}" y1="${ly + 18}" x2="${lx + 24}" y2="${ly + 18}" stroke="#d62728" stroke-width="2"/><circle cx="${lx + 12}" cy="${ly + 18}" r="3.5" fill="#d62728"/><text x="${lx + 32}" y="${ly + 18}" dominant-baseline="middle">val loss (last ${last.toFixed(3)})</text>`,
+    );
   }
   out.push('</svg>');
   return out.join('\n') + '\n';

@@ -15,25 +15,60 @@
 // Reproducible: the weights, the batch sampler and every dropout mask derive from `seed`, and a
 // checkpoint holds everything that changes (weights, AdamW moments and step, sampler state, step,
 // schedule length), so `--resume` continues bit-for-bit like an uninterrupted run.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
-import { backward, concat, fromArray, initEngine, noGrad, reshape, tidy, type Runtime, type Tensor } from '../engine/index.ts';
+import {
+  backward,
+  concat,
+  fromArray,
+  initEngine,
+  noGrad,
+  reshape,
+  tidy,
+  type Runtime,
+  type Tensor,
+} from '../engine/index.ts';
 import { resolveConfig, countParams, flopsPerToken, type GPTConfig, type PresetName } from '../model/config.ts';
 import { GPT, mixSeed } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
-import { CheckpointError, listCheckpoints, loadLatestCheckpoint, restoreCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
+import {
+  CheckpointError,
+  listCheckpoints,
+  loadLatestCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+} from '../model/checkpoint.ts';
 import { generate } from '../model/generate.ts';
 import { Rng } from '../engine/random.ts';
 import { CliError } from './cli-error.ts';
 import { formatHelp, parseConfig, TRAIN_SCHEMA, type TrainConfig } from './config.ts';
 import { BatchSampler, evalBatches, readShard, type SamplerState, type TokenArray } from './data/shards.ts';
 import { loadTokenizer, type Tokenizer, TOKENIZER_FILE } from './tokenizers/index.ts';
-import { Ema, formatDuration, METRICS_FILE, MetricsLog, progressMode, readMetrics, TrainProgress, type StepMetrics } from './metrics.ts';
+import {
+  Ema,
+  formatDuration,
+  METRICS_FILE,
+  MetricsLog,
+  progressMode,
+  readMetrics,
+  TrainProgress,
+  type StepMetrics,
+} from './metrics.ts';
 import { writeLossCurve } from './plot.ts';
 import { learningRate } from './schedule.ts';
 
 export const PRETRAIN_HELP = formatHelp(TRAIN_SCHEMA, {
-  usage: 'usage: webgpu-gpt pretrain --data <dir from prepare> --out <run dir> [--config f.json] [--key=value ...]\n       webgpu-gpt pretrain --resume <run dir> [--steps N]',
+  usage:
+    'usage: webgpu-gpt pretrain --data <dir from prepare> --out <run dir> [--config f.json] [--key=value ...]\n       webgpu-gpt pretrain --resume <run dir> [--steps N]',
   description:
     'Pre-trains a GPT-2-style model on token shards from `webgpu-gpt prepare`: AdamW with warmup and cosine\n' +
     'decay, clipping by global norm, gradient accumulation, evaluation with samples, checkpoints (also on\n' +
@@ -46,8 +81,22 @@ const TRANSIENT_KEYS: readonly (keyof TrainConfig)[] = ['progress', 'gpuWait', '
 
 /** Keys that may change when a run is resumed (they do not change the trajectory, or extend it on purpose). */
 const RESUMABLE_KEYS: readonly (keyof TrainConfig)[] = [
-  'resume', 'out', 'data', 'steps', 'maxMinutes', 'evalEvery', 'sampleTokens', 'samplePrompt', 'sampleTemperature', 'sampleTopK',
-  'keepCheckpoints', 'progress', 'gpuWait', 'maxBadSteps', 'injectNanSteps', 'stopAfterSteps',
+  'resume',
+  'out',
+  'data',
+  'steps',
+  'maxMinutes',
+  'evalEvery',
+  'sampleTokens',
+  'samplePrompt',
+  'sampleTemperature',
+  'sampleTopK',
+  'keepCheckpoints',
+  'progress',
+  'gpuWait',
+  'maxBadSteps',
+  'injectNanSteps',
+  'stopAfterSteps',
 ];
 
 export interface RunSummary {
@@ -108,7 +157,10 @@ function loadData(dir: string): DataSet {
   if (!existsSync(d)) throw new CliError(`--data ${dir}: no such folder (${hint})`);
   if (!statSync(d).isDirectory()) throw new CliError(`--data ${dir}: not a folder (${hint})`);
   for (const f of ['train.bin', 'val.bin', TOKENIZER_FILE]) {
-    if (!existsSync(join(d, f))) throw new CliError(`--data ${dir}: ${f} is missing; is this a folder written by \`webgpu-gpt prepare\`? (${hint})`);
+    if (!existsSync(join(d, f)))
+      throw new CliError(
+        `--data ${dir}: ${f} is missing; is this a folder written by \`webgpu-gpt prepare\`? (${hint})`,
+      );
   }
   let train: TokenArray;
   let val: TokenArray;
@@ -119,7 +171,10 @@ function loadData(dir: string): DataSet {
     tokenizer = loadTokenizer(d);
     train = t.tokens;
     val = v.tokens;
-    if (t.header.tokenizerId !== tokenizer.id) throw new Error(`train.bin was made with tokenizer ${t.header.tokenizerId}, but tokenizer.json is ${tokenizer.id}`);
+    if (t.header.tokenizerId !== tokenizer.id)
+      throw new Error(
+        `train.bin was made with tokenizer ${t.header.tokenizerId}, but tokenizer.json is ${tokenizer.id}`,
+      );
   } catch (e) {
     throw new CliError(`--data ${dir}: ${(e as Error).message}`);
   }
@@ -165,7 +220,10 @@ interface TrainState {
 
 function parseStepList(s: string): Set<number> {
   const out = new Set<number>();
-  for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const part of s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const n = Number(part);
     if (!Number.isInteger(n) || n < 1) throw new CliError(`--injectNanSteps: "${part}" is not a step number >= 1`);
     out.add(n);
@@ -214,7 +272,12 @@ export class GpuPacer {
  * The step's ONE readback: the micro-batch losses and the gradient norm, copied into one small
  * buffer and read together (paced, see GpuPacer). The loss is the mean over micro-batches.
  */
-export async function readStepStats(rt: Runtime, losses: readonly Tensor[], opt: AdamW, pacer: GpuPacer): Promise<{ loss: number; gradNorm: number }> {
+export async function readStepStats(
+  rt: Runtime,
+  losses: readonly Tensor[],
+  opt: AdamW,
+  pacer: GpuPacer,
+): Promise<{ loss: number; gradNorm: number }> {
   const n = losses.length;
   const buf = rt.pool.acquire(4 * (n + 1), 'step-stats');
   try {
@@ -237,7 +300,10 @@ export async function readStepStats(rt: Runtime, losses: readonly Tensor[], opt:
 export class TextStream {
   private ids: number[] = [];
   private emitted = 0;
-  constructor(private readonly tok: Tokenizer, private readonly write: (s: string) => void) {}
+  constructor(
+    private readonly tok: Tokenizer,
+    private readonly write: (s: string) => void,
+  ) {}
   push(id: number): void {
     this.ids.push(id);
     const text = this.tok.decode(this.ids);
@@ -265,7 +331,12 @@ export function promptIds(tok: Tokenizer, prompt: string): number[] {
  * Mean loss of the model over fixed batches (eval mode, no tape): each batch's mean over its
  * non-ignored targets, weighted by their count. Rows a batch repeats to fill up are ignored.
  */
-export async function evaluateBatches(model: GPT, batches: readonly { inp: Int32Array; tgt: Int32Array; rows: number }[], B: number, T: number): Promise<number> {
+export async function evaluateBatches(
+  model: GPT,
+  batches: readonly { inp: Int32Array; tgt: Int32Array; rows: number }[],
+  B: number,
+  T: number,
+): Promise<number> {
   if (batches.length === 0) return NaN;
   const wasTraining = model.training;
   model.eval();
@@ -318,7 +389,8 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
     runDir = resolve(cfgIn.resume);
     const saved = join(runDir, 'config.json');
     if (!existsSync(runDir)) throw new CliError(`--resume ${cfgIn.resume}: no such run folder`);
-    if (!existsSync(saved)) throw new CliError(`--resume ${cfgIn.resume}: no config.json (not a run folder of \`webgpu-gpt pretrain\`)`);
+    if (!existsSync(saved))
+      throw new CliError(`--resume ${cfgIn.resume}: no config.json (not a run folder of \`webgpu-gpt pretrain\`)`);
     const savedCfg = (JSON.parse(readFileSync(saved, 'utf8')) as { train: TrainConfig }).train;
     try {
       ckpt = loadLatestCheckpoint(join(runDir, 'checkpoints'));
@@ -335,19 +407,29 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
       if (opts.sources?.[k] !== 'cli' && opts.sources?.[k] !== 'file') continue;
       if (RESUMABLE_KEYS.includes(k)) (cfg as unknown as Record<string, unknown>)[k] = cfgIn[k];
       else if (cfgIn[k] !== fromCkpt[k]) {
-        throw new CliError(`--${k} cannot change when resuming (the run was trained with ${JSON.stringify(fromCkpt[k])}); only ${RESUMABLE_KEYS.filter((x) => x !== 'resume').join(', ')} can`);
+        throw new CliError(
+          `--${k} cannot change when resuming (the run was trained with ${JSON.stringify(fromCkpt[k])}); only ${RESUMABLE_KEYS.filter((x) => x !== 'resume').join(', ')} can`,
+        );
       }
     }
     cfg.resume = runDir;
     cfg.out = runDir;
-    if (cfg.data === null) throw new CliError(`--resume ${cfgIn.resume}: the saved config names no data folder; pass --data`);
+    if (cfg.data === null)
+      throw new CliError(`--resume ${cfgIn.resume}: the saved config names no data folder; pass --data`);
   } else {
-    if (cfg.data === null) throw new CliError('--data is required: the folder written by `webgpu-gpt prepare` (see webgpu-gpt pretrain --help)');
-    if (cfg.out === null) throw new CliError('--out is required: the run folder to write (see webgpu-gpt pretrain --help)');
+    if (cfg.data === null)
+      throw new CliError(
+        '--data is required: the folder written by `webgpu-gpt prepare` (see webgpu-gpt pretrain --help)',
+      );
+    if (cfg.out === null)
+      throw new CliError('--out is required: the run folder to write (see webgpu-gpt pretrain --help)');
     runDir = resolve(cfg.out);
-    if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new CliError(`--out ${cfg.out}: exists and is not a folder`);
+    if (existsSync(runDir) && !statSync(runDir).isDirectory())
+      throw new CliError(`--out ${cfg.out}: exists and is not a folder`);
     if (listCheckpoints(join(runDir, 'checkpoints')).length > 0) {
-      throw new CliError(`--out ${cfg.out} already holds a run (checkpoints/): continue it with --resume ${cfg.out}, or choose another folder`);
+      throw new CliError(
+        `--out ${cfg.out} already holds a run (checkpoints/): continue it with --resume ${cfg.out}, or choose another folder`,
+      );
     }
   }
   const injectNan = parseStepList(cfg.injectNanSteps);
@@ -356,12 +438,21 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   const modelCfg = modelConfigFor(cfg, data.tokenizer.vocabSize);
   if (ckpt) {
     const c = ckpt.meta.config;
-    if (c.vocabSize !== modelCfg.vocabSize) throw new CliError(`--resume: the checkpoint's vocabulary (${c.vocabSize}) differs from the data's (${modelCfg.vocabSize})`);
+    if (c.vocabSize !== modelCfg.vocabSize)
+      throw new CliError(
+        `--resume: the checkpoint's vocabulary (${c.vocabSize}) differs from the data's (${modelCfg.vocabSize})`,
+      );
   }
   const B = cfg.batchSize;
   const T = modelCfg.blockSize;
-  if (data.train.length < T + 1) throw new CliError(`--data ${cfg.data}: train.bin has ${data.train.length} tokens, fewer than one window of blockSize + 1 = ${T + 1}`);
-  if (data.val.length < T + 1) throw new CliError(`--data ${cfg.data}: val.bin has ${data.val.length} tokens, fewer than one window of blockSize + 1 = ${T + 1} (prepare with a larger --valFraction)`);
+  if (data.train.length < T + 1)
+    throw new CliError(
+      `--data ${cfg.data}: train.bin has ${data.train.length} tokens, fewer than one window of blockSize + 1 = ${T + 1}`,
+    );
+  if (data.val.length < T + 1)
+    throw new CliError(
+      `--data ${cfg.data}: val.bin has ${data.val.length} tokens, fewer than one window of blockSize + 1 = ${T + 1} (prepare with a larger --valFraction)`,
+    );
   const accum = cfg.tokensPerStep > 0 ? Math.max(1, Math.round(cfg.tokensPerStep / (B * T))) : 1;
   const tokensPerStep = accum * B * T;
 
@@ -369,17 +460,35 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   const rt: Runtime = await initEngine();
   const adapter = rt.describe();
   log(`adapter: ${adapter}`);
-  if (rt.isSoftware) log('note: this is a software adapter (the CPU emulates the GPU): training is slow; a GPU is 10-1000x faster.');
+  if (rt.isSoftware)
+    log('note: this is a software adapter (the CPU emulates the GPU): training is slow; a GPU is 10-1000x faster.');
 
   const state: TrainState = ckpt
     ? { ...(ckpt.meta.extra as TrainState), trainConfig: cfg }
-    : { trainConfig: cfg, totalSteps: cfg.steps, skippedSteps: 0, badStreak: 0, tokensSeen: 0, elapsedSec: 0, trainSec: 0, evalSec: 0, bestValLoss: null, lastValLoss: null };
+    : {
+        trainConfig: cfg,
+        totalSteps: cfg.steps,
+        skippedSteps: 0,
+        badStreak: 0,
+        tokensSeen: 0,
+        elapsedSec: 0,
+        trainSec: 0,
+        evalSec: 0,
+        bestValLoss: null,
+        lastValLoss: null,
+      };
   if (ckpt && (opts.sources?.steps === 'cli' || opts.sources?.steps === 'file')) state.totalSteps = cfg.steps;
   if (ckpt && state.totalSteps <= ckpt.meta.step && cfg.steps > ckpt.meta.step) state.totalSteps = cfg.steps;
   const elapsedBefore = state.elapsedSec;
 
   const model = GPT.create(modelCfg, { seed: cfg.seed });
-  const opt = new AdamW(model.params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, maxNorm: cfg.gradClip });
+  const opt = new AdamW(model.params, {
+    beta1: cfg.beta1,
+    beta2: cfg.beta2,
+    eps: cfg.eps,
+    weightDecay: cfg.weightDecay,
+    maxNorm: cfg.gradClip,
+  });
   const sampler = new BatchSampler(data.train, B, T, cfg.seed);
   let step = 0;
   if (ckpt) {
@@ -396,15 +505,28 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   const resolved = {
     train: { ...cfg, data: data.dir, out: runDir },
     model: modelCfg,
-    derived: { accumSteps: accum, tokensPerStep, params: nParams, flopsPerToken: flopsPerToken(modelCfg, T), tokenizer: data.tokenizer.id, unigramLoss: data.unigramLoss },
+    derived: {
+      accumSteps: accum,
+      tokensPerStep,
+      params: nParams,
+      flopsPerToken: flopsPerToken(modelCfg, T),
+      tokenizer: data.tokenizer.id,
+      unigramLoss: data.unigramLoss,
+    },
     adapter,
   };
   cfg = resolved.train;
   state.trainConfig = cfg;
   atomicWrite(join(runDir, 'config.json'), JSON.stringify(resolved, null, 2) + '\n');
-  log(`data: ${data.dir} (${data.train.length.toLocaleString('en-US')} train / ${data.val.length.toLocaleString('en-US')} val tokens, tokenizer ${data.tokenizer.id}${data.unigramLoss !== null ? `, unigram loss ${data.unigramLoss.toFixed(4)}` : ''})`);
-  log(`model: ${modelCfg.nLayer} layers, ${modelCfg.nHead} heads, ${modelCfg.nEmbd} wide, context ${T}, vocabulary ${modelCfg.vocabSize} (padded ${modelCfg.paddedVocabSize}): ${(nParams / 1e6).toFixed(2)}M parameters`);
-  log(`batch: ${B} x ${T} tokens${accum > 1 ? ` x ${accum} micro-batches` : ''} = ${tokensPerStep.toLocaleString('en-US')} tokens per step`);
+  log(
+    `data: ${data.dir} (${data.train.length.toLocaleString('en-US')} train / ${data.val.length.toLocaleString('en-US')} val tokens, tokenizer ${data.tokenizer.id}${data.unigramLoss !== null ? `, unigram loss ${data.unigramLoss.toFixed(4)}` : ''})`,
+  );
+  log(
+    `model: ${modelCfg.nLayer} layers, ${modelCfg.nHead} heads, ${modelCfg.nEmbd} wide, context ${T}, vocabulary ${modelCfg.vocabSize} (padded ${modelCfg.paddedVocabSize}): ${(nParams / 1e6).toFixed(2)}M parameters`,
+  );
+  log(
+    `batch: ${B} x ${T} tokens${accum > 1 ? ` x ${accum} micro-batches` : ''} = ${tokensPerStep.toLocaleString('en-US')} tokens per step`,
+  );
   log(`config (saved to ${join(runDir, 'config.json')}):`);
   for (const line of formatConfig(cfg, 100)) log(`  ${line}`);
   if (ckpt) log(`resuming ${runDir} at step ${step} of ${state.totalSteps} (${ckpt.path})`);
@@ -416,7 +538,8 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   const plot = (): void =>
     writeLossCurve(join(runDir, 'loss.svg'), readMetrics(join(runDir, METRICS_FILE)), {
       title: `${modelCfg.nLayer}x${modelCfg.nEmbd} GPT on ${data.tokenizer.id}`,
-      baseline: data.unigramLoss !== null ? { value: data.unigramLoss, label: `unigram ${data.unigramLoss.toFixed(3)}` } : null,
+      baseline:
+        data.unigramLoss !== null ? { value: data.unigramLoss, label: `unigram ${data.unigramLoss.toFixed(3)}` } : null,
     });
 
   const progress = new TrainProgress(progressMode(cfg.progress), (l) => process.stderr.write(l + '\n'));
@@ -467,7 +590,10 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
     let sample: string | null = null;
     if (cfg.sampleTokens > 0) {
       const res = await generate(model, promptIds(data.tokenizer, cfg.samplePrompt), {
-        maxTokens: cfg.sampleTokens, temperature: cfg.sampleTemperature, topK: cfg.sampleTopK, rng: new Rng(mixSeed(cfg.seed, step)),
+        maxTokens: cfg.sampleTokens,
+        temperature: cfg.sampleTemperature,
+        topK: cfg.sampleTopK,
+        rng: new Rng(mixSeed(cfg.seed, step)),
       });
       sample = cfg.samplePrompt + data.tokenizer.decode(res.tokens);
       lastSample = sample;
@@ -508,8 +634,12 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
       await evaluateBatches(model, valBatches.slice(0, 1), B, T);
       const b = performance.now();
       const n = Math.min(8, cfg.sampleTokens);
-      const g = n > 0 ? await generate(model, [data.tokenizer.eotId], { maxTokens: n, temperature: 1, rng: new Rng(0) }) : null;
-      return ((b - a) / 1000) * valBatches.length + (g && g.tokens.length ? (g.ms / 1000 / g.tokens.length) * cfg.sampleTokens : 0);
+      const g =
+        n > 0 ? await generate(model, [data.tokenizer.eotId], { maxTokens: n, temperature: 1, rng: new Rng(0) }) : null;
+      return (
+        ((b - a) / 1000) * valBatches.length +
+        (g && g.tokens.length ? (g.ms / 1000 / g.tokens.length) * cfg.sampleTokens : 0)
+      );
     };
     await probe();
     evalCostSec = (await probe()) + 0.5;
@@ -529,7 +659,10 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
           tidy(() => {
             const ids = fromArray(batch.inp, [B, T], 'i32');
             const tgt = fromArray(batch.tgt, [B, T], 'i32');
-            const { loss } = model.forward(ids, tgt, { train: true, dropoutSeed: mixSeed(cfg.seed, step * accum + micro) });
+            const { loss } = model.forward(ids, tgt, {
+              train: true,
+              dropoutSeed: mixSeed(cfg.seed, step * accum + micro),
+            });
             backward(loss!);
             return loss!;
           }),
@@ -564,7 +697,9 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
       const m: StepMetrics = { step, loss: stats.loss, lr, gradNorm: stats.gradNorm, tokensPerSec: Math.round(tps) };
       if (!finite) {
         m.skipped = true;
-        say(`step ${step}: non-finite ${Number.isFinite(stats.loss) ? 'gradient norm' : 'loss'} (loss ${stats.loss}, grad norm ${stats.gradNorm}): step skipped (${state.badStreak} in a row, ${state.skippedSteps} in all)`);
+        say(
+          `step ${step}: non-finite ${Number.isFinite(stats.loss) ? 'gradient norm' : 'loss'} (loss ${stats.loss}, grad norm ${stats.gradNorm}): step skipped (${state.badStreak} in a row, ${state.skippedSteps} in all)`,
+        );
         if (state.badStreak >= cfg.maxBadSteps) {
           m.elapsed = Number(elapsed().toFixed(2));
           metrics.append(m);
@@ -583,7 +718,9 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
         budgetFixed = true;
         const sps = median(recentStepSec);
         state.totalSteps = plan(sps);
-        say(`time budget ${cfg.maxMinutes} min: ${(sps * 1000).toFixed(0)} ms/step, ${evalCostSec.toFixed(1)} s per evaluation → ${state.totalSteps} steps`);
+        say(
+          `time budget ${cfg.maxMinutes} min: ${(sps * 1000).toFixed(0)} ms/step, ${evalCostSec.toFixed(1)} s per evaluation → ${state.totalSteps} steps`,
+        );
       } else if (cfg.maxMinutes > 0 && budgetFixed && sessionSteps % 20 === 0 && step < state.totalSteps) {
         const total = plan(median(recentStepSec));
         if (Math.abs(total - state.totalSteps) > 0.03 * state.totalSteps) state.totalSteps = total;
@@ -605,11 +742,18 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
         state.lastValLoss = valLoss;
         if (state.bestValLoss === null || valLoss < state.bestValLoss) state.bestValLoss = valLoss;
         const diff = data.unigramLoss !== null ? data.unigramLoss - valLoss : 0;
-        const gap = data.unigramLoss !== null ? ` (unigram ${data.unigramLoss.toFixed(3)}: ${Math.abs(diff).toFixed(3)} ${diff >= 0 ? 'below' : 'above'})` : '';
-        say(`step ${step}/${state.totalSteps}: train loss ${stats.loss.toFixed(4)}, val loss ${valLoss.toFixed(4)}, perplexity ${Math.exp(valLoss).toFixed(2)}${gap}, ${Math.round(tps)} tok/s, ${formatDuration(elapsed())} elapsed`);
+        const gap =
+          data.unigramLoss !== null
+            ? ` (unigram ${data.unigramLoss.toFixed(3)}: ${Math.abs(diff).toFixed(3)} ${diff >= 0 ? 'below' : 'above'})`
+            : '';
+        say(
+          `step ${step}/${state.totalSteps}: train loss ${stats.loss.toFixed(4)}, val loss ${valLoss.toFixed(4)}, perplexity ${Math.exp(valLoss).toFixed(2)}${gap}, ${Math.round(tps)} tok/s, ${formatDuration(elapsed())} elapsed`,
+        );
         if (sample !== null) {
           say(`  sample: ${JSON.stringify(sample.length > 400 ? sample.slice(0, 400) + '…' : sample)}`);
-          writeFileSync(samplesFile, `--- step ${step}, val loss ${valLoss.toFixed(4)} ---\n${sample}\n\n`, { flag: 'a' });
+          writeFileSync(samplesFile, `--- step ${step}, val loss ${valLoss.toFixed(4)} ---\n${sample}\n\n`, {
+            flag: 'a',
+          });
         }
         m.elapsed = Number(elapsed().toFixed(2));
         metrics.append(m);
@@ -631,7 +775,15 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
       opts.onStep?.(m);
       let eta = (state.totalSteps - step) * (Number.isFinite(stepSec.value) ? stepSec.value : dt);
       if (cfg.maxMinutes > 0) eta = Math.min(eta, Math.max(0, budgetSec - elapsed()));
-      progress.update({ step, totalSteps: state.totalSteps, loss: stats.loss, tokensPerSec: tps, etaSec: eta, lr, valLoss: m.valLoss });
+      progress.update({
+        step,
+        totalSteps: state.totalSteps,
+        loss: stats.loss,
+        tokensPerSec: tps,
+        etaSec: eta,
+        lr,
+        valLoss: m.valLoss,
+      });
 
       if (stopNow && step < state.totalSteps) {
         stopReason = 'stopped';
@@ -654,7 +806,10 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
     finalValLoss: stopReason === 'finished' ? state.lastValLoss : null,
     finalValPerplexity: stopReason === 'finished' && state.lastValLoss !== null ? Math.exp(state.lastValLoss) : null,
     unigramLoss: data.unigramLoss,
-    gainOverUnigram: stopReason === 'finished' && state.lastValLoss !== null && data.unigramLoss !== null ? data.unigramLoss - state.lastValLoss : null,
+    gainOverUnigram:
+      stopReason === 'finished' && state.lastValLoss !== null && data.unigramLoss !== null
+        ? data.unigramLoss - state.lastValLoss
+        : null,
     bestValLoss: state.bestValLoss,
     finalTrainLoss: lastLoss,
     tokensPerSec: Math.round(tokensPerSec),
@@ -681,7 +836,10 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   }
   atomicWrite(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const g = summary.gainOverUnigram;
-  const gap = g !== null ? `, ${Math.abs(g).toFixed(3)} nats ${g >= 0 ? 'below' : 'above'} the unigram loss ${summary.unigramLoss!.toFixed(3)}` : '';
+  const gap =
+    g !== null
+      ? `, ${Math.abs(g).toFixed(3)} nats ${g >= 0 ? 'below' : 'above'} the unigram loss ${summary.unigramLoss!.toFixed(3)}`
+      : '';
   log(
     `done: ${step} steps in ${formatDuration(totalElapsed)}, final val loss ${summary.finalValLoss?.toFixed(4) ?? '-'}` +
       ` (perplexity ${summary.finalValPerplexity?.toFixed(2) ?? '-'})${gap}; ${summary.tokensPerSec.toLocaleString('en-US')} tokens/s` +
@@ -720,7 +878,8 @@ function median(xs: readonly number[]): number {
 
 /** Deletes a previous run's outputs from a run folder (the default job's fresh start). */
 export function clearRun(runDir: string): void {
-  for (const f of ['config.json', METRICS_FILE, 'loss.svg', 'summary.json', 'samples.txt', TOKENIZER_FILE]) rmSync(join(runDir, f), { force: true });
+  for (const f of ['config.json', METRICS_FILE, 'loss.svg', 'summary.json', 'samples.txt', TOKENIZER_FILE])
+    rmSync(join(runDir, f), { force: true });
   rmSync(join(runDir, 'checkpoints'), { recursive: true, force: true });
 }
 
@@ -731,7 +890,10 @@ export async function pretrainMain(argv: string[]): Promise<number> {
     process.stdout.write(PRETRAIN_HELP + '\n');
     return 0;
   }
-  if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}" (options are --key value; see webgpu-gpt pretrain --help)`);
+  if (parsed.positional.length)
+    throw new CliError(
+      `unexpected argument "${parsed.positional[0]}" (options are --key value; see webgpu-gpt pretrain --help)`,
+    );
   await pretrain(parsed.values, { sources: parsed.sources, handleSigint: true });
   return 0;
 }

@@ -31,7 +31,13 @@ export function learningRate(step: number, o: ScheduleOptions): number {
  * Steps that fit in a time budget: `minutes` of wall time, `elapsedSec` already spent, `secPerStep`
  * measured on the last few steps, `reserveSec` kept for evaluation, sampling and checkpoints.
  */
-export function stepsForBudget(o: { minutes: number; elapsedSec: number; secPerStep: number; stepsDone: number; reserveSec: number }): number {
+export function stepsForBudget(o: {
+  minutes: number;
+  elapsedSec: number;
+  secPerStep: number;
+  stepsDone: number;
+  reserveSec: number;
+}): number {
   const left = o.minutes * 60 - o.elapsedSec - o.reserveSec;
   return o.stepsDone + Math.max(0, Math.floor(left / o.secPerStep));
 }

@@ -5,13 +5,39 @@ import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'adamw-naive.wgsl');
 const params = [
-  ['n', 'u32'], ['decayEnd', 'u32'], ['row', 'u32'], ['step', 'u32'],
-  ['lr', 'f32'], ['beta1', 'f32'], ['beta2', 'f32'], ['eps', 'f32'], ['weightDecay', 'f32'], ['maxNorm', 'f32'],
+  ['n', 'u32'],
+  ['decayEnd', 'u32'],
+  ['row', 'u32'],
+  ['step', 'u32'],
+  ['lr', 'f32'],
+  ['beta1', 'f32'],
+  ['beta2', 'f32'],
+  ['eps', 'f32'],
+  ['weightDecay', 'f32'],
+  ['maxNorm', 'f32'],
 ] as const;
-const normSpec: KernelSpec = { name: 'adamw-naive.norm', wgsl, entryPoint: 'naive_norm', params, bindings: [['norm', 'rw'], ['grads', 'read']] };
+const normSpec: KernelSpec = {
+  name: 'adamw-naive.norm',
+  wgsl,
+  entryPoint: 'naive_norm',
+  params,
+  bindings: [
+    ['norm', 'rw'],
+    ['grads', 'read'],
+  ],
+};
 const adamwSpec: KernelSpec = {
-  name: 'adamw-naive.adamw', wgsl, entryPoint: 'naive_adamw', params,
-  bindings: [['params', 'rw'], ['m', 'rw'], ['v', 'rw'], ['grads', 'read'], ['norm', 'read']],
+  name: 'adamw-naive.adamw',
+  wgsl,
+  entryPoint: 'naive_adamw',
+  params,
+  bindings: [
+    ['params', 'rw'],
+    ['m', 'rw'],
+    ['v', 'rw'],
+    ['grads', 'read'],
+    ['norm', 'read'],
+  ],
 };
 
 export interface NaiveAdamWOptions {
@@ -31,7 +57,9 @@ export function naiveGlobalNorm(rt: Runtime, b: { norm: GPUBuffer; grads: GPUBuf
 }
 
 export function naiveAdamW(
-  rt: Runtime, b: { params: GPUBuffer; grads: GPUBuffer; m: GPUBuffer; v: GPUBuffer; norm: GPUBuffer }, o: NaiveAdamWOptions,
+  rt: Runtime,
+  b: { params: GPUBuffer; grads: GPUBuffer; m: GPUBuffer; v: GPUBuffer; norm: GPUBuffer },
+  o: NaiveAdamWOptions,
 ): void {
   const [x, y] = grid(o.n, 64);
   rt.dispatch(adamwSpec, { bindings: b, params: { ...o, row: x * 64 }, workgroups: [x, y] });

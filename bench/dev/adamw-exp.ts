@@ -15,10 +15,21 @@ rt.write(v!, 0, new Float32Array(n));
 const hp = { n, decayEnd: n >> 1, lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, step: 3, maxNorm: 1 };
 const b = { params: params!, grads: grads!, m: m!, v: v!, norm };
 const cfgs: [string, number, () => void][] = [];
-for (const partials of [0, 16, 1024]) cfgs.push([`norm P=${partials || 'auto'}`, 4, () => globalNorm(rt, { norm, grads: grads! }, { n, partials })]);
+for (const partials of [0, 16, 1024])
+  cfgs.push([`norm P=${partials || 'auto'}`, 4, () => globalNorm(rt, { norm, grads: grads! }, { n, partials })]);
 cfgs.push(['update (defaults, no clip)', 28, () => adamw(rt, b, { ...hp, maxNorm: 0 })]);
-cfgs.push(['step: norm + clipped update', 32, () => { globalNorm(rt, { norm, grads: grads! }, { n }); adamw(rt, b, hp); }]);
-if (process.argv[3] === 'all') for (const WG of [64, 256]) for (const VPT of [1, 2, 4, 8]) cfgs.push([`adamw WG=${WG} VPT=${VPT}`, 28, () => adamw(rt, b, { ...hp, WG, VPT })]);
+cfgs.push([
+  'step: norm + clipped update',
+  32,
+  () => {
+    globalNorm(rt, { norm, grads: grads! }, { n });
+    adamw(rt, b, hp);
+  },
+]);
+if (process.argv[3] === 'all')
+  for (const WG of [64, 256])
+    for (const VPT of [1, 2, 4, 8])
+      cfgs.push([`adamw WG=${WG} VPT=${VPT}`, 28, () => adamw(rt, b, { ...hp, WG, VPT })]);
 const best = new Map<string, [number, number]>();
 for (const [, , f] of cfgs) f();
 await rt.sync();
@@ -32,5 +43,12 @@ for (let round = 0; round < 3; round++) {
     best.set(name, [Math.min(best.get(name)?.[0] ?? 1e9, ms), bpe]);
   }
 }
-for (const [name, [ms, bpe]] of best) console.log(name.padEnd(24), ms.toFixed(2).padStart(8), 'cpu-ms/2', ((bpe * n) / ms / 1e6).toFixed(2).padStart(6), 'GB/s');
+for (const [name, [ms, bpe]] of best)
+  console.log(
+    name.padEnd(24),
+    ms.toFixed(2).padStart(8),
+    'cpu-ms/2',
+    ((bpe * n) / ms / 1e6).toFixed(2).padStart(6),
+    'GB/s',
+  );
 await destroyRuntime();

@@ -6,7 +6,12 @@ const rt = await getRuntime({ dawnFlags: BENCH_DAWN_FLAGS });
 const timer = new Timer(rt, 'timestamp');
 for (let i = 0; i < Number(process.argv[2] ?? 1); i++) {
   const t0 = performance.now();
-  const c = await measureCeilings(rt, { quick: process.argv.includes('--quick'), time: async (r, n) => (await timer.time(r, n, 0, true)).samplesMs });
-  console.log(`${c.gbps.toFixed(2)} GB/s (${c.copyConfig}); ${c.gflops.toFixed(1)} GFLOP/s (${c.fmaConfig}); ${((performance.now() - t0) / 1e3).toFixed(1)} s`);
+  const c = await measureCeilings(rt, {
+    quick: process.argv.includes('--quick'),
+    time: async (r, n) => (await timer.time(r, n, 0, true)).samplesMs,
+  });
+  console.log(
+    `${c.gbps.toFixed(2)} GB/s (${c.copyConfig}); ${c.gflops.toFixed(1)} GFLOP/s (${c.fmaConfig}); ${((performance.now() - t0) / 1e3).toFixed(1)} s`,
+  );
 }
 await destroyRuntime();

@@ -4,15 +4,23 @@ import { geluBackward, geluForward } from '../../kernels/gelu.ts';
 
 const rt = await getRuntime();
 const n = Number(process.argv[2] ?? 4 * 1024 * 3072);
-const a = rt.pool.acquire(n * 4), b = rt.pool.acquire(n * 4), c = rt.pool.acquire(n * 4);
-rt.write(a, 0, new Float32Array(n).map((_, i) => ((i % 1000) - 500) / 100));
+const a = rt.pool.acquire(n * 4),
+  b = rt.pool.acquire(n * 4),
+  c = rt.pool.acquire(n * 4);
+rt.write(
+  a,
+  0,
+  new Float32Array(n).map((_, i) => ((i % 1000) - 500) / 100),
+);
 rt.write(c, 0, new Float32Array(n).fill(1));
 const cfgs: [string, () => void][] = [];
-for (const WG of [64, 256]) for (const VPT of [1, 2, 4, 8]) {
-  cfgs.push([`fwd vec4 WG=${WG} VPT=${VPT}`, () => geluForward(rt, { out: b, inp: a }, { n, WG, VPT })]);
-  cfgs.push([`bwd vec4 WG=${WG} VPT=${VPT}`, () => geluBackward(rt, { dinp: b, inp: a, dout: c }, { n, WG, VPT })]);
-}
-for (const VPT of [1, 4, 8, 16]) cfgs.push([`fwd scalar VPT=${VPT}`, () => geluForward(rt, { out: b, inp: a }, { n, variant: 'scalar', VPT })]);
+for (const WG of [64, 256])
+  for (const VPT of [1, 2, 4, 8]) {
+    cfgs.push([`fwd vec4 WG=${WG} VPT=${VPT}`, () => geluForward(rt, { out: b, inp: a }, { n, WG, VPT })]);
+    cfgs.push([`bwd vec4 WG=${WG} VPT=${VPT}`, () => geluBackward(rt, { dinp: b, inp: a, dout: c }, { n, WG, VPT })]);
+  }
+for (const VPT of [1, 4, 8, 16])
+  cfgs.push([`fwd scalar VPT=${VPT}`, () => geluForward(rt, { out: b, inp: a }, { n, variant: 'scalar', VPT })]);
 const best = new Map<string, number>();
 for (const [, f] of cfgs) f();
 await rt.sync();
@@ -30,6 +38,12 @@ for (let round = 0; round < 3; round++) {
 }
 for (const [name, ms] of best) {
   const bytes = (name.startsWith('bwd') ? 12 : 8) * n;
-  console.log(name.padEnd(28), ms.toFixed(1).padStart(8), 'cpu-ms/2', (bytes / ms / 1e6).toFixed(2).padStart(6), 'GB/s');
+  console.log(
+    name.padEnd(28),
+    ms.toFixed(1).padStart(8),
+    'cpu-ms/2',
+    (bytes / ms / 1e6).toFixed(2).padStart(6),
+    'GB/s',
+  );
 }
 await destroyRuntime();

@@ -13,7 +13,12 @@ for (const cfg of MATMUL_CONFIGS) {
       const t1 = performance.now();
       matmul(rt, { out: o, a, b, M: 8, N: 8, K: 8, transA, config: { name: cfg.name, loads } });
       await rt.sync();
-      console.log(cfg.name, loads, transA ? 'Aᵀ' : '', `first ${(t1 - t0).toFixed(0)} ms, again ${(performance.now() - t1).toFixed(1)} ms`);
+      console.log(
+        cfg.name,
+        loads,
+        transA ? 'Aᵀ' : '',
+        `first ${(t1 - t0).toFixed(0)} ms, again ${(performance.now() - t1).toFixed(1)} ms`,
+      );
     }
   }
 }

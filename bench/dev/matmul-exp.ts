@@ -14,8 +14,13 @@ function threadCpu(): Map<string, { name: string; s: number }> {
     try {
       const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      res.set(t, { name: readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim(), s: (Number(f[11]) + Number(f[12])) / 100 });
-    } catch { /* thread ended */ }
+      res.set(t, {
+        name: readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim(),
+        s: (Number(f[11]) + Number(f[12])) / 100,
+      });
+    } catch {
+      /* thread ended */
+    }
   }
   return res;
 }
@@ -31,29 +36,50 @@ function driverCpu(): number {
 
 const argv = process.argv.slice(2);
 const reps = Number(argv.find((x) => x.startsWith('reps='))?.slice(5) ?? '5');
-const M = Number(process.env.M ?? 1024), N = Number(process.env.N ?? 1024), K = Number(process.env.K ?? 1024);
+const M = Number(process.env.M ?? 1024),
+  N = Number(process.env.N ?? 1024),
+  K = Number(process.env.K ?? 1024);
 const rt = await getRuntime();
 
 const A = new Float32Array(M * K).map(() => Math.random() * 2 - 1);
 const B = new Float32Array(K * N).map(() => Math.random() * 2 - 1);
-const a = rt.pool.acquire(A.byteLength), b = rt.pool.acquire(B.byteLength), out = rt.pool.acquire(M * N * 4);
+const a = rt.pool.acquire(A.byteLength),
+  b = rt.pool.acquire(B.byteLength),
+  out = rt.pool.acquire(M * N * 4);
 rt.write(a, 0, A);
 rt.write(b, 0, B);
 
-const exps = argv.filter((x) => !x.startsWith('reps=')).map((x) => {
-  const [file, entry, ovJson, rule] = x.split('|');
-  const spec: KernelSpec = {
-    name: `exp-${file}`,
-    wgsl: loadWGSL(import.meta.url, file!),
-    entryPoint: entry!,
-    params: [['M', 'u32'], ['N', 'u32'], ['K', 'u32']],
-    bindings: [['a', 'read'], ['b', 'read'], ['out', 'rw']],
-  };
-  const overrides = JSON.parse(ovJson || '{}') as Record<string, number>;
-  const [tn, tm] = rule!.split(',').map(Number);
-  const workgroups: [number, number] = [Math.ceil(N / tn!), Math.ceil(M / tm!)];
-  return { label: `${file} ${entry} ${ovJson}`, run: () => rt.dispatch(spec, { bindings: { a, b, out }, params: { M, N, K }, overrides, workgroups }), times: [] as number[], cpu: [] as number[], main: [] as number[], err: '' };
-});
+const exps = argv
+  .filter((x) => !x.startsWith('reps='))
+  .map((x) => {
+    const [file, entry, ovJson, rule] = x.split('|');
+    const spec: KernelSpec = {
+      name: `exp-${file}`,
+      wgsl: loadWGSL(import.meta.url, file!),
+      entryPoint: entry!,
+      params: [
+        ['M', 'u32'],
+        ['N', 'u32'],
+        ['K', 'u32'],
+      ],
+      bindings: [
+        ['a', 'read'],
+        ['b', 'read'],
+        ['out', 'rw'],
+      ],
+    };
+    const overrides = JSON.parse(ovJson || '{}') as Record<string, number>;
+    const [tn, tm] = rule!.split(',').map(Number);
+    const workgroups: [number, number] = [Math.ceil(N / tn!), Math.ceil(M / tm!)];
+    return {
+      label: `${file} ${entry} ${ovJson}`,
+      run: () => rt.dispatch(spec, { bindings: { a, b, out }, params: { M, N, K }, overrides, workgroups }),
+      times: [] as number[],
+      cpu: [] as number[],
+      main: [] as number[],
+      err: '',
+    };
+  });
 
 for (const e of exps) {
   rt.write(out, 0, new Float32Array(M * N).fill(NaN));
@@ -66,7 +92,11 @@ for (const e of exps) {
     let v = 0;
     for (let k = 0; k < K; k++) v += A[m * K + k]! * B[k * N + n]!;
     const d = Math.abs(got[m * N + n]! - v);
-    if (!(d <= 1e-3 * (1 + Math.abs(v)))) { worst = Infinity; e.err = ` BAD at ${m},${n}: ${got[m * N + n]} vs ${v}`; break; }
+    if (!(d <= 1e-3 * (1 + Math.abs(v)))) {
+      worst = Infinity;
+      e.err = ` BAD at ${m},${n}: ${got[m * N + n]} vs ${v}`;
+      break;
+    }
     worst = Math.max(worst, d);
   }
   e.err ||= ` maxerr ${worst.toExponential(1)}`;
@@ -74,18 +104,23 @@ for (const e of exps) {
 const inner = Math.max(1, Math.round(Number(process.env.FLOPS ?? 8e9) / (2 * M * N * K)));
 for (let r = 0; r < reps; r++) {
   for (const e of exps) {
-    const c0 = driverCpu(), m0 = mainCpu();
+    const c0 = driverCpu(),
+      m0 = mainCpu();
     const t0 = performance.now();
     for (let i = 0; i < inner; i++) e.run();
     // Sleeping before awaiting keeps Dawn's event polling (a busy main thread) off the two cores.
-    if (process.env.NAP) { rt.flush(); await new Promise((r) => setTimeout(r, Number(process.env.NAP) * inner)); }
+    if (process.env.NAP) {
+      rt.flush();
+      await new Promise((r) => setTimeout(r, Number(process.env.NAP) * inner));
+    }
     await rt.sync();
     e.main.push(((mainCpu() - m0) * 1000) / inner);
     e.times.push((performance.now() - t0) / inner);
     e.cpu.push(((driverCpu() - c0) * 1000) / inner);
   }
 }
-if (process.env.THREADS) for (const [tid, t] of threadCpu()) if (t.s > 0.05) console.log('thread', tid, t.name, t.s.toFixed(2), 's');
+if (process.env.THREADS)
+  for (const [tid, t] of threadCpu()) if (t.s > 0.05) console.log('thread', tid, t.name, t.s.toFixed(2), 's');
 const gf = (ms: number) => ((2 * M * N * K) / ms / 1e6).toFixed(2);
 for (const e of exps) {
   const t = [...e.times].sort((x, y) => x - y);
@@ -93,6 +128,8 @@ for (const e of exps) {
   const c = [...e.cpu].sort((x, y) => x - y);
   const cmed = c[Math.floor(c.length / 2)]!;
   // cpu: driver CPU time per run; "2-core equivalent" = flops / (cpu / 2), what an idle machine would give.
-  console.log(`${M}x${N}x${K} ${e.label}: wall median ${med.toFixed(1)} ms ${gf(med)} GFLOP/s (best ${gf(t[0]!)}); cpu ${cmed.toFixed(0)} ms -> ${gf(cmed / 2)} GFLOP/s 2-core; main thread ${[...e.main].sort((x, y) => x - y)[Math.floor(e.main.length / 2)]!.toFixed(0)} ms${e.err}`);
+  console.log(
+    `${M}x${N}x${K} ${e.label}: wall median ${med.toFixed(1)} ms ${gf(med)} GFLOP/s (best ${gf(t[0]!)}); cpu ${cmed.toFixed(0)} ms -> ${gf(cmed / 2)} GFLOP/s 2-core; main thread ${[...e.main].sort((x, y) => x - y)[Math.floor(e.main.length / 2)]!.toFixed(0)} ms${e.err}`,
+  );
 }
 await destroyRuntime();

@@ -6,14 +6,21 @@ import { residualForward } from '../../kernels/residual.ts';
 
 const rt = await getRuntime();
 const n = Number(process.argv[2] ?? 4 * 1024 * 768);
-const a = rt.pool.acquire(n * 4), b = rt.pool.acquire(n * 4), c = rt.pool.acquire(n * 4);
+const a = rt.pool.acquire(n * 4),
+  b = rt.pool.acquire(n * 4),
+  c = rt.pool.acquire(n * 4);
 rt.write(a, 0, new Float32Array(n).fill(1));
 rt.write(b, 0, new Float32Array(n).fill(2));
 const cfgs: [string, () => void][] = [];
-for (const WG of [64, 256]) for (const VPT of [1, 2, 4, 8]) {
-  cfgs.push([`vec4 WG=${WG} VPT=${VPT}`, () => residualForward(rt, { out: c, inp1: a, inp2: b }, { n, WG, VPT })]);
-}
-for (const VPT of [1, 4, 8, 16]) cfgs.push([`scalar VPT=${VPT}`, () => residualForward(rt, { out: c, inp1: a, inp2: b }, { n, variant: 'scalar', VPT })]);
+for (const WG of [64, 256])
+  for (const VPT of [1, 2, 4, 8]) {
+    cfgs.push([`vec4 WG=${WG} VPT=${VPT}`, () => residualForward(rt, { out: c, inp1: a, inp2: b }, { n, WG, VPT })]);
+  }
+for (const VPT of [1, 4, 8, 16])
+  cfgs.push([
+    `scalar VPT=${VPT}`,
+    () => residualForward(rt, { out: c, inp1: a, inp2: b }, { n, variant: 'scalar', VPT }),
+  ]);
 const best = new Map<string, number>();
 for (const [, f] of cfgs) f();
 await rt.sync();
@@ -26,5 +33,12 @@ for (let round = 0; round < 3; round++) {
     best.set(name, Math.min(best.get(name) ?? 1e9, (cu.user + cu.system) / 1000 / 5 / 2));
   }
 }
-for (const [name, ms] of best) console.log(name.padEnd(24), ms.toFixed(2).padStart(8), 'cpu-ms/2', ((12 * n) / ms / 1e6).toFixed(2).padStart(6), 'GB/s');
+for (const [name, ms] of best)
+  console.log(
+    name.padEnd(24),
+    ms.toFixed(2).padStart(8),
+    'cpu-ms/2',
+    ((12 * n) / ms / 1e6).toFixed(2).padStart(6),
+    'GB/s',
+  );
 await destroyRuntime();

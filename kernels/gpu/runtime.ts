@@ -164,7 +164,11 @@ export class Runtime {
     if (!adapter) {
       gpuInstance = null;
       const forced = [adapterName && `adapter "${adapterName}"`, backend && `backend "${backend}"`].filter(Boolean);
-      throw new WebGPUError((forced.length ? `No WebGPU adapter matches ${forced.join(' and ')}.${dawnSays}\n${NO_ADAPTER_HELP}` : NO_ADAPTER_HELP + dawnSays));
+      throw new WebGPUError(
+        forced.length
+          ? `No WebGPU adapter matches ${forced.join(' and ')}.${dawnSays}\n${NO_ADAPTER_HELP}`
+          : NO_ADAPTER_HELP + dawnSays,
+      );
     }
     const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
     const requiredLimits: Record<string, number> = {};
@@ -182,7 +186,10 @@ export class Runtime {
   describe(): string {
     const i = this.info;
     const name = i.description || i.device || 'unknown device';
-    return `${name} [${i.vendor || '?'} ${i.architecture || ''}]`.replace(/\s+\]/, ']') + ` features: ${[...this.features].filter((f) => (WANTED_FEATURES as readonly string[]).includes(f)).join(', ') || 'none'}`;
+    return (
+      `${name} [${i.vendor || '?'} ${i.architecture || ''}]`.replace(/\s+\]/, ']') +
+      ` features: ${[...this.features].filter((f) => (WANTED_FEATURES as readonly string[]).includes(f)).join(', ') || 'none'}`
+    );
   }
 
   get isSoftware(): boolean {
@@ -195,7 +202,10 @@ export class Runtime {
   }
 
   private assertAlive(): void {
-    if (this.lost) throw new WebGPUError(`The WebGPU device was lost (${this.lostReason ?? 'unknown reason'}); create a new runtime.`);
+    if (this.lost)
+      throw new WebGPUError(
+        `The WebGPU device was lost (${this.lostReason ?? 'unknown reason'}); create a new runtime.`,
+      );
   }
 
   private layoutFor(spec: KernelSpec): { bgl: GPUBindGroupLayout; pl: GPUPipelineLayout } {
@@ -263,7 +273,11 @@ export class Runtime {
     this.checks.push(
       scope.then(async (err) => {
         const detail = extra ? await extra() : '';
-        if (err || detail) this.scopeErrors.push({ seq, err: new WebGPUError(`WebGPU error while ${what}: ${err?.message ?? ''}\n${detail}`.trimEnd()) });
+        if (err || detail)
+          this.scopeErrors.push({
+            seq,
+            err: new WebGPUError(`WebGPU error while ${what}: ${err?.message ?? ''}\n${detail}`.trimEnd()),
+          });
       }),
     );
   }
@@ -323,7 +337,9 @@ export class Runtime {
     const [x, y = 1, z = 1] = args.workgroups;
     const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg || x < 0 || y < 0 || z < 0) {
-      throw new WebGPUError(`kernel "${spec.name}": dispatch size (${x}, ${y}, ${z}) exceeds the adapter's ${maxWg} workgroups per dimension`);
+      throw new WebGPUError(
+        `kernel "${spec.name}": dispatch size (${x}, ${y}, ${z}) exceeds the adapter's ${maxWg} workgroups per dimension`,
+      );
     }
     if (x === 0 || y === 0 || z === 0) return;
     if (this.debug) this.device.pushErrorScope('validation');
@@ -356,7 +372,12 @@ export class Runtime {
       return;
     }
     // A queue write would land before the recorded (unsubmitted) commands: stage and copy instead.
-    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.COPY_SRC, mappedAtCreation: true, label: 'upload' });
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+      label: 'upload',
+    });
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, bytes));
     staging.unmap();
     this.copy(staging, 0, dst, dstOffset, bytes);
@@ -428,7 +449,11 @@ export class Runtime {
   async read(src: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     this.assertAlive();
     const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: 'readback',
+    });
     this.copy(src, offset, staging, 0, size);
     this.flush();
     const t0 = performance.now();
@@ -484,7 +509,11 @@ class UniformArena {
     let c = this.chunks[this.chunk];
     if (!c) {
       c = {
-        buffer: this.device.createBuffer({ size: UniformArena.CHUNK, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms' }),
+        buffer: this.device.createBuffer({
+          size: UniformArena.CHUNK,
+          usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+          label: 'uniforms',
+        }),
         data: new ArrayBuffer(UniformArena.CHUNK),
       };
       this.chunks.push(c);
@@ -494,7 +523,7 @@ class UniformArena {
     const f32 = new Float32Array(c.data, this.cursor, size / 4);
     spec.params.forEach(([name, type], i) => {
       const v = values[name];
-      if (v === undefined || !Number.isFinite(v) && type !== 'f32') {
+      if (v === undefined || (!Number.isFinite(v) && type !== 'f32')) {
         throw new WebGPUError(`kernel "${spec.name}": parameter "${name}" is ${v}`);
       }
       if (type === 'f32') f32[i] = v;

@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyRuntime, getRuntime, type KernelSpec, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { measureCeilings } from '../../bench/ceilings.ts';
-import { BENCH_DAWN_FLAGS, BenchUsageError, median, parseArgs, runBench, timestampProblem, type BenchRecord } from '../../bench/harness.ts';
+import {
+  BENCH_DAWN_FLAGS,
+  BenchUsageError,
+  median,
+  parseArgs,
+  runBench,
+  timestampProblem,
+  type BenchRecord,
+} from '../../bench/harness.ts';
 import type { BenchCase, BenchModule } from '../../bench/types.ts';
 
 const scale: KernelSpec = {
@@ -43,9 +51,18 @@ function fakeModule(): BenchModule {
       const inp = rt.pool.acquire(n * 4);
       const out = rt.pool.acquire(n * 4);
       const tmp = rt.pool.acquire(n * 4);
-      rt.write(inp, 0, Float32Array.from({ length: n }, (_, i) => i % 7));
+      rt.write(
+        inp,
+        0,
+        Float32Array.from({ length: n }, (_, i) => i % 7),
+      );
       const record = (factor: number, wg = 64): void =>
-        rt.dispatch(scale, { bindings: { inp, out }, params: { n, factor }, overrides: { WG: wg }, workgroups: [Math.ceil(n / wg)] });
+        rt.dispatch(scale, {
+          bindings: { inp, out },
+          params: { n, factor },
+          overrides: { WG: wg },
+          workgroups: [Math.ceil(n / wg)],
+        });
       const check = async (factor: number): Promise<void> => {
         record(factor);
         const got = new Float32Array(await rt.read(out, 0, n * 4));
@@ -53,7 +70,14 @@ function fakeModule(): BenchModule {
       };
       const base = { kernel: 'fake-scale', shape: { N: n }, dispose: () => {} };
       return [
-        { ...base, variant: 'scale wg64', bytes: 8 * n, run: () => record(2), naive: () => record(2, 1), validate: () => check(2) },
+        {
+          ...base,
+          variant: 'scale wg64',
+          bytes: 8 * n,
+          run: () => record(2),
+          naive: () => record(2, 1),
+          validate: () => check(2),
+        },
         {
           ...base,
           variant: 'wrong',
@@ -117,7 +141,9 @@ describe('bench harness', () => {
   });
 
   it('names the known kernels when given an unknown one', async () => {
-    await expect(runBench(['no-such-kernel'], () => {}, [fakeModule()])).rejects.toThrow(/unknown kernel "no-such-kernel".*known:.*fake-scale/);
+    await expect(runBench(['no-such-kernel'], () => {}, [fakeModule()])).rejects.toThrow(
+      /unknown kernel "no-such-kernel".*known:.*fake-scale/,
+    );
     await expect(runBench([], () => {}, [fakeModule()])).rejects.toThrow(BenchUsageError);
   });
 

@@ -24,7 +24,12 @@ function allRules(on = true): Record<RuleName, boolean> {
 }
 
 function cleaner(rules: Partial<Record<RuleName, boolean>> = {}, threshold = 0.8): Cleaner {
-  return new Cleaner({ rules: { ...allRules(), ...rules }, minChars: 20, minLetterFraction: 0.5, nearDupThreshold: threshold });
+  return new Cleaner({
+    rules: { ...allRules(), ...rules },
+    minChars: 20,
+    minLetterFraction: 0.5,
+    nearDupThreshold: threshold,
+  });
 }
 
 /** A deterministic pseudo-English paragraph of n words. */
@@ -171,7 +176,9 @@ describe('anonymization', () => {
 
   it('counts changed documents in the cleaner', () => {
     const c = cleaner();
-    expect(c.process('Contact me at someone@example.com for the details.')).toBe('Contact me at <EMAIL> for the details.');
+    expect(c.process('Contact me at someone@example.com for the details.')).toBe(
+      'Contact me at <EMAIL> for the details.',
+    );
     expect(c.stats.anonymize.docsChanged).toBe(1);
     expect(c.stats.anonymize.charsRemoved).toBe('someone@example.com'.length);
     expect(c.anonymized.email).toBe(1);

@@ -30,7 +30,8 @@ const fresh = (): string => {
 const quiet = { progress: 'off' as const, log: (): void => {} };
 
 function paragraph(seed: number, words = 60): string {
-  const vocab = 'sea ship whale wind sail rope deck crew storm calm night day old man boy sang ran saw heard dark'.split(' ');
+  const vocab =
+    'sea ship whale wind sail rope deck crew storm calm night day old man boy sang ran saw heard dark'.split(' ');
   const rng = new Rng(seed);
   const ws = Array.from({ length: words }, () => vocab[rng.nextInt(vocab.length)]);
   return `Paragraph ${seed}: ${ws.join(' ')}.`;
@@ -42,7 +43,10 @@ function makeCorpus(): { dir: string; texts: string } {
   const texts = join(dir, 'texts');
   mkdirSync(join(texts, 'sub'), { recursive: true });
   writeFileSync(join(texts, 'a.txt'), Array.from({ length: 12 }, (_, i) => paragraph(i)).join('\n\n\n'));
-  writeFileSync(join(texts, 'sub', 'b.md'), `# Notes\r\n\r\n${paragraph(100)}\r\nMail me at ann@example.com please.\r\n`);
+  writeFileSync(
+    join(texts, 'sub', 'b.md'),
+    `# Notes\r\n\r\n${paragraph(100)}\r\nMail me at ann@example.com please.\r\n`,
+  );
   writeFileSync(join(texts, 'dup.txt'), paragraph(3)); // exact duplicate of a paragraph of a.txt? (packed: no)
   writeFileSync(join(texts, 'ignored.csv'), 'x,y\n1,2\n');
   const jsonl = [
@@ -70,7 +74,15 @@ describe('prepare end to end', () => {
   let report: PrepareReport;
 
   it('writes shards, tokenizer and report', async () => {
-    report = await prepare({ inputs: [texts, join(dir, 'web.jsonl')], out, tokenizer: 'bpe', vocabSize: 300, docChars: 600, valFraction: 0.2, ...quiet });
+    report = await prepare({
+      inputs: [texts, join(dir, 'web.jsonl')],
+      out,
+      tokenizer: 'bpe',
+      vocabSize: 300,
+      docChars: 600,
+      valFraction: 0.2,
+      ...quiet,
+    });
     expect(readdirSync(out).sort()).toEqual(['report.json', 'tokenizer.json', 'train.bin', 'val.bin']);
     expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'))).toEqual(report);
     // No temporary folders left beside the output.
@@ -109,8 +121,16 @@ describe('prepare end to end', () => {
     expect(train.filter((t) => t === tok.eotId).length).toBe(report.splits.train.docs);
     expect(train[train.length - 1]).toBe(tok.eotId);
     const header = readShard(join(out, 'train.bin')).header;
-    expect(header).toMatchObject({ vocabSize: 300, eotId: 299, tokenizerId: tok.id, docCount: report.splits.train.docs, tokenBytes: 2 });
-    const docs = [...tok.decode(train).split('<|endoftext|>'), ...tok.decode(val).split('<|endoftext|>')].filter((d) => d !== '');
+    expect(header).toMatchObject({
+      vocabSize: 300,
+      eotId: 299,
+      tokenizerId: tok.id,
+      docCount: report.splits.train.docs,
+      tokenBytes: 2,
+    });
+    const docs = [...tok.decode(train).split('<|endoftext|>'), ...tok.decode(val).split('<|endoftext|>')].filter(
+      (d) => d !== '',
+    );
     expect(docs.length).toBe(report.docsOut);
     const all = docs.join('\n');
     expect(all).toContain('Hello HTML world, this is a web page with & entities.');
@@ -136,10 +156,27 @@ describe('prepare end to end', () => {
 
   it('is reproducible and replaces its previous output', async () => {
     const before = readFileSync(join(out, 'train.bin'));
-    const again = await prepare({ inputs: [texts, join(dir, 'web.jsonl')], out, tokenizer: 'bpe', vocabSize: 300, docChars: 600, valFraction: 0.2, ...quiet });
+    const again = await prepare({
+      inputs: [texts, join(dir, 'web.jsonl')],
+      out,
+      tokenizer: 'bpe',
+      vocabSize: 300,
+      docChars: 600,
+      valFraction: 0.2,
+      ...quiet,
+    });
     expect(readFileSync(join(out, 'train.bin')).equals(before)).toBe(true);
     expect(again.splits).toEqual(report.splits);
-    const otherSeed = await prepare({ inputs: [texts, join(dir, 'web.jsonl')], out, tokenizer: 'bpe', vocabSize: 300, docChars: 600, valFraction: 0.2, seed: 9, ...quiet });
+    const otherSeed = await prepare({
+      inputs: [texts, join(dir, 'web.jsonl')],
+      out,
+      tokenizer: 'bpe',
+      vocabSize: 300,
+      docChars: 600,
+      valFraction: 0.2,
+      seed: 9,
+      ...quiet,
+    });
     expect(otherSeed.docsOut).toBe(report.docsOut);
     expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
   });
@@ -240,10 +277,15 @@ describe('bad input', () => {
   it('invalid UTF-8 is skipped with file and line (an error with --strict)', async () => {
     const dir = fresh();
     const bad = join(dir, 'latin1.txt');
-    writeFileSync(bad, Buffer.concat([Buffer.from(`${paragraph(9)}\nsecond line caf`), Buffer.from([0xe9]), Buffer.from(' au lait\n')]));
+    writeFileSync(
+      bad,
+      Buffer.concat([Buffer.from(`${paragraph(9)}\nsecond line caf`), Buffer.from([0xe9]), Buffer.from(' au lait\n')]),
+    );
     const r = await run(dir, [good(dir), bad]);
     expect(r.skipped.invalidUtf8).toBe(1);
-    expect(r.skipped.examples[0]).toMatch(new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: invalid UTF-8`));
+    expect(r.skipped.examples[0]).toMatch(
+      new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: invalid UTF-8`),
+    );
     await expect(run(dir, [bad, good(dir)], { strict: true })).rejects.toThrow(`${bad}:2: invalid UTF-8`);
   });
 
@@ -252,7 +294,12 @@ describe('bad input', () => {
     const f = join(dir, 'data.jsonl');
     writeFileSync(
       f,
-      [JSON.stringify({ text: paragraph(1) }), '{"text": "unterminated', JSON.stringify({ body: paragraph(2) }), JSON.stringify({ text: paragraph(3) })].join('\n'),
+      [
+        JSON.stringify({ text: paragraph(1) }),
+        '{"text": "unterminated',
+        JSON.stringify({ body: paragraph(2) }),
+        JSON.stringify({ text: paragraph(3) }),
+      ].join('\n'),
     );
     const r = await run(dir, [f]);
     expect(r.docsIn).toBe(2);
@@ -329,7 +376,9 @@ describe('atomic output', () => {
     writeFileSync(join(dir, 'in.txt'), paragraph(1));
     mkdirSync(join(dir, 'out'));
     writeFileSync(join(dir, 'out', 'precious.txt'), 'keep me');
-    await expect(prepare({ inputs: [join(dir, 'in.txt')], out: join(dir, 'out'), tokenizer: 'char', ...quiet })).rejects.toThrow(/refusing to overwrite/);
+    await expect(
+      prepare({ inputs: [join(dir, 'in.txt')], out: join(dir, 'out'), tokenizer: 'char', ...quiet }),
+    ).rejects.toThrow(/refusing to overwrite/);
     expect(readdirSync(join(dir, 'out'))).toEqual(['precious.txt']);
   });
 
@@ -359,9 +408,28 @@ describe('atomic output', () => {
 describe('command line', () => {
   it('parses flags in camelCase, kebab-case and with =', () => {
     const p = parsePrepareArgs([
-      '--input', 'a.txt', 'b', '-i', 'c.jsonl', '--out=outdir', '--tokenizer', 'char', '--vocab-size', '300',
-      '--valFraction=0.1', '--text_field', 'body', '--nearDupThreshold', '0.9', '--no-near-dup', '--no-noise',
-      '--no-anonymize', '--strict', '--quiet', '--seed', '5',
+      '--input',
+      'a.txt',
+      'b',
+      '-i',
+      'c.jsonl',
+      '--out=outdir',
+      '--tokenizer',
+      'char',
+      '--vocab-size',
+      '300',
+      '--valFraction=0.1',
+      '--text_field',
+      'body',
+      '--nearDupThreshold',
+      '0.9',
+      '--no-near-dup',
+      '--no-noise',
+      '--no-anonymize',
+      '--strict',
+      '--quiet',
+      '--seed',
+      '5',
     ]);
     expect(p.options).toMatchObject({
       inputs: ['a.txt', 'b', 'c.jsonl'],
@@ -379,7 +447,9 @@ describe('command line', () => {
   });
 
   it('reports bad arguments as CliError', () => {
-    expect(() => parsePrepareArgs(['--out', 'x', '--tokenizer', 'wordpiece'])).toThrow(/--tokenizer must be gpt2, bpe or char/);
+    expect(() => parsePrepareArgs(['--out', 'x', '--tokenizer', 'wordpiece'])).toThrow(
+      /--tokenizer must be gpt2, bpe or char/,
+    );
     expect(() => parsePrepareArgs(['--out', 'x', '--bogus'])).toThrow(CliError);
     expect(() => parsePrepareArgs(['--out', 'x', '--vocabSize', 'many'])).toThrow(/expects a number/);
     expect(() => parsePrepareArgs(['-i', 'a.txt'])).toThrow(/--out/);
@@ -397,7 +467,9 @@ describe('command line', () => {
     writeFileSync(join(dir, 'in.txt'), paragraph(1));
     const base = { inputs: [join(dir, 'in.txt')], out: join(dir, 'out'), ...quiet };
     await expect(prepare({ ...base, valFraction: 1.5 })).rejects.toThrow(/--valFraction must be a number in \[0, 1\)/);
-    await expect(prepare({ ...base, tokenizer: 'gpt2', vocabSize: 1000 })).rejects.toThrow(/does not apply to the gpt2/);
+    await expect(prepare({ ...base, tokenizer: 'gpt2', vocabSize: 1000 })).rejects.toThrow(
+      /does not apply to the gpt2/,
+    );
     await expect(prepare({ ...base, vocabSize: 100 })).rejects.toThrow(/--vocabSize must be an integer from 257/);
     await expect(prepare({ ...base, nearDupThreshold: 0 })).rejects.toThrow(CliError);
   });

@@ -16,7 +16,8 @@ import { unigramCrossEntropy, unigramEntropy } from '../../train/data/stats.ts';
 const dir = mkdtempSync(join(tmpdir(), 'shard-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const arange = (n: number, mod = Infinity): Uint32Array => Uint32Array.from({ length: n }, (_, i) => (mod === Infinity ? i : i % mod));
+const arange = (n: number, mod = Infinity): Uint32Array =>
+  Uint32Array.from({ length: n }, (_, i) => (mod === Infinity ? i : i % mod));
 
 describe('shard files', () => {
   it('write a 256-byte little-endian header then uint16 tokens', () => {
@@ -68,7 +69,9 @@ describe('shard files', () => {
   });
 
   it('reject ids outside the vocabulary, bad magic and truncation', () => {
-    expect(() => writeShard(join(dir, 'c.bin'), [300], { vocabSize: 300, eotId: 299, tokenizerId: 'x', docCount: 1 })).toThrow(/outside the vocabulary/);
+    expect(() =>
+      writeShard(join(dir, 'c.bin'), [300], { vocabSize: 300, eotId: 299, tokenizerId: 'x', docCount: 1 }),
+    ).toThrow(/outside the vocabulary/);
     const path = join(dir, 'd.bin');
     writeShard(path, [1, 2, 3], { vocabSize: 10, eotId: 9, tokenizerId: 'x', docCount: 1 });
     const raw = readFileSync(path);

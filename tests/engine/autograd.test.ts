@@ -108,9 +108,15 @@ describe('autograd', () => {
 describe('clear errors for bad input', () => {
   it('names the op and the shapes on a mismatch', () => {
     E.tidy(() => {
-      expect(() => E.add(E.zeros([2, 3]), E.zeros([4, 3]))).toThrow(/add: shapes \[2, 3\] and \[4, 3\] cannot be broadcast/);
-      expect(() => E.matmul(E.zeros([2, 3]), E.zeros([4, 5]))).toThrow(/matmul: inner dimensions differ: f32\[2, 3\] · f32\[4, 5\]/);
-      expect(() => E.reshape(E.zeros([2, 3]), [4, 2])).toThrow(/reshape: cannot reshape f32\[2, 3\] \(6 elements\) to \[4, 2\]/);
+      expect(() => E.add(E.zeros([2, 3]), E.zeros([4, 3]))).toThrow(
+        /add: shapes \[2, 3\] and \[4, 3\] cannot be broadcast/,
+      );
+      expect(() => E.matmul(E.zeros([2, 3]), E.zeros([4, 5]))).toThrow(
+        /matmul: inner dimensions differ: f32\[2, 3\] · f32\[4, 5\]/,
+      );
+      expect(() => E.reshape(E.zeros([2, 3]), [4, 2])).toThrow(
+        /reshape: cannot reshape f32\[2, 3\] \(6 elements\) to \[4, 2\]/,
+      );
       expect(() => E.layernorm(E.zeros([2, 3]), E.zeros([4]), E.zeros([3]))).toThrow(/layernorm: weight f32\[4\]/);
       expect(() => E.sum(E.zeros([2, 3]), 2)).toThrow(/sum: axis 2 is out of range/);
     });
@@ -120,7 +126,9 @@ describe('clear errors for bad input', () => {
     E.tidy(() => {
       const ids = E.fromArray(new Int32Array([0, 1]));
       expect(() => E.exp(ids)).toThrow(/exp: expected an f32 tensor, got i32\[2\]/);
-      expect(() => E.embedding(E.zeros([4, 2]), E.zeros([2]))).toThrow(/embedding: expected an i32 or u32 index tensor/);
+      expect(() => E.embedding(E.zeros([4, 2]), E.zeros([2]))).toThrow(
+        /embedding: expected an i32 or u32 index tensor/,
+      );
       expect(() => E.fromArray([1.5], [1], 'i32')).toThrow(/not a valid i32/);
     });
   });

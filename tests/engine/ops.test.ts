@@ -4,7 +4,17 @@
 // write fails the comparison.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
-import { Rng, randn, randu, refBackward, refForward, refTensor, type RefOpAttrs, type RefOpName, type RefTensor } from '../../engine/reference.ts';
+import {
+  Rng,
+  randn,
+  randu,
+  refBackward,
+  refForward,
+  refTensor,
+  type RefOpAttrs,
+  type RefOpName,
+  type RefTensor,
+} from '../../engine/reference.ts';
 import { assertClose, type TolName } from '../../kernels/check.ts';
 
 let rt: E.Runtime;
@@ -19,11 +29,28 @@ afterAll(() => {
 const f32 = (t: RefTensor): RefTensor => ({ shape: t.shape, data: Float64Array.from(Float32Array.from(t.data)) });
 
 type Gen = (rng: Rng) => RefTensor;
-const normal = (shape: number[]): Gen => (rng) => f32(randn(shape, rng));
-const positive = (shape: number[]): Gen => (rng) => f32(randu(shape, rng, 0.5, 2));
-const ints = (shape: number[], hi: number, extra: number[] = []): Gen => (rng) =>
-  refTensor(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => extra[i] ?? Math.floor(rng.uniform() * hi)));
-const mask = (shape: number[]): Gen => (rng) => refTensor(shape, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rng.uniform() < 0.4 ? 1 : 0)));
+const normal =
+  (shape: number[]): Gen =>
+  (rng) =>
+    f32(randn(shape, rng));
+const positive =
+  (shape: number[]): Gen =>
+  (rng) =>
+    f32(randu(shape, rng, 0.5, 2));
+const ints =
+  (shape: number[], hi: number, extra: number[] = []): Gen =>
+  (rng) =>
+    refTensor(
+      shape,
+      Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => extra[i] ?? Math.floor(rng.uniform() * hi)),
+    );
+const mask =
+  (shape: number[]): Gen =>
+  (rng) =>
+    refTensor(
+      shape,
+      Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => (rng.uniform() < 0.4 ? 1 : 0)),
+    );
 
 interface Case {
   name: string;
@@ -41,11 +68,17 @@ interface Case {
 const binary = (op: 'add' | 'sub' | 'mul' | 'div', fn: (a: E.Tensor, b: E.Tensor) => E.Tensor): Case[] =>
   [
     [[1], [1]],
-    [[3, 1, 5], [4, 5]],
+    [
+      [3, 1, 5],
+      [4, 5],
+    ],
     [[17], [1]],
     [[33, 257], [257]],
     [[], [2, 3]],
-    [[2, 1, 3, 1], [1, 17, 1, 5]],
+    [
+      [2, 1, 3, 1],
+      [1, 17, 1, 5],
+    ],
   ].map(([a, b]) => ({
     name: `${op} ${JSON.stringify(a)} ${JSON.stringify(b)}`,
     ref: op,
@@ -55,10 +88,26 @@ const binary = (op: 'add' | 'sub' | 'mul' | 'div', fn: (a: E.Tensor, b: E.Tensor
   }));
 
 const unaryShapes = [[1], [3, 17], [257]];
-const unary = (op: RefOpName, fn: (x: E.Tensor) => E.Tensor, gen: (s: number[]) => Gen = normal, attrs: object = {}, tol: TolName = 'f32Math'): Case[] =>
-  unaryShapes.map((s) => ({ name: `${op}${JSON.stringify(attrs)} ${JSON.stringify(s)}`, ref: op, attrs, inputs: [gen(s)], run: ([x]) => fn(x!), tol }));
+const unary = (
+  op: RefOpName,
+  fn: (x: E.Tensor) => E.Tensor,
+  gen: (s: number[]) => Gen = normal,
+  attrs: object = {},
+  tol: TolName = 'f32Math',
+): Case[] =>
+  unaryShapes.map((s) => ({
+    name: `${op}${JSON.stringify(attrs)} ${JSON.stringify(s)}`,
+    ref: op,
+    attrs,
+    inputs: [gen(s)],
+    run: ([x]) => fn(x!),
+    tol,
+  }));
 
-const reduceCases = (op: 'sum' | 'mean' | 'max', fn: (x: E.Tensor, axis?: number, keepdim?: boolean) => E.Tensor): Case[] =>
+const reduceCases = (
+  op: 'sum' | 'mean' | 'max',
+  fn: (x: E.Tensor, axis?: number, keepdim?: boolean) => E.Tensor,
+): Case[] =>
   (
     [
       [[1], undefined, false],
@@ -99,19 +148,66 @@ const CASES: Case[] = [
   ...reduceCases('max', E.max),
   ...(
     [
-      [[3, 5], [5, 7]],
-      [[2, 3, 17], [17, 4]],
-      [[2, 3, 5], [2, 5, 33]],
-      [[1, 4, 3], [2, 3, 5]],
-      [[33, 1], [1, 17]],
-      [[1, 1], [1, 1]],
+      [
+        [3, 5],
+        [5, 7],
+      ],
+      [
+        [2, 3, 17],
+        [17, 4],
+      ],
+      [
+        [2, 3, 5],
+        [2, 5, 33],
+      ],
+      [
+        [1, 4, 3],
+        [2, 3, 5],
+      ],
+      [
+        [33, 1],
+        [1, 17],
+      ],
+      [
+        [1, 1],
+        [1, 1],
+      ],
     ] as number[][][]
-  ).map(([a, b]): Case => ({ name: `matmul ${JSON.stringify(a)}·${JSON.stringify(b)}`, ref: 'matmul', attrs: {}, inputs: [normal(a!), normal(b!)], run: ([x, y]) => E.matmul(x!, y!), tol: 'f32Reduce' })),
-  ...[[1, 1], [3, 17], [5, 257]].flatMap((s): Case[] => [
-    { name: `softmax ${JSON.stringify(s)}`, ref: 'softmax', attrs: {}, inputs: [normal(s)], run: ([x]) => E.softmax(x!), tol: 'f32Math' },
-    { name: `logSoftmax ${JSON.stringify(s)}`, ref: 'logSoftmax', attrs: {}, inputs: [normal(s)], run: ([x]) => E.logSoftmax(x!), tol: 'f32Math' },
+  ).map(([a, b]): Case => ({
+    name: `matmul ${JSON.stringify(a)}·${JSON.stringify(b)}`,
+    ref: 'matmul',
+    attrs: {},
+    inputs: [normal(a!), normal(b!)],
+    run: ([x, y]) => E.matmul(x!, y!),
+    tol: 'f32Reduce',
+  })),
+  ...[
+    [1, 1],
+    [3, 17],
+    [5, 257],
+  ].flatMap((s): Case[] => [
+    {
+      name: `softmax ${JSON.stringify(s)}`,
+      ref: 'softmax',
+      attrs: {},
+      inputs: [normal(s)],
+      run: ([x]) => E.softmax(x!),
+      tol: 'f32Math',
+    },
+    {
+      name: `logSoftmax ${JSON.stringify(s)}`,
+      ref: 'logSoftmax',
+      attrs: {},
+      inputs: [normal(s)],
+      run: ([x]) => E.logSoftmax(x!),
+      tol: 'f32Math',
+    },
   ]),
-  ...[[1, 3], [7, 33], [17, 257]].map(([N, V]): Case => ({
+  ...[
+    [1, 3],
+    [7, 33],
+    [17, 257],
+  ].map(([N, V]): Case => ({
     name: `crossEntropy N=${N} V=${V} with an ignored row`,
     ref: 'crossEntropy',
     attrs: { ignoreIndex: -1 },
@@ -122,7 +218,10 @@ const CASES: Case[] = [
   })),
   ...[
     [[1, 1], [1]],
-    [[17, 5], [3, 4]],
+    [
+      [17, 5],
+      [3, 4],
+    ],
     [[33, 3], [257]],
   ].map(([w, ids]): Case => ({
     name: `embedding ${JSON.stringify(w)} ids ${JSON.stringify(ids)}`,
@@ -132,24 +231,110 @@ const CASES: Case[] = [
     intInputs: [1],
     run: ([wt, i]) => E.embedding(wt!, i!),
   })),
-  ...[[1, 2], [3, 17], [2, 3, 33], [5, 257]].map((s): Case => {
+  ...[
+    [1, 2],
+    [3, 17],
+    [2, 3, 33],
+    [5, 257],
+  ].map((s): Case => {
     const C = s[s.length - 1]!;
-    return { name: `layernorm ${JSON.stringify(s)}`, ref: 'layernorm', attrs: { eps: 1e-5 }, inputs: [normal(s), normal([C]), normal([C])], run: ([x, w, b]) => E.layernorm(x!, w!, b!, 1e-5), tol: 'f32Reduce' };
+    return {
+      name: `layernorm ${JSON.stringify(s)}`,
+      ref: 'layernorm',
+      attrs: { eps: 1e-5 },
+      inputs: [normal(s), normal([C]), normal([C])],
+      run: ([x, w, b]) => E.layernorm(x!, w!, b!, 1e-5),
+      tol: 'f32Reduce',
+    };
   }),
   ...[
-    [[3, 5], [3, 1]],
+    [
+      [3, 5],
+      [3, 1],
+    ],
     [[2, 17], [17]],
     [[33], [33]],
-  ].map(([x, m]): Case => ({ name: `maskedFill ${JSON.stringify(x)} mask ${JSON.stringify(m)}`, ref: 'maskedFill', attrs: { value: -7 }, inputs: [normal(x!), mask(m!)], noGrad: [1], run: ([t, k]) => E.maskedFill(t!, k!, -7), tol: 'exact' })),
-  { name: 'concat axis 0', ref: 'concat', attrs: { axis: 0 }, inputs: [normal([1, 3]), normal([4, 3]), normal([2, 3])], run: (xs) => E.concat(xs, 0), tol: 'exact' },
-  { name: 'concat axis -1', ref: 'concat', attrs: { axis: 1 }, inputs: [normal([3, 5]), normal([3, 17])], run: (xs) => E.concat(xs, -1), tol: 'exact' },
-  { name: 'slice middle axis', ref: 'slice', attrs: { axis: 1, start: 2, end: 9 }, inputs: [normal([3, 17, 5])], run: ([x]) => E.slice(x!, 1, 2, 9), tol: 'exact' },
-  { name: 'slice leading axis (view)', ref: 'slice', attrs: { axis: 0, start: 64, end: 65 }, inputs: [normal([129, 1])], run: ([x]) => E.slice(x!, 0, 64, 65), tol: 'exact' },
-  { name: 'slice leading axis (unaligned)', ref: 'slice', attrs: { axis: 0, start: 1, end: 3 }, inputs: [normal([3, 17])], run: ([x]) => E.slice(x!, 0, 1, 3), tol: 'exact' },
-  { name: 'permute', ref: 'permute', attrs: { perm: [2, 0, 1] }, inputs: [normal([3, 5, 17])], run: ([x]) => E.permute(x!, [2, 0, 1]), tol: 'exact' },
-  { name: 'transpose', ref: 'transpose', attrs: { perm: [1, 0] }, inputs: [normal([33, 7])], run: ([x]) => E.transpose(x!), tol: 'exact' },
-  { name: 'reshape', ref: 'reshape', attrs: { shape: [17, 3] }, inputs: [normal([3, 17])], run: ([x]) => E.reshape(x!, [17, 3]), tol: 'exact' },
-  { name: 'broadcastTo', ref: 'broadcastTo', attrs: { shape: [4, 3, 5] }, inputs: [normal([3, 1])], run: ([x]) => E.broadcastTo(x!, [4, 3, 5]), tol: 'f32' },
+  ].map(([x, m]): Case => ({
+    name: `maskedFill ${JSON.stringify(x)} mask ${JSON.stringify(m)}`,
+    ref: 'maskedFill',
+    attrs: { value: -7 },
+    inputs: [normal(x!), mask(m!)],
+    noGrad: [1],
+    run: ([t, k]) => E.maskedFill(t!, k!, -7),
+    tol: 'exact',
+  })),
+  {
+    name: 'concat axis 0',
+    ref: 'concat',
+    attrs: { axis: 0 },
+    inputs: [normal([1, 3]), normal([4, 3]), normal([2, 3])],
+    run: (xs) => E.concat(xs, 0),
+    tol: 'exact',
+  },
+  {
+    name: 'concat axis -1',
+    ref: 'concat',
+    attrs: { axis: 1 },
+    inputs: [normal([3, 5]), normal([3, 17])],
+    run: (xs) => E.concat(xs, -1),
+    tol: 'exact',
+  },
+  {
+    name: 'slice middle axis',
+    ref: 'slice',
+    attrs: { axis: 1, start: 2, end: 9 },
+    inputs: [normal([3, 17, 5])],
+    run: ([x]) => E.slice(x!, 1, 2, 9),
+    tol: 'exact',
+  },
+  {
+    name: 'slice leading axis (view)',
+    ref: 'slice',
+    attrs: { axis: 0, start: 64, end: 65 },
+    inputs: [normal([129, 1])],
+    run: ([x]) => E.slice(x!, 0, 64, 65),
+    tol: 'exact',
+  },
+  {
+    name: 'slice leading axis (unaligned)',
+    ref: 'slice',
+    attrs: { axis: 0, start: 1, end: 3 },
+    inputs: [normal([3, 17])],
+    run: ([x]) => E.slice(x!, 0, 1, 3),
+    tol: 'exact',
+  },
+  {
+    name: 'permute',
+    ref: 'permute',
+    attrs: { perm: [2, 0, 1] },
+    inputs: [normal([3, 5, 17])],
+    run: ([x]) => E.permute(x!, [2, 0, 1]),
+    tol: 'exact',
+  },
+  {
+    name: 'transpose',
+    ref: 'transpose',
+    attrs: { perm: [1, 0] },
+    inputs: [normal([33, 7])],
+    run: ([x]) => E.transpose(x!),
+    tol: 'exact',
+  },
+  {
+    name: 'reshape',
+    ref: 'reshape',
+    attrs: { shape: [17, 3] },
+    inputs: [normal([3, 17])],
+    run: ([x]) => E.reshape(x!, [17, 3]),
+    tol: 'exact',
+  },
+  {
+    name: 'broadcastTo',
+    ref: 'broadcastTo',
+    attrs: { shape: [4, 3, 5] },
+    inputs: [normal([3, 1])],
+    run: ([x]) => E.broadcastTo(x!, [4, 3, 5]),
+    tol: 'f32',
+  },
 ];
 
 describe('engine ops vs the float64 reference, forward and backward', () => {
@@ -160,7 +345,11 @@ describe('engine ops vs the float64 reference, forward and backward', () => {
       await E.tidy(async () => {
         const xs = refInputs.map((r, i) => {
           const isInt = c.intInputs?.includes(i);
-          const t = E.fromArray(isInt ? Int32Array.from(r.data) : Float32Array.from(r.data), r.shape, isInt ? 'i32' : 'f32');
+          const t = E.fromArray(
+            isInt ? Int32Array.from(r.data) : Float32Array.from(r.data),
+            r.shape,
+            isInt ? 'i32' : 'f32',
+          );
           if (!isInt && !c.noGrad?.includes(i)) t.requiresGrad = true;
           return t;
         });
@@ -177,7 +366,12 @@ describe('engine ops vs the float64 reference, forward and backward', () => {
           const rg = refGrads[i];
           expect(x.grad, `${c.name}: input ${i} has a gradient`).not.toBeNull();
           expect(x.grad!.shape).toEqual(x.shape);
-          assertClose(await x.grad!.data(), rg ? rg.data : new Float64Array(x.size), c.tol ?? 'f32', `${c.name} d(input ${i})`);
+          assertClose(
+            await x.grad!.data(),
+            rg ? rg.data : new Float64Array(x.size),
+            c.tol ?? 'f32',
+            `${c.name} d(input ${i})`,
+          );
           x.zeroGrad();
         }
       });
@@ -198,10 +392,22 @@ describe('ops beyond the reference table', () => {
       expect(kept).toBeGreaterThan(0.55);
       expect(kept).toBeLessThan(0.85);
       const xd = await x.data();
-      const refOut = refForward('dropout', [{ shape: [33, 17], data: Float64Array.from(xd) }, { shape: [33, 17], data: Float64Array.from(m.map(Math.round)) }], { p: 0.3 });
+      const refOut = refForward(
+        'dropout',
+        [
+          { shape: [33, 17], data: Float64Array.from(xd) },
+          { shape: [33, 17], data: Float64Array.from(m.map(Math.round)) },
+        ],
+        { p: 0.3 },
+      );
       assertClose(await y.data(), refOut.data, 'f32', 'dropout forward');
       E.backward(E.sum(y));
-      assertClose(await x.grad!.data(), m.map((v) => Math.round(v) / 0.7), 'f32', 'dropout backward');
+      assertClose(
+        await x.grad!.data(),
+        m.map((v) => Math.round(v) / 0.7),
+        'f32',
+        'dropout backward',
+      );
       const other = E.dropout(E.ones([33, 17]), 0.3, 99);
       expect(Array.from(await other.data())).not.toEqual(Array.from(await ones.data()));
     });
@@ -216,14 +422,18 @@ describe('ops beyond the reference table', () => {
       const loss = E.add(E.sum(E.mulScalar(a, 1)), E.add(E.sum(E.mulScalar(b, 2)), E.sum(E.mulScalar(c, 3))));
       E.backward(loss);
       const g = await x.grad!.data();
-      const expected = Array.from({ length: 30 }, (_, i) => ((i % 10) < 2 ? 1 : (i % 10) < 7 ? 2 : 3));
+      const expected = Array.from({ length: 30 }, (_, i) => (i % 10 < 2 ? 1 : i % 10 < 7 ? 2 : 3));
       assertClose(g, expected, 'exact', 'split gradient');
     });
   });
 
   it('linear with bias, GELU epilogue and a transposed weight matches the composed reference', async () => {
     const rng = new Rng(5);
-    for (const [M, C, OC, geluOn, transW] of [[5, 17, 33, true, false], [3, 8, 7, false, true], [1, 3, 1, true, true]] as [number, number, number, boolean, boolean][]) {
+    for (const [M, C, OC, geluOn, transW] of [
+      [5, 17, 33, true, false],
+      [3, 8, 7, false, true],
+      [1, 3, 1, true, true],
+    ] as [number, number, number, boolean, boolean][]) {
       const x = f32(randn([M, C], rng));
       const w = f32(randn(transW ? [OC, C] : [C, OC], rng));
       const b = f32(randn([OC], rng));
@@ -257,7 +467,10 @@ describe('ops beyond the reference table', () => {
 
   it('attention: packed qkv (bindable thirds and the split fallback) matches the reference', async () => {
     const { attentionForward: refFwd, attentionBackward: refBwd } = await import('../../kernels/reference.ts');
-    for (const [B, NH, T, HS] of [[2, 2, 16, 32], [1, 1, 3, 32]] as [number, number, number, number][]) {
+    for (const [B, NH, T, HS] of [
+      [2, 2, 16, 32],
+      [1, 1, 3, 32],
+    ] as [number, number, number, number][]) {
       const rng = new Rng(B * 1000 + T);
       const n = B * NH * T * HS;
       const qkv = f32(randn([3, B, NH, T, HS], rng));
@@ -266,7 +479,9 @@ describe('ops beyond the reference table', () => {
       const out = new Float64Array(n);
       const lse = new Float64Array(B * NH * T);
       refFwd(out, lse, q!, k!, v!, B, NH, T, HS);
-      const dq = new Float64Array(n), dk = new Float64Array(n), dv = new Float64Array(n);
+      const dq = new Float64Array(n),
+        dk = new Float64Array(n),
+        dv = new Float64Array(n);
       refBwd(dq, dk, dv, dout.data, q!, k!, v!, out, lse, B, NH, T, HS);
       await E.tidy(async () => {
         const X = E.fromArray(Float32Array.from(qkv.data), qkv.shape);

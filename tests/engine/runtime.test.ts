@@ -12,7 +12,10 @@ beforeAll(async () => {
 const fillSpec: KernelSpec = {
   name: 'test.fill',
   entryPoint: 'main',
-  params: [['n', 'u32'], ['v', 'f32']],
+  params: [
+    ['n', 'u32'],
+    ['v', 'f32'],
+  ],
   bindings: [['out', 'rw']],
   overrides: { WG: 64 },
   wgsl: `struct P { n: u32, v: f32 }
@@ -36,7 +39,8 @@ describe('runtime', () => {
     rt.write(buf, 0, new Float32Array(100));
     const submits = rt.stats.submits;
     // 600 dispatches overflow one 64 KiB uniform chunk (256 B a slot): the arena must chain chunks.
-    for (let i = 1; i <= 600; i++) rt.dispatch(fillSpec, { bindings: { out: buf }, params: { n: 100, v: i % 7 }, workgroups: [2] });
+    for (let i = 1; i <= 600; i++)
+      rt.dispatch(fillSpec, { bindings: { out: buf }, params: { n: 100, v: i % 7 }, workgroups: [2] });
     const out = new Float32Array(await rt.read(buf, 0, 400));
     const expected = Array.from({ length: 600 }, (_, i) => (i + 1) % 7).reduce((a, b) => a + b, 0);
     expect(Array.from(out).every((x) => x === expected)).toBe(true);
@@ -83,16 +87,25 @@ describe('runtime', () => {
 
   it('rejects a missing binding, a missing parameter and an oversized dispatch', () => {
     const buf = rt.pool.acquire(16);
-    expect(() => rt.dispatch(fillSpec, { bindings: {}, params: { n: 4, v: 1 }, workgroups: [1] })).toThrow(/kernel "test.fill": binding "out" was not given/);
-    expect(() => rt.dispatch(fillSpec, { bindings: { out: buf }, params: { n: 4 }, workgroups: [1] })).toThrow(/parameter "v"/);
-    expect(() => rt.dispatch(fillSpec, { bindings: { out: buf }, params: { n: 4, v: 1 }, workgroups: [1e6] })).toThrow(/exceeds the adapter's \d+ workgroups per dimension/);
+    expect(() => rt.dispatch(fillSpec, { bindings: {}, params: { n: 4, v: 1 }, workgroups: [1] })).toThrow(
+      /kernel "test.fill": binding "out" was not given/,
+    );
+    expect(() => rt.dispatch(fillSpec, { bindings: { out: buf }, params: { n: 4 }, workgroups: [1] })).toThrow(
+      /parameter "v"/,
+    );
+    expect(() => rt.dispatch(fillSpec, { bindings: { out: buf }, params: { n: 4, v: 1 }, workgroups: [1e6] })).toThrow(
+      /exceeds the adapter's \d+ workgroups per dimension/,
+    );
     rt.pool.release(buf);
   });
 
   it('without an adapter, says what is missing and how to install a driver', () => {
     const script = `import { getRuntime } from './engine/runtime.ts';
 try { await getRuntime({ adapter: 'no-such-adapter-xyz' }); console.log('UNEXPECTED'); } catch (e) { console.log(e.message); }`;
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' } });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' },
+    });
     expect(out).toMatch(/No WebGPU adapter matches adapter "no-such-adapter-xyz"/);
     expect(out).toMatch(/lavapipe/);
   });
@@ -106,7 +119,9 @@ await new Promise((r) => setTimeout(r, 100));
 try { await rt.read(buf, 0, 16); console.log('UNEXPECTED'); } catch (e) { console.log(e.message); }
 await destroyRuntime();`;
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8', timeout: 60_000, env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' },
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, XDG_RUNTIME_DIR: '/tmp' },
     });
     expect(out).toMatch(/The WebGPU device was lost \(destroyed/);
   });

@@ -134,7 +134,11 @@ describe('adamw', () => {
         const g = rand(n, 100 + step);
         const grads = uploadPadded(g, NaN);
         if (maxNorm > 0) globalNorm(rt, { norm, grads }, { n, gradScale, chunkElems: c.chunkElems });
-        adamw(rt, { params, grads, m, v, norm }, { n, decayEnd, ...hp, step, maxNorm, gradScale, chunkElems: c.chunkElems, WG: c.WG, VPT: c.VPT });
+        adamw(
+          rt,
+          { params, grads, m, v, norm },
+          { n, decayEnd, ...hp, step, maxNorm, gradScale, chunkElems: c.chunkElems, WG: c.WG, VPT: c.VPT },
+        );
         rt.pool.release(grads);
 
         const effNorm = gradScale * refGlobalNorm([g]);
@@ -175,7 +179,11 @@ describe('adamw', () => {
     adamw(rt, { params, grads, m, v, norm }, { n, decayEnd, ...hp, step: 1, maxNorm: gn / 2, WG: 64, VPT: 1 });
     const m64 = new Float64Array(n);
     const v64 = new Float64Array(n);
-    adamwStep(p64, g, m64, v64, new Uint8Array(n).fill(1, 0, decayEnd), n, { ...hp, step: 1, gradScale: Math.min(1, gn / 2 / (gn + 1e-6)) });
+    adamwStep(p64, g, m64, v64, new Uint8Array(n).fill(1, 0, decayEnd), n, {
+      ...hp,
+      step: 1,
+      gradScale: Math.min(1, gn / 2 / (gn + 1e-6)),
+    });
     assertClose(await readF32(rt, params, n), p64, 'f32Reduce', 'params');
     assertClose(await readF32(rt, v, n), v64, 'f32Reduce', 'v');
     for (const b of [params, grads, m, v, norm]) rt.pool.release(b);

@@ -54,7 +54,8 @@ function randn(n: number, seed: number, scale = 1): Float64Array {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.fround(scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+  for (let i = 0; i < n; i++)
+    out[i] = Math.fround(scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
   return out;
 }
 
@@ -72,7 +73,13 @@ function inputs(s: Shape, seed: number, qScale = 1) {
 
 function reference(s: Shape, x: ReturnType<typeof inputs>) {
   const n = s.B * s.NH * s.T * s.HS;
-  const r = { out: new Float64Array(n), lse: new Float64Array(s.B * s.NH * s.T), dq: new Float64Array(n), dk: new Float64Array(n), dv: new Float64Array(n) };
+  const r = {
+    out: new Float64Array(n),
+    lse: new Float64Array(s.B * s.NH * s.T),
+    dq: new Float64Array(n),
+    dk: new Float64Array(n),
+    dv: new Float64Array(n),
+  };
   refForward(r.out, r.lse, x.q, x.k, x.v, s.B, s.NH, s.T, s.HS);
   refBackward(r.dq, r.dk, r.dv, x.dout, x.q, x.k, x.v, r.out, r.lse, s.B, s.NH, s.T, s.HS);
   return r;
@@ -90,8 +97,11 @@ async function flash(s: Shape, x: ReturnType<typeof inputs>, opts: AttentionOpti
   attentionForward(rt, { out, lse, q: q!, k: k!, v: v! }, s, opts);
   attentionBackward(rt, { dq: dq!, dk: dk!, dv: dv!, dout: dout!, q: q!, k: k!, v: v!, out, lse, scratch }, s, opts);
   return {
-    out: await readF32(rt, out, n), lse: await readF32(rt, lse, nl),
-    dq: await readF32(rt, dq!, n), dk: await readF32(rt, dk!, n), dv: await readF32(rt, dv!, n),
+    out: await readF32(rt, out, n),
+    lse: await readF32(rt, lse, nl),
+    dq: await readF32(rt, dq!, n),
+    dk: await readF32(rt, dk!, n),
+    dv: await readF32(rt, dv!, n),
   };
 }
 
@@ -152,7 +162,9 @@ describe('attention forward + backward vs the float64 reference', () => {
     expect(attentionSupportsHS(48)).toBe(false);
     expect(attentionSupportsHS(6)).toBe(false);
     const b = hold(poisoned(rt, 16));
-    expect(() => attentionForward(rt, { out: b, lse: b, q: b, k: b, v: b }, { B: 1, NH: 1, T: 1, HS: 48 })).toThrow(/head size 48/);
+    expect(() => attentionForward(rt, { out: b, lse: b, q: b, k: b, v: b }, { B: 1, NH: 1, T: 1, HS: 48 })).toThrow(
+      /head size 48/,
+    );
   });
 });
 
@@ -168,7 +180,12 @@ describe('attention vs the composed path (matmul -> causal softmax -> matmul)', 
     const [dq, dk, dv] = [0, 1, 2].map(() => hold(poisoned(rt, n)));
     attentionComposed(rt, { out, probs, q: q!, k: k!, v: v! }, s);
     attentionComposedBackward(rt, { dq: dq!, dk: dk!, dv: dv!, dout: dout!, q: q!, k: k!, v: v!, probs }, s);
-    const c = { out: await readF32(rt, out, n), dq: await readF32(rt, dq!, n), dk: await readF32(rt, dk!, n), dv: await readF32(rt, dv!, n) };
+    const c = {
+      out: await readF32(rt, out, n),
+      dq: await readF32(rt, dq!, n),
+      dk: await readF32(rt, dk!, n),
+      dv: await readF32(rt, dv!, n),
+    };
     assertClose(c.out, r.out, 'f32Reduce', 'composed out vs reference');
     assertClose(c.dq, r.dq, 'f32Chain', 'composed dq vs reference');
     for (const variant of variants) {
@@ -204,7 +221,12 @@ describe('attention decoding with a KV cache', () => {
     const v = hold(upload(rt, cacheV));
     const q = hold(upload(rt, qLast));
     attentionDecode(rt, { out, q, k, v }, { B, NH, Tq, qOffset, maxT, HS }, { variant });
-    assertClose(await readF32(rt, out, B * NH * Tq * HS), want, 'f32Reduce', `decode ${variant} T=${T} Tq=${Tq} maxT=${maxT}`);
+    assertClose(
+      await readF32(rt, out, B * NH * Tq * HS),
+      want,
+      'f32Reduce',
+      `decode ${variant} T=${T} Tq=${Tq} maxT=${maxT}`,
+    );
   }
 
   for (const variant of ['tiled', 'subgroup'] as const) {

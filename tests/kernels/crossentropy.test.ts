@@ -1,6 +1,11 @@
 import { beforeAll, describe, it } from 'vitest';
 import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
-import { crossEntropyBackward, crossEntropyForward, crossEntropyFused, type CrossEntropyVariant } from '../../kernels/crossentropy.ts';
+import {
+  crossEntropyBackward,
+  crossEntropyForward,
+  crossEntropyFused,
+  type CrossEntropyVariant,
+} from '../../kernels/crossentropy.ts';
 import { crossEntropyBackward as refBackward, crossEntropyForward as refForward } from '../../kernels/reference.ts';
 import type { RowTuning } from '../../kernels/rowreduce.ts';
 import { assertClose } from '../../kernels/check.ts';
@@ -38,7 +43,11 @@ interface Case {
 }
 
 function label(c: Case): string {
-  const extra = [c.tuning && JSON.stringify(c.tuning), c.ignoreIndex !== undefined && `ignore=${c.ignoreIndex}`, c.maxBindingBytes && `blocks of ${c.maxBindingBytes} B`];
+  const extra = [
+    c.tuning && JSON.stringify(c.tuning),
+    c.ignoreIndex !== undefined && `ignore=${c.ignoreIndex}`,
+    c.maxBindingBytes && `blocks of ${c.maxBindingBytes} B`,
+  ];
   return `${c.variant} N=${c.N} V=${c.V} Vp=${c.Vp} ${extra.filter(Boolean).join(' ')}`;
 }
 
@@ -72,7 +81,15 @@ async function check(c: Case, mode: 'forward' | 'backward' | 'fused'): Promise<v
   const losses = poisoned(rt, N);
   const loss = poisoned(rt, 1);
   const dlogits = poisoned(rt, N * Vp);
-  const s = { N, V, Vp, ignoreIndex: c.ignoreIndex, variant: c.variant, tuning: c.tuning, maxBindingBytes: c.maxBindingBytes };
+  const s = {
+    N,
+    V,
+    Vp,
+    ignoreIndex: c.ignoreIndex,
+    variant: c.variant,
+    tuning: c.tuning,
+    maxBindingBytes: c.maxBindingBytes,
+  };
   if (mode === 'forward') crossEntropyForward(rt, { losses, loss, logits, targets }, s);
   else if (mode === 'backward') crossEntropyBackward(rt, { dlogits, logits, targets, dloss }, s);
   else crossEntropyFused(rt, { losses, loss, dlogits, logits, targets, dloss }, s);
@@ -92,7 +109,8 @@ async function check(c: Case, mode: 'forward' | 'backward' | 'fused'): Promise<v
     // Padding and ignored rows: exactly zero, not merely small.
     for (let n = 0; n < N; n++) {
       for (let j = 0; j < Vp; j++) {
-        if ((j >= V || tg[n] === ignore) && got[n * Vp + j] !== 0) throw new Error(`${tag}: dlogits[${n}, ${j}] = ${got[n * Vp + j]}, want exactly 0`);
+        if ((j >= V || tg[n] === ignore) && got[n * Vp + j] !== 0)
+          throw new Error(`${tag}: dlogits[${n}, ${j}] = ${got[n * Vp + j]}, want exactly 0`);
       }
     }
   }
@@ -101,8 +119,18 @@ async function check(c: Case, mode: 'forward' | 'backward' | 'fused'): Promise<v
 
 // (V, Vp) pairs: no padding, padding inside the last vec4, padding of several vec4s.
 const SHAPES: Record<CrossEntropyVariant, [number, number][]> = {
-  scalar: [[1, 1], [3, 5], [17, 17], [257, 259]],
-  vec4: [[1, 4], [17, 20], [64, 64], [257, 264]],
+  scalar: [
+    [1, 1],
+    [3, 5],
+    [17, 17],
+    [257, 259],
+  ],
+  vec4: [
+    [1, 4],
+    [17, 20],
+    [64, 64],
+    [257, 264],
+  ],
 };
 
 const TUNINGS: (Partial<RowTuning> | undefined)[] = [
@@ -140,7 +168,10 @@ describe('crossentropy', () => {
 
   it('a GPT-2 vocabulary row (V=50257 padded to 50304), and rows split into binding-sized blocks', async () => {
     await check({ N: 3, V: 50257, Vp: 50304, variant: 'vec4' }, 'fused');
-    await check({ N: 3, V: 50257, Vp: 50304, variant: 'vec4', tuning: { WG: 256, VPT: 8, reduction: 'workgroup' } }, 'fused');
+    await check(
+      { N: 3, V: 50257, Vp: 50304, variant: 'vec4', tuning: { WG: 256, VPT: 8, reduction: 'workgroup' } },
+      'fused',
+    );
     await check({ N: 11, V: 17, Vp: 20, variant: 'vec4', maxBindingBytes: 4 * 20 * 4 }, 'fused');
     await check({ N: 10, V: 17, Vp: 17, variant: 'scalar', maxBindingBytes: 4 * 17 * 4 + 4 }, 'backward');
   });
@@ -148,8 +179,16 @@ describe('crossentropy', () => {
   it('rejects an ignore index inside the vocabulary and Vp < V', () => {
     const b = rt.pool.acquire(64);
     let threw = 0;
-    try { crossEntropyForward(rt, { losses: b, loss: b, logits: b, targets: b }, { N: 1, V: 4, Vp: 4, ignoreIndex: 2 }); } catch { threw++; }
-    try { crossEntropyForward(rt, { losses: b, loss: b, logits: b, targets: b }, { N: 1, V: 5, Vp: 4 }); } catch { threw++; }
+    try {
+      crossEntropyForward(rt, { losses: b, loss: b, logits: b, targets: b }, { N: 1, V: 4, Vp: 4, ignoreIndex: 2 });
+    } catch {
+      threw++;
+    }
+    try {
+      crossEntropyForward(rt, { losses: b, loss: b, logits: b, targets: b }, { N: 1, V: 5, Vp: 4 });
+    } catch {
+      threw++;
+    }
     rt.pool.release(b);
     if (threw !== 2) throw new Error(`expected 2 rejections, got ${threw}`);
   });

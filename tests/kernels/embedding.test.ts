@@ -120,7 +120,10 @@ describe('embedding', () => {
 
   // Non-default override constants: workgroups narrower and wider than a row, 1 and 3 rows each.
   for (const variant of ['scalar', 'vec4'] as const) {
-    for (const tuning of [{ WG: 32, RPW: 1, LINK_WG: 32 }, { WG: 256, RPW: 3, LINK_WG: 256 }]) {
+    for (const tuning of [
+      { WG: 32, RPW: 1, LINK_WG: 32 },
+      { WG: 256, RPW: 3, LINK_WG: 256 },
+    ]) {
       const s = { B: 3, T: 50, C: variant === 'vec4' ? 132 : 131, V: 20 };
       it(`forward + backward ${variant} WG=${tuning.WG} RPW=${tuning.RPW} LINK_WG=${tuning.LINK_WG} B=${s.B} T=${s.T} C=${s.C}`, async () => {
         const { B, T, C, V } = s;
@@ -148,7 +151,10 @@ describe('embedding', () => {
   }
 
   it('forward on a 2-D grid (more than 65535 workgroups: B·T = 65537 rows, RPW=1)', async () => {
-    const B = 65537, T = 1, C = 4, V = 300;
+    const B = 65537,
+      T = 1,
+      C = 4,
+      V = 300;
     const ids = tokens(B * T, V, 31);
     const wte = rand(V * C, 32);
     const wpe = rand(T * C, 33);
@@ -164,7 +170,10 @@ describe('embedding', () => {
   });
 
   it('backward is deterministic and dwpe is optional', async () => {
-    const B = 4, T = 200, C = 12, V = 3;
+    const B = 4,
+      T = 200,
+      C = 12,
+      V = 3;
     const ids = tokens(B * T, V, 9);
     const g = rand(B * T * C, 10);
     const dout = upload(rt, g);
@@ -187,7 +196,10 @@ describe('embedding', () => {
 
   for (const variant of ['scalar', 'vec4'] as const) {
     it(`out-of-range ids read a zero row and send no gradient to dwte (${variant})`, async () => {
-      const B = 1, T = 6, C = 8, V = 3;
+      const B = 1,
+        T = 6,
+        C = 8,
+        V = 3;
       const ids = Int32Array.from([0, -1, 2, 3, 1 << 30, 2]);
       const wte = rand(V * C, 11);
       const wpe = rand(T * C, 12);

@@ -21,7 +21,8 @@ function randn(n: number, seed: number, scale = 1): Float64Array {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.fround(scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+  for (let i = 0; i < n; i++)
+    out[i] = Math.fround(scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
   return out;
 }
 
@@ -72,7 +73,10 @@ describe('gelu', () => {
 
   // Non-default override constants: a workgroup that does not divide n, odd items per invocation.
   for (const variant of ['scalar', 'vec4'] as const) {
-    for (const tuning of [{ WG: 64, VPT: 1 }, { WG: 128, VPT: 3 }]) {
+    for (const tuning of [
+      { WG: 64, VPT: 1 },
+      { WG: 128, VPT: 3 },
+    ]) {
       const n = variant === 'vec4' ? 4 * 1031 : 1031;
       it(`forward + backward ${variant} WG=${tuning.WG} VPT=${tuning.VPT} n=${n}`, async () => {
         const x = inputs(n, 3);

@@ -1,6 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
-import { layernormBackward, layernormForward, type LayernormTuning, type LayernormVariant } from '../../kernels/layernorm.ts';
+import {
+  layernormBackward,
+  layernormForward,
+  type LayernormTuning,
+  type LayernormVariant,
+} from '../../kernels/layernorm.ts';
 import { layernormBackward as refBackward, layernormForward as refForward } from '../../kernels/reference.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
@@ -23,7 +28,8 @@ function randn(n: number, seed: number, scale = 1, shift = 0): Float64Array {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.fround(shift + scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+  for (let i = 0; i < n; i++)
+    out[i] = Math.fround(shift + scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
   return out;
 }
 
@@ -81,7 +87,11 @@ async function checkBackward(c: Case, accumulate: boolean): Promise<void> {
   const dinp = poisoned(rt, N * C);
   const dweight = accumulate ? upload(rt, prior) : poisoned(rt, C);
   const dbias = accumulate ? upload(rt, prior) : poisoned(rt, C);
-  layernormBackward(rt, { dinp, dweight, dbias, dout, inp, weight, mean, rstd }, { N, C, accumulate, variant: c.variant, tuning: c.tuning });
+  layernormBackward(
+    rt,
+    { dinp, dweight, dbias, dout, inp, weight, mean, rstd },
+    { N, C, accumulate, variant: c.variant, tuning: c.tuning },
+  );
   const wantDinp = new Float64Array(N * C);
   const wantDw = accumulate ? Float64Array.from(prior) : new Float64Array(C);
   const wantDb = accumulate ? Float64Array.from(prior) : new Float64Array(C);
@@ -138,11 +148,24 @@ describe('layernorm', () => {
     await checkForward({ N: 300, C: 768, variant: 'vec4' });
     await checkBackward({ N: 300, C: 768, variant: 'vec4' }, true);
     await checkForward({ N: 33, C: 768, variant: 'vec4', tuning: { WG: 64, ROWS: 2, reduction: 'workgroup' } });
-    if (hasSubgroups) await checkForward({ N: 5, C: 1024, variant: 'vec4', tuning: { WG: 8, ROWS: 16, reduction: 'subgroup', VPT: 32 } });
-    await checkForward({ N: 5, C: 1024, variant: 'vec4', tuning: { WG: 16, ROWS: 3, reduction: 'workgroup', VPT: 16 } });
+    if (hasSubgroups)
+      await checkForward({
+        N: 5,
+        C: 1024,
+        variant: 'vec4',
+        tuning: { WG: 8, ROWS: 16, reduction: 'subgroup', VPT: 32 },
+      });
+    await checkForward({
+      N: 5,
+      C: 1024,
+      variant: 'vec4',
+      tuning: { WG: 16, ROWS: 3, reduction: 'workgroup', VPT: 16 },
+    });
     const tiny = rt.pool.acquire(16, 'test');
     const bufs = { out: tiny, mean: tiny, rstd: tiny, inp: tiny, weight: tiny, bias: tiny };
-    expect(() => layernormForward(rt, bufs, { N: 1, C: 1028, tuning: { WG: 8, ROWS: 2, reduction: 'workgroup', VPT: 32 } })).toThrow(/cannot hold a row of C=1028/);
+    expect(() =>
+      layernormForward(rt, bufs, { N: 1, C: 1028, tuning: { WG: 8, ROWS: 2, reduction: 'workgroup', VPT: 32 } }),
+    ).toThrow(/cannot hold a row of C=1028/);
     rt.pool.release(tiny);
     await checkBackward({ N: 33, C: 768, variant: 'vec4', tuning: { WG: 64, ROWS: 2, reduction: 'workgroup' } }, false);
   });

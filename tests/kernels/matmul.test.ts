@@ -4,7 +4,14 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { geluForward, matmulForward } from '../../kernels/reference.ts';
-import { hasCpuSubgroups, matmul, MATMUL_CONFIGS, pickConfig, vec4Eligible, type MatmulConfig } from '../../kernels/matmul.ts';
+import {
+  hasCpuSubgroups,
+  matmul,
+  MATMUL_CONFIGS,
+  pickConfig,
+  vec4Eligible,
+  type MatmulConfig,
+} from '../../kernels/matmul.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { f32round, poisoned, readF32, upload } from '../util/gpu.ts';
 
@@ -40,9 +47,14 @@ interface Case {
 
 const describeCase = (c: Case) =>
   `${c.batch ?? 1}x${c.M}x${c.N}x${c.K}` +
-  (c.batchA === 1 ? ' A-broadcast' : '') + (c.batchB === 1 ? ' B-broadcast' : '') +
-  (c.transA ? ' Aᵀ' : '') + (c.transB ? ' Bᵀ' : '') + (c.bias ? ' +bias' : '') +
-  (c.gelu ? ' gelu' : '') + (c.preact ? '+preact' : '') + (c.accumulate ? ' accumulate' : '');
+  (c.batchA === 1 ? ' A-broadcast' : '') +
+  (c.batchB === 1 ? ' B-broadcast' : '') +
+  (c.transA ? ' Aᵀ' : '') +
+  (c.transB ? ' Bᵀ' : '') +
+  (c.bias ? ' +bias' : '') +
+  (c.gelu ? ' gelu' : '') +
+  (c.preact ? '+preact' : '') +
+  (c.accumulate ? ' accumulate' : '');
 
 async function check(config: Partial<MatmulConfig> | undefined, c: Case): Promise<void> {
   const batch = c.batch ?? 1;
@@ -60,8 +72,22 @@ async function check(config: Partial<MatmulConfig> | undefined, c: Case): Promis
   const out = init ? upload(rt, init) : poisoned(rt, batch * M * N);
   const pre = c.preact ? poisoned(rt, batch * M * N) : undefined;
   matmul(rt, {
-    out, a: ga, b: gb, bias: gbias, preact: pre, batch, M, N, K,
-    transA: c.transA, transB: c.transB, batchA, batchB, gelu: c.gelu, accumulate: c.accumulate, config,
+    out,
+    a: ga,
+    b: gb,
+    bias: gbias,
+    preact: pre,
+    batch,
+    M,
+    N,
+    K,
+    transA: c.transA,
+    transB: c.transB,
+    batchA,
+    batchB,
+    gelu: c.gelu,
+    accumulate: c.accumulate,
+    config,
   });
   const got = await readF32(rt, out, batch * M * N);
   const gotPre = pre ? await readF32(rt, pre, batch * M * N) : null;

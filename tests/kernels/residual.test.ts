@@ -67,7 +67,10 @@ describe('residual', () => {
 
   // Non-default override constants: a workgroup that does not divide n, odd items per invocation.
   for (const variant of ['scalar', 'vec4'] as const) {
-    for (const tuning of [{ WG: 64, VPT: 1 }, { WG: 128, VPT: 3 }]) {
+    for (const tuning of [
+      { WG: 64, VPT: 1 },
+      { WG: 128, VPT: 3 },
+    ]) {
       const n = variant === 'vec4' ? 4 * 1031 : 1031;
       it(`forward + backward ${variant} WG=${tuning.WG} VPT=${tuning.VPT} n=${n}`, async () => {
         const a = rand(n, 1);

@@ -29,14 +29,16 @@ function randn(n: number, seed: number, scale = 1): Float64Array {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.fround(scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
+  for (let i = 0; i < n; i++)
+    out[i] = Math.fround(scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
   return out;
 }
 
 /** Logits with a large offset per row (exp would overflow without the max subtraction). */
 function logits(N: number, C: number, seed: number): Float64Array {
   const x = randn(N * C, seed, 3);
-  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) x[n * C + c] = Math.fround(x[n * C + c]! + (n % 2 ? 90 : -60));
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) x[n * C + c] = Math.fround(x[n * C + c]! + (n % 2 ? 90 : -60));
   return x;
 }
 
@@ -57,7 +59,11 @@ async function checkForward(c: Case, log: boolean, causalT = 0): Promise<void> {
   const x = logits(N, C, N * 1000 + C);
   const inp = upload(rt, x);
   const out = poisoned(rt, N * C);
-  softmaxForward(rt, { out, inp }, { N, C, log, causalT, variant: c.variant, tuning: c.tuning, maxBindingBytes: c.maxBindingBytes });
+  softmaxForward(
+    rt,
+    { out, inp },
+    { N, C, log, causalT, variant: c.variant, tuning: c.tuning, maxBindingBytes: c.maxBindingBytes },
+  );
   const got = await readF32(rt, out, N * C);
   const want = new Float64Array(N * C);
   if (causalT > 0) {
@@ -73,7 +79,12 @@ async function checkForward(c: Case, log: boolean, causalT = 0): Promise<void> {
   } else {
     refForward(want, x, N, C);
   }
-  assertClose(got, want, 'f32Math', `softmax forward${log ? ' log' : ''}${causalT ? ` causalT=${causalT}` : ''} ${label(c)}`);
+  assertClose(
+    got,
+    want,
+    'f32Math',
+    `softmax forward${log ? ' log' : ''}${causalT ? ` causalT=${causalT}` : ''} ${label(c)}`,
+  );
   rt.pool.release(inp);
   rt.pool.release(out);
 }
@@ -89,7 +100,11 @@ async function checkBackward(c: Case, log: boolean): Promise<void> {
   const outBuf = upload(rt, yf);
   const dout = upload(rt, g);
   const dinp = poisoned(rt, N * C);
-  softmaxBackward(rt, { dinp, dout, out: outBuf }, { N, C, log, variant: c.variant, tuning: c.tuning, maxBindingBytes: c.maxBindingBytes });
+  softmaxBackward(
+    rt,
+    { dinp, dout, out: outBuf },
+    { N, C, log, variant: c.variant, tuning: c.tuning, maxBindingBytes: c.maxBindingBytes },
+  );
   const got = await readF32(rt, dinp, N * C);
   const want = new Float64Array(N * C);
   if (log) refLogBackward(want, g, yf, N, C);
@@ -180,8 +195,16 @@ describe('softmax', () => {
   it('rejects a vec4 variant on a ragged row and causal log-softmax', () => {
     const b = rt.pool.acquire(64);
     let threw = 0;
-    try { softmaxForward(rt, { out: b, inp: b }, { N: 1, C: 3, variant: 'vec4' }); } catch { threw++; }
-    try { softmaxForward(rt, { out: b, inp: b }, { N: 1, C: 4, log: true, causalT: 2 }); } catch { threw++; }
+    try {
+      softmaxForward(rt, { out: b, inp: b }, { N: 1, C: 3, variant: 'vec4' });
+    } catch {
+      threw++;
+    }
+    try {
+      softmaxForward(rt, { out: b, inp: b }, { N: 1, C: 4, log: true, causalT: 2 });
+    } catch {
+      threw++;
+    }
     rt.pool.release(b);
     if (threw !== 2) throw new Error(`expected 2 rejections, got ${threw}`);
   });

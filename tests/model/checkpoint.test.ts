@@ -26,7 +26,10 @@ const cfg = resolveConfig({ preset: 'tiny' });
 const layout = paramLayout(cfg);
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return (
+    a.length === b.length &&
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength))
+  );
 }
 
 function sample(step: number): CheckpointData {
@@ -39,7 +42,14 @@ function sample(step: number): CheckpointData {
   const m = Float32Array.from({ length: layout.total }, () => rng.normal() * 1e-3);
   const v = Float32Array.from({ length: layout.total }, () => rng.uniform() * 1e-6);
   return {
-    meta: { step, config: cfg, tokenizer: { type: 'char', id: 'char-abc' }, rng: { state: 123, spare: null }, data: { cursor: step * 7 }, extra: { lr: 1e-3 } },
+    meta: {
+      step,
+      config: cfg,
+      tokenizer: { type: 'char', id: 'char-abc' },
+      rng: { state: 123, spare: null },
+      data: { cursor: step * 7 },
+      extra: { lr: 1e-3 },
+    },
     params,
     optimizer: { step, config: ADAMW_DEFAULTS, m, v },
   };
@@ -57,7 +67,13 @@ describe('safetensors', () => {
   it('writes the documented format: u64 LE header length, JSON header, raw F32 data', () => {
     const a = Float32Array.from([1, 2, 3, 4, 5, 6]);
     const b = Float32Array.from([-1.5]);
-    const buf = encodeSafetensors([{ name: 'a', shape: [2, 3], data: a }, { name: 'b', shape: [1], data: b }], { format: 'pt' });
+    const buf = encodeSafetensors(
+      [
+        { name: 'a', shape: [2, 3], data: a },
+        { name: 'b', shape: [1], data: b },
+      ],
+      { format: 'pt' },
+    );
     const n = Number(Buffer.from(buf).readBigUInt64LE(0));
     expect((8 + n) % 8).toBe(0);
     const header = JSON.parse(Buffer.from(buf.subarray(8, 8 + n)).toString('utf8'));
@@ -168,7 +184,9 @@ describe('checkpoints', () => {
     expect(latest.meta.step).toBe(1);
     // Nothing valid left.
     fs.writeFileSync(path.join(latest.path, 'model.safetensors'), 'x');
-    expect(() => loadLatestCheckpoint(dir)).toThrow(/no valid checkpoint in .*\n.*checkpoint\.json is corrupt.*\n.*model\.safetensors is truncated/);
+    expect(() => loadLatestCheckpoint(dir)).toThrow(
+      /no valid checkpoint in .*\n.*checkpoint\.json is corrupt.*\n.*model\.safetensors is truncated/,
+    );
     expect(() => loadLatestCheckpoint(path.join(dir, 'nothing'))).toThrow(/no checkpoints in/);
   });
 

@@ -72,9 +72,16 @@ describe('KV cache', () => {
       const prefill = 3;
       for (let t = prefill - 1; t < seq.length; t++) {
         const chunk = t === prefill - 1 ? seq.slice(0, prefill) : [seq[t]!];
-        const logits = E.tidy(() => E.keep(forwardCached(model, E.fromArray(Int32Array.from(chunk), [1, chunk.length], 'i32'), cache)));
+        const logits = E.tidy(() =>
+          E.keep(forwardCached(model, E.fromArray(Int32Array.from(chunk), [1, chunk.length], 'i32'), cache)),
+        );
         expect(logits.shape).toEqual([1, 1, Vp]);
-        assertClose(await logits.data(), ref.subarray(t * Vp, (t + 1) * Vp), 'f32Chain', `position ${t} (${kernel ? 'decode kernel' : 'engine ops'})`);
+        assertClose(
+          await logits.data(),
+          ref.subarray(t * Vp, (t + 1) * Vp),
+          'f32Chain',
+          `position ${t} (${kernel ? 'decode kernel' : 'engine ops'})`,
+        );
         logits.dispose();
       }
       expect(cache.pos).toBe(seq.length);

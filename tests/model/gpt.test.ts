@@ -76,7 +76,12 @@ describe('GPT vs the float64 reference', () => {
     assertClose([await loss!.item()], [ref.loss!], 'f32Chain', 'loss');
     const grads = await model.params.downloadGrads();
     for (const e of layout.entries) {
-      assertClose(grads.subarray(e.offset, e.offset + e.size), refGrads.subarray(e.offset, e.offset + e.size), 'f32Chain', `grad ${e.name}`);
+      assertClose(
+        grads.subarray(e.offset, e.offset + e.size),
+        refGrads.subarray(e.offset, e.offset + e.size),
+        'f32Chain',
+        `grad ${e.name}`,
+      );
     }
     // The gaps between tensors and the padded vocabulary rows get exactly zero.
     assertClose(grads, refGrads, 'f32Chain', 'flat gradient');
@@ -107,7 +112,12 @@ describe('GPT vs the float64 reference', () => {
       assertClose([await loss!.item()], [ref.loss], 'f32Chain', 'loss');
       const grads = await model.params.downloadGrads();
       for (const e of L.entries) {
-        assertClose(grads.subarray(e.offset, e.offset + e.size), ref.grads.subarray(e.offset, e.offset + e.size), 'f32Chain', `grad ${e.name}`);
+        assertClose(
+          grads.subarray(e.offset, e.offset + e.size),
+          ref.grads.subarray(e.offset, e.offset + e.size),
+          'f32Chain',
+          `grad ${e.name}`,
+        );
       }
       logits.dispose();
       loss!.dispose();
@@ -222,7 +232,9 @@ describe('training behaviour', () => {
       if (last < 0.05) break;
     }
     const ms = performance.now() - t0;
-    console.log(`overfit: loss ${first.toFixed(3)} -> ${last.toFixed(4)} in ${steps + 1} steps, ${(ms / (steps + 1)).toFixed(1)} ms/step`);
+    console.log(
+      `overfit: loss ${first.toFixed(3)} -> ${last.toFixed(4)} in ${steps + 1} steps, ${(ms / (steps + 1)).toFixed(1)} ms/step`,
+    );
     expect(first).toBeGreaterThan(3); // ~ln(32)
     expect(last).toBeLessThan(0.05);
     ids.dispose();
@@ -244,7 +256,12 @@ describe('training behaviour', () => {
     const once = await model.params.downloadGrads();
     run();
     const twice = await model.params.downloadGrads();
-    assertClose(twice, once.map((g) => 2 * g), 'f32', 'two backward calls');
+    assertClose(
+      twice,
+      once.map((g) => 2 * g),
+      'f32',
+      'two backward calls',
+    );
     // A user calling zeroGrad() on a parameter detaches its view; zeroGrads re-attaches it.
     model.params.get('ln_f.bias').zeroGrad();
     model.params.zeroGrads();
@@ -313,16 +330,20 @@ describe('training behaviour', () => {
     });
     const r = await trainStep(a, optA, micro, { lr: 1e-2 });
     b.params.zeroGrads();
-    const losses = micro.map((m) => E.tidy(() => {
-      const { loss } = b.forward(m.ids, m.targets);
-      E.backward(loss!);
-      return loss!;
-    }));
+    const losses = micro.map((m) =>
+      E.tidy(() => {
+        const { loss } = b.forward(m.ids, m.targets);
+        E.backward(loss!);
+        return loss!;
+      }),
+    );
     optB.step({ lr: 1e-2, gradScale: 0.5 });
     const s = await readStats(losses, optB);
     losses.forEach((l) => l.dispose());
     expect(r).toEqual({ ...s, skipped: false });
-    expect(Buffer.from((await a.params.download()).buffer).equals(Buffer.from((await b.params.download()).buffer))).toBe(true);
+    expect(
+      Buffer.from((await a.params.download()).buffer).equals(Buffer.from((await b.params.download()).buffer)),
+    ).toBe(true);
     // Poison one weight: the loss is NaN, the update is not applied.
     const bad = await a.params.download();
     bad[layout.byName.get('ln_f.weight')!.offset] = NaN;
@@ -349,7 +370,9 @@ describe('training behaviour', () => {
       expect(() => model.forward(E.zeros([1, 4]))).toThrow(/ids must be an i32 tensor \[B, T\]/);
       expect(() => model.forward(E.zeros([4], 'i32'))).toThrow(/ids must be \[B, T\]/);
       expect(() => model.forward(E.zeros([1, 9], 'i32'))).toThrow(/sequence length 9 exceeds the model's blockSize 8/);
-      expect(() => model.forward(E.zeros([1, 4], 'i32'), E.zeros([1, 3], 'i32'))).toThrow(/targets .* do not match ids \[1, 4\]/);
+      expect(() => model.forward(E.zeros([1, 4], 'i32'), E.zeros([1, 3], 'i32'))).toThrow(
+        /targets .* do not match ids \[1, 4\]/,
+      );
     });
     expect(() => model.params.get('h.9.ln_1.weight')).toThrow(/no parameter named "h.9.ln_1.weight"/);
     expect(() => new AdamW(model.params, { lr: 1 } as never)).toThrow(/unknown option "lr"/);

@@ -24,7 +24,9 @@ describe('config', () => {
     expect(() => resolveConfig({ nLayer: 1.5 })).toThrow(/nLayer must be a positive integer/);
     expect(() => resolveConfig({ preset: 'huge' as never })).toThrow(/unknown model preset "huge"/);
     expect(() => resolveConfig({ nLayers: 2 } as never)).toThrow(/unknown GPT config key "nLayers"/);
-    expect(() => validateConfig({ ...PRESETS.tiny, paddedVocabSize: 16 })).toThrow(/paddedVocabSize \(16\) must be >= vocabSize \(32\)/);
+    expect(() => validateConfig({ ...PRESETS.tiny, paddedVocabSize: 16 })).toThrow(
+      /paddedVocabSize \(16\) must be >= vocabSize \(32\)/,
+    );
   });
 });
 
@@ -98,7 +100,11 @@ describe('reference GPT', () => {
     // Every element of every tensor (the gaps between tensors too: their gradient must be 0).
     const numeric = numericalGradient(f, params, 1e-5);
     for (const e of L.entries) {
-      expectClose(grads.subarray(e.offset, e.offset + e.size), numeric.subarray(e.offset, e.offset + e.size), { rtol: 1e-5, atol: 1e-8, label: e.name });
+      expectClose(grads.subarray(e.offset, e.offset + e.size), numeric.subarray(e.offset, e.offset + e.size), {
+        rtol: 1e-5,
+        atol: 1e-8,
+        label: e.name,
+      });
     }
     expectClose(grads, numeric, { rtol: 1e-5, atol: 1e-8, label: 'flat' });
     const wpe = hostView(grads, L, 'wpe.weight');
@@ -127,15 +133,30 @@ describe('reference GPT', () => {
     const grads = new Float64Array(L.total); // zero gradient: only the decay moves anything
     const m = new Float64Array(L.total);
     const v = new Float64Array(L.total);
-    refAdamWStep(L, params, grads, m, v, 1, { lr: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.5, maxNorm: 1 });
+    refAdamWStep(L, params, grads, m, v, 1, {
+      lr: 0.1,
+      beta1: 0.9,
+      beta2: 0.95,
+      eps: 1e-8,
+      weightDecay: 0.5,
+      maxNorm: 1,
+    });
     expect(params[0]).toBeCloseTo(0.95, 12);
     expect(params[L.decayEnd - 1]).toBeCloseTo(0.95, 12);
     expect(params[L.decayEnd]).toBe(1);
     grads.fill(0);
     grads[L.decayEnd] = 30;
-    const norm = refAdamWStep(L, params, grads, m, v, 2, { lr: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, maxNorm: 1, gradScale: 0.5 });
+    const norm = refAdamWStep(L, params, grads, m, v, 2, {
+      lr: 0.1,
+      beta1: 0.9,
+      beta2: 0.95,
+      eps: 1e-8,
+      weightDecay: 0,
+      maxNorm: 1,
+      gradScale: 0.5,
+    });
     expect(norm).toBeCloseTo(15, 12);
     // m after clipping: (1 - beta1) · 30 · 0.5 · (1 / (15 + 1e-6))
-    expect(m[L.decayEnd]).toBeCloseTo(0.1 * 15 / (15 + 1e-6), 10);
+    expect(m[L.decayEnd]).toBeCloseTo((0.1 * 15) / (15 + 1e-6), 10);
   });
 });

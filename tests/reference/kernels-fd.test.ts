@@ -128,7 +128,18 @@ describe('matmul', () => {
 
   it('hand-computed 2x2', () => {
     const out = new Float64Array(4);
-    matmulForward(out, Float64Array.of(1, 2, 3, 4), Float64Array.of(5, 6, 7, 8), Float64Array.of(0.5, -1), 1, 2, 2, 2, false, false);
+    matmulForward(
+      out,
+      Float64Array.of(1, 2, 3, 4),
+      Float64Array.of(5, 6, 7, 8),
+      Float64Array.of(0.5, -1),
+      1,
+      2,
+      2,
+      2,
+      false,
+      false,
+    );
     expect(Array.from(out)).toEqual([19.5, 21, 43.5, 49]);
   });
 
@@ -141,7 +152,11 @@ describe('matmul', () => {
     matmulBackward(null, db1, null, dout, a, b, 1, 2, 2, 3, false, true);
     const db2 = new Float64Array(6).fill(1);
     matmulBackward(null, db2, null, dout, a, b, 1, 2, 2, 3, false, true);
-    expectClose(db2, db1.map((x) => x + 1), { rtol: 1e-15, atol: 1e-15 });
+    expectClose(
+      db2,
+      db1.map((x) => x + 1),
+      { rtol: 1e-15, atol: 1e-15 },
+    );
   });
 
   it('rejects a batch that is neither 1 nor batch', () => {
@@ -237,7 +252,11 @@ describe('softmax and logSoftmax', () => {
     expectClose(lsm.subarray(0, 8).map(Math.exp), sm.subarray(0, 8), { rtol: 1e-14, atol: 0 });
     const e = [1, 2, 3, 4].map((x) => Math.exp(x));
     const z = e.reduce((a, b) => a + b);
-    expectClose(sm.subarray(0, 4), e.map((x) => x / z), { rtol: 1e-14, atol: 0 });
+    expectClose(
+      sm.subarray(0, 4),
+      e.map((x) => x / z),
+      { rtol: 1e-14, atol: 0 },
+    );
   });
 });
 
@@ -300,7 +319,17 @@ describe('layernorm', () => {
 
   it('applies weight and bias per channel', () => {
     const out = new Float64Array(2);
-    layernormForward(out, new Float64Array(1), new Float64Array(1), Float64Array.of(1, 3), Float64Array.of(2, 3), Float64Array.of(10, 20), 1, 2, 0);
+    layernormForward(
+      out,
+      new Float64Array(1),
+      new Float64Array(1),
+      Float64Array.of(1, 3),
+      Float64Array.of(2, 3),
+      Float64Array.of(10, 20),
+      1,
+      2,
+      0,
+    );
     expect(Array.from(out)).toEqual([8, 23]);
   });
 });
@@ -327,7 +356,18 @@ describe('attention', () => {
         lse[bh * T + i] = Math.log(s);
       }
       softmaxForward(P, S, T, T);
-      matmulForward(out.subarray(base, base + T * HS), P, v.subarray(base, base + T * HS), null, 1, T, HS, T, false, false);
+      matmulForward(
+        out.subarray(base, base + T * HS),
+        P,
+        v.subarray(base, base + T * HS),
+        null,
+        1,
+        T,
+        HS,
+        T,
+        false,
+        false,
+      );
     }
     return { out, lse };
   }
@@ -438,7 +478,9 @@ describe('crossEntropy', () => {
     const losses = new Float64Array(N);
     const mean = crossEntropyForward(losses, new Float64Array(N * V), Int32Array.of(0, -1, 6, 3), N, V, V);
     expect(mean).toBeCloseTo(Math.log(7), 14);
-    expect(Array.from(losses).map((x) => +x.toFixed(12))).toEqual([Math.log(7), 0, Math.log(7), Math.log(7)].map((x) => +x.toFixed(12)));
+    expect(Array.from(losses).map((x) => +x.toFixed(12))).toEqual(
+      [Math.log(7), 0, Math.log(7), Math.log(7)].map((x) => +x.toFixed(12)),
+    );
   });
 
   it('all rows ignored: loss 0 and no gradient', () => {
@@ -492,7 +534,9 @@ describe('encoder', () => {
   });
 
   it('rejects out-of-range ids', () => {
-    expect(() => encoderForward(new Float64Array(2), Int32Array.of(3), new Float64Array(6), new Float64Array(2), 1, 1, 2)).toThrow();
+    expect(() =>
+      encoderForward(new Float64Array(2), Int32Array.of(3), new Float64Array(6), new Float64Array(2), 1, 1, 2),
+    ).toThrow();
   });
 });
 
@@ -508,7 +552,11 @@ describe('residual and dropout', () => {
     const out = new Float64Array(N);
     const f = () => (residualForward(out, a, b, N), dot(out, W));
     f();
-    expectClose(out, a.map((x, i) => x + b[i]!), { rtol: 0, atol: 0 });
+    expectClose(
+      out,
+      a.map((x, i) => x + b[i]!),
+      { rtol: 0, atol: 0 },
+    );
     const da = new Float64Array(N);
     const db = new Float64Array(N);
     residualBackward(da, db, W, N);
@@ -526,7 +574,11 @@ describe('residual and dropout', () => {
     const out = new Float64Array(N);
     const f = () => (dropoutForward(out, mask, inp, N), dot(out, W));
     f();
-    expectClose(out, inp.map((x, i) => x * mask[i]!), { rtol: 0, atol: 0 });
+    expectClose(
+      out,
+      inp.map((x, i) => x * mask[i]!),
+      { rtol: 0, atol: 0 },
+    );
     const dinp = new Float64Array(N);
     dropoutBackward(dinp, mask, W, N);
     expectGradient(dinp, f, inp);
@@ -606,7 +658,15 @@ describe('optimizer', () => {
   it('AdamW rejects step 0', () => {
     const z = new Float64Array(1);
     expect(() =>
-      adamwStep(z, z, z, z, [true], 1, { lr: 1, beta1: 0.9, beta2: 0.9, eps: 0, weightDecay: 0, step: 0, gradScale: 1 }),
+      adamwStep(z, z, z, z, [true], 1, {
+        lr: 1,
+        beta1: 0.9,
+        beta2: 0.9,
+        eps: 0,
+        weightDecay: 0,
+        step: 0,
+        gradScale: 1,
+      }),
     ).toThrow();
   });
 });

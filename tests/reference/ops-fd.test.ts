@@ -356,7 +356,9 @@ describe('forward sanity', () => {
     expect(() => refOps.reshape.forward([x], { shape: [4, -1] })).toThrow();
     expect(refOps.slice.forward([x], { axis: 1, start: 1, end: 3 })).toEqual(refTensor([2, 2], [2, 3, 5, 6]));
     expect(() => refOps.slice.forward([x], { axis: 1, start: 2, end: 4 })).toThrow();
-    expect(refOps.concat.forward([x, refTensor([2, 1], [7, 8])], { axis: 1 })).toEqual(refTensor([2, 4], [1, 2, 3, 7, 4, 5, 6, 8]));
+    expect(refOps.concat.forward([x, refTensor([2, 1], [7, 8])], { axis: 1 })).toEqual(
+      refTensor([2, 4], [1, 2, 3, 7, 4, 5, 6, 8]),
+    );
     expect(() => refOps.permute.forward([x], { perm: [0, 0] })).toThrow();
   });
 

@@ -40,7 +40,10 @@ beforeAll(async () => {
   await pretrain(tinyConfig(data, run, { steps: 2, evalEvery: 0, sampleTokens: 0 }), { log: () => {} });
   await destroyRuntime();
   text = join(work, 'text.txt');
-  writeFileSync(text, 'It was the whale, the white whale, that the captain hunted across the sea for many years.\n'.repeat(4));
+  writeFileSync(
+    text,
+    'It was the whale, the white whale, that the captain hunted across the sea for many years.\n'.repeat(4),
+  );
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -51,11 +54,24 @@ describe('webgpu-gpt CLI', () => {
     expect(none.stdout).toContain('usage: webgpu-gpt <command>');
     const p = cli('pretrain', '--help');
     expect(p.status).toBe(0);
-    for (const k of ['--data', '--out', '--resume', '--lr', '--minLr', '--warmupSteps', '--tokensPerStep', '--gradClip', '--maxMinutes', '--evalEvery']) expect(p.stdout).toContain(k);
+    for (const k of [
+      '--data',
+      '--out',
+      '--resume',
+      '--lr',
+      '--minLr',
+      '--warmupSteps',
+      '--tokensPerStep',
+      '--gradClip',
+      '--maxMinutes',
+      '--evalEvery',
+    ])
+      expect(p.stdout).toContain(k);
     expect(p.stdout).toContain('(default 0.001)');
     // The other subcommands' help texts, in-process (a child process each costs seconds).
     expect(GENERATE_HELP).toContain('--topP');
-    for (const k of ['--prompt', '--maxTokens', '--temperature', '--topK', '--seed']) expect(GENERATE_HELP).toContain(k);
+    for (const k of ['--prompt', '--maxTokens', '--temperature', '--topK', '--seed'])
+      expect(GENERATE_HELP).toContain(k);
     expect(EVAL_HELP).toContain('--json');
     expect(DEFAULT_JOB_HELP).toContain('--maxMinutes');
     expect(DEFAULT_JOB_HELP).toContain('--input');
@@ -63,13 +79,19 @@ describe('webgpu-gpt CLI', () => {
 
   it('user errors are one clear line, without a stack trace', () => {
     expectCleanError(cli('frobnicate'), /unknown command "frobnicate"/);
-    expectCleanError(cli('pretrain', '--data', join(work, 'missing'), '--out', join(work, 'o')), /--data .*missing: no such folder/);
+    expectCleanError(
+      cli('pretrain', '--data', join(work, 'missing'), '--out', join(work, 'o')),
+      /--data .*missing: no such folder/,
+    );
     expectCleanError(cli('pretrain', '--lr', 'fast'), /--lr must be a number, got "fast"/);
     expectCleanError(cli('pretrain', '--learningRate=1'), /unknown option --learningRate for pretrain/);
     const cfg = join(work, 'bad.json');
     writeFileSync(cfg, '{"steps": "many"}');
     expectCleanError(cli('pretrain', '--config', cfg), /key "steps" must be an integer/);
-    expectCleanError(cli('generate', '--checkpoint', join(work, 'nowhere'), '--prompt', 'x'), /--checkpoint .*nowhere: no such file or folder/);
+    expectCleanError(
+      cli('generate', '--checkpoint', join(work, 'nowhere'), '--prompt', 'x'),
+      /--checkpoint .*nowhere: no such file or folder/,
+    );
     const broken = join(work, 'broken', 'ckpt-00000001');
     mkdirSync(broken, { recursive: true });
     writeFileSync(join(broken, 'checkpoint.json'), '{ not json');
@@ -90,13 +112,37 @@ describe('webgpu-gpt CLI', () => {
   });
 
   it('generate streams the prompt and its continuation', () => {
-    const r = cli('generate', '--checkpoint', run, '--prompt', 'The whale', '--maxTokens', '24', '--seed', '3', '--temperature', '1');
+    const r = cli(
+      'generate',
+      '--checkpoint',
+      run,
+      '--prompt',
+      'The whale',
+      '--maxTokens',
+      '24',
+      '--seed',
+      '3',
+      '--temperature',
+      '1',
+    );
     expect(r.status).toBe(0);
     expect(r.stdout.startsWith('The whale')).toBe(true);
     expect(r.stdout.length).toBeGreaterThan('The whale'.length);
     expect(r.stderr).toMatch(/tokens in .* s/);
     // The same seed gives the same text.
-    const again = cli('generate', '--checkpoint', run, '--prompt', 'The whale', '--maxTokens', '24', '--seed', '3', '--temperature', '1');
+    const again = cli(
+      'generate',
+      '--checkpoint',
+      run,
+      '--prompt',
+      'The whale',
+      '--maxTokens',
+      '24',
+      '--seed',
+      '3',
+      '--temperature',
+      '1',
+    );
     expect(again.stdout).toBe(r.stdout);
     // The run folder is self-contained: the tokenizer travels with the checkpoint.
     expect(JSON.parse(readFileSync(join(run, 'tokenizer.json'), 'utf8')).type).toBe('char');
@@ -106,9 +152,38 @@ describe('webgpu-gpt CLI', () => {
     const out = join(work, 'sigint');
     // One process (node --import tsx), so that its exit is the end of the run: bin/webgpu-gpt.mjs
     // runs the CLI in a child process and itself dies on SIGINT at once.
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'train', 'cli', 'main.ts'), 'pretrain', '--data', data, '--out', out,
-      '--model', 'tiny', '--nLayer', '1', '--nHead', '2', '--nEmbd', '16', '--blockSize', '16', '--batchSize', '4',
-      '--steps', '100000', '--evalEvery', '0', '--progress', 'off'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'train', 'cli', 'main.ts'),
+        'pretrain',
+        '--data',
+        data,
+        '--out',
+        out,
+        '--model',
+        'tiny',
+        '--nLayer',
+        '1',
+        '--nHead',
+        '2',
+        '--nEmbd',
+        '16',
+        '--blockSize',
+        '16',
+        '--batchSize',
+        '4',
+        '--steps',
+        '100000',
+        '--evalEvery',
+        '0',
+        '--progress',
+        'off',
+      ],
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT },
+    );
     let stdout = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', () => {});

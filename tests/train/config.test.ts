@@ -25,7 +25,11 @@ function errorOf(fn: () => unknown): CliError {
 
 describe('parseConfig', () => {
   it('fills defaults and takes --key=value and --key value', () => {
-    const { values, sources } = parseConfig(TRAIN_SCHEMA, ['--data', 'd', '--out=o', '--lr=3e-4', '--batchSize', '4', '--dropout', '0.1'], 'pretrain');
+    const { values, sources } = parseConfig(
+      TRAIN_SCHEMA,
+      ['--data', 'd', '--out=o', '--lr=3e-4', '--batchSize', '4', '--dropout', '0.1'],
+      'pretrain',
+    );
     expect(values.data).toBe('d');
     expect(values.out).toBe('o');
     expect(values.lr).toBe(3e-4);
@@ -49,11 +53,17 @@ describe('parseConfig', () => {
   it('booleans: bare flag, explicit value, --no-', () => {
     expect(parseConfig(EVAL_SCHEMA, ['-c', 'x', '-i', 'y', '--json'], 'eval').values.json).toBe(true);
     expect(parseConfig(EVAL_SCHEMA, ['-c', 'x', '-i', 'y', '--json', 'false'], 'eval').values.json).toBe(false);
-    expect(parseConfig(EVAL_SCHEMA, ['-c', 'x', '-i', 'y', '--json=true', '--no-json'], 'eval').values.json).toBe(false);
+    expect(parseConfig(EVAL_SCHEMA, ['-c', 'x', '-i', 'y', '--json=true', '--no-json'], 'eval').values.json).toBe(
+      false,
+    );
   });
 
   it('kebab-case aliases and negative numbers', () => {
-    const { values } = parseConfig(GENERATE_SCHEMA, ['-c', 'run', '--max-tokens', '12', '--temperature', '0'], 'generate');
+    const { values } = parseConfig(
+      GENERATE_SCHEMA,
+      ['-c', 'run', '--max-tokens', '12', '--temperature', '0'],
+      'generate',
+    );
     expect(values.maxTokens).toBe(12);
     expect(values.temperature).toBe(0);
   });

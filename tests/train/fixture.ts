@@ -18,7 +18,15 @@ export async function tinyData(): Promise<string> {
   const text = readFileSync(defaultCorpusPath(), 'utf8').slice(20_000, 80_000);
   const input = join(base, 'text.txt');
   writeFileSync(input, text);
-  await prepare({ inputs: [input], out, tokenizer: 'char', docChars: 2000, valFraction: 0.1, progress: 'off', log: () => {} });
+  await prepare({
+    inputs: [input],
+    out,
+    tokenizer: 'char',
+    docChars: 2000,
+    valFraction: 0.1,
+    progress: 'off',
+    log: () => {},
+  });
   return out;
 }
 
@@ -33,10 +41,22 @@ export function defaults(): TrainConfig {
 export function tinyConfig(data: string, out: string, over: Partial<TrainConfig> = {}): TrainConfig {
   return {
     ...defaults(),
-    data, out,
-    model: 'tiny', nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16,
-    batchSize: 4, steps: 6, lr: 3e-3, minLr: 3e-4, warmupSteps: 2,
-    evalEvery: 3, evalBatches: 2, sampleTokens: 8, progress: 'off',
+    data,
+    out,
+    model: 'tiny',
+    nLayer: 1,
+    nHead: 2,
+    nEmbd: 16,
+    blockSize: 16,
+    batchSize: 4,
+    steps: 6,
+    lr: 3e-3,
+    minLr: 3e-4,
+    warmupSteps: 2,
+    evalEvery: 3,
+    evalBatches: 2,
+    sampleTokens: 8,
+    progress: 'off',
     ...over,
   };
 }

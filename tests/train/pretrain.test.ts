@@ -48,7 +48,8 @@ describe('pretrain', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('val loss');
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-    for (const k of ['finalValLoss', 'unigramLoss', 'tokensPerSec', 'steps', 'elapsedSec', 'adapter']) expect(summary[k]).toBeDefined();
+    for (const k of ['finalValLoss', 'unigramLoss', 'tokensPerSec', 'steps', 'elapsedSec', 'adapter'])
+      expect(summary[k]).toBeDefined();
     expect(summary.finalValLoss).toBe(m[5]!.valLoss);
     expect(summary.unigramLoss).toBeGreaterThan(2);
     expect(existsSync(join(out, 'tokenizer.json'))).toBe(true);
@@ -62,7 +63,10 @@ describe('pretrain', () => {
     expect(first.status).toBe('stopped');
     expect(first.steps).toBe(3);
     expect(existsSync(join(out, 'summary.json'))).toBe(false);
-    const second = await pretrain(tinyConfig(data, out, { resume: out, data: null, out: null }), { ...quiet, sources: { resume: 'cli' } });
+    const second = await pretrain(tinyConfig(data, out, { resume: out, data: null, out: null }), {
+      ...quiet,
+      sources: { resume: 'cli' },
+    });
     expect(second.status).toBe('finished');
     const a = readMetrics(join(runs, 'straight', 'metrics.jsonl'));
     const b = readMetrics(join(out, 'metrics.jsonl'));
@@ -73,13 +77,20 @@ describe('pretrain', () => {
     expect(second.finalValLoss).toBe(straight.finalValLoss);
     const pa = readCheckpoint(join(runs, 'straight', 'checkpoints', 'ckpt-00000006')).params;
     const pb = readCheckpoint(join(out, 'checkpoints', 'ckpt-00000006')).params;
-    expect(Buffer.compare(Buffer.from(pa.buffer, pa.byteOffset, pa.byteLength), Buffer.from(pb.buffer, pb.byteOffset, pb.byteLength))).toBe(0);
+    expect(
+      Buffer.compare(
+        Buffer.from(pa.buffer, pa.byteOffset, pa.byteLength),
+        Buffer.from(pb.buffer, pb.byteOffset, pb.byteLength),
+      ),
+    ).toBe(0);
   });
 
   it('refuses to overwrite a run, and to change the trajectory on resume', async () => {
     const out = join(runs, 'straight');
     await expect(pretrain(tinyConfig(data, out), quiet)).rejects.toThrow(/already holds a run.*--resume/);
-    await expect(pretrain(tinyConfig(data, out, { resume: out, lr: 1 }), { ...quiet, sources: { resume: 'cli', lr: 'cli' } })).rejects.toThrow(/--lr cannot change/);
+    await expect(
+      pretrain(tinyConfig(data, out, { resume: out, lr: 1 }), { ...quiet, sources: { resume: 'cli', lr: 'cli' } }),
+    ).rejects.toThrow(/--lr cannot change/);
     await expect(pretrain(tinyConfig(join(runs, 'nope'), join(runs, 'x')), quiet)).rejects.toThrow(CliError);
   });
 
@@ -112,7 +123,10 @@ describe('pretrain', () => {
 
   it('stops with a clear message after repeated non-finite steps; the last good checkpoint stays', async () => {
     const out = join(runs, 'nan-many');
-    const err = await pretrain(tinyConfig(data, out, { injectNanSteps: '3,4,5', maxBadSteps: 3, evalEvery: 2, steps: 8 }), quiet).catch((e: unknown) => e);
+    const err = await pretrain(
+      tinyConfig(data, out, { injectNanSteps: '3,4,5', maxBadSteps: 3, evalEvery: 2, steps: 8 }),
+      quiet,
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CliError);
     expect((err as Error).message).toMatch(/3 steps in a row had a non-finite loss or gradient norm \(at step 5\)/);
     expect((err as Error).message).toContain('ckpt-00000002');
@@ -124,7 +138,10 @@ describe('pretrain', () => {
 
   it('gradient accumulation: tokensPerStep sets the micro-batches', async () => {
     const out = join(runs, 'accum');
-    const s = await pretrain(tinyConfig(data, out, { tokensPerStep: 192, steps: 2, evalEvery: 0, sampleTokens: 0 }), quiet);
+    const s = await pretrain(
+      tinyConfig(data, out, { tokensPerStep: 192, steps: 2, evalEvery: 0, sampleTokens: 0 }),
+      quiet,
+    );
     expect(s.tokensSeen).toBe(2 * 192);
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     expect(cfg.derived.accumSteps).toBe(3);

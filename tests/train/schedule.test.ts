@@ -39,7 +39,14 @@ describe('loss curve and metrics', () => {
     expect(niceTicks(1.3, 2.9, 4)).toEqual([1.5, 2, 2.5]);
   });
   it('draws train, val and the baseline', () => {
-    const m = Array.from({ length: 50 }, (_, i) => ({ step: i, loss: 5 - i * 0.05, lr: 1e-3, gradNorm: 1, tokensPerSec: 100, ...(i % 10 === 9 ? { valLoss: 5 - i * 0.04 } : {}) }));
+    const m = Array.from({ length: 50 }, (_, i) => ({
+      step: i,
+      loss: 5 - i * 0.05,
+      lr: 1e-3,
+      gradNorm: 1,
+      tokensPerSec: 100,
+      ...(i % 10 === 9 ? { valLoss: 5 - i * 0.04 } : {}),
+    }));
     const svg = lossCurveSvg(m, { title: 'run <1>', baseline: { value: 4.2, label: 'unigram 4.200' } });
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('run &lt;1&gt;');
@@ -53,7 +60,14 @@ describe('loss curve and metrics', () => {
     const path = join(dir, 'metrics.jsonl');
     const log = new MetricsLog(path);
     log.open(0);
-    for (let s = 0; s < 5; s++) log.append({ step: s, loss: s === 2 ? NaN : 1 / (s + 1), lr: 1, gradNorm: s === 2 ? Infinity : 1, tokensPerSec: 10 });
+    for (let s = 0; s < 5; s++)
+      log.append({
+        step: s,
+        loss: s === 2 ? NaN : 1 / (s + 1),
+        lr: 1,
+        gradNorm: s === 2 ? Infinity : 1,
+        tokensPerSec: 10,
+      });
     const m = readMetrics(path);
     expect(m.map((x) => x.step)).toEqual([0, 1, 2, 3, 4]);
     expect(m[2]!.loss).toBeNull();

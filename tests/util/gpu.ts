@@ -16,7 +16,12 @@ export function poisoned(rt: Runtime, elements: number, pattern = 0x7fc00000): G
   return buf;
 }
 
-export async function readF32(rt: Runtime, buf: GPUBuffer, elements: number, offsetElements = 0): Promise<Float32Array> {
+export async function readF32(
+  rt: Runtime,
+  buf: GPUBuffer,
+  elements: number,
+  offsetElements = 0,
+): Promise<Float32Array> {
   return new Float32Array(await rt.read(buf, offsetElements * 4, elements * 4));
 }
 

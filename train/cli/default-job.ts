@@ -33,16 +33,45 @@ export interface DefaultJobConfig extends TrainConfig {
  */
 export const DEFAULT_JOB_SCHEMA: Schema<DefaultJobConfig> = {
   ...TRAIN_SCHEMA,
-  input: { type: 'string', default: null, group: 'data', short: 'i', help: 'text files or folders to train on (default: Moby-Dick, shipped with the package)' },
-  tokenizer: { type: 'string', default: 'bpe', choices: ['bpe', 'char', 'gpt2'], group: 'data', help: 'tokenizer that prepare builds' },
+  input: {
+    type: 'string',
+    default: null,
+    group: 'data',
+    short: 'i',
+    help: 'text files or folders to train on (default: Moby-Dick, shipped with the package)',
+  },
+  tokenizer: {
+    type: 'string',
+    default: 'bpe',
+    choices: ['bpe', 'char', 'gpt2'],
+    group: 'data',
+    help: 'tokenizer that prepare builds',
+  },
   vocabSize: { type: 'int', default: 512, min: 257, group: 'data', help: 'bpe vocabulary size' },
-  fresh: { type: 'boolean', default: false, group: 'data', help: 'start over even if an interrupted run could be resumed' },
-  out: { ...TRAIN_SCHEMA.out, default: 'runs/moby-dick', help: 'run folder (the prepared data goes to <out>/data unless --data is given)' },
+  fresh: {
+    type: 'boolean',
+    default: false,
+    group: 'data',
+    help: 'start over even if an interrupted run could be resumed',
+  },
+  out: {
+    ...TRAIN_SCHEMA.out,
+    default: 'runs/moby-dick',
+    help: 'run folder (the prepared data goes to <out>/data unless --data is given)',
+  },
   data: { ...TRAIN_SCHEMA.data, help: 'prepared data folder to use or create (default <out>/data)' },
   model: { ...TRAIN_SCHEMA.model, default: 'mini' },
   batchSize: { ...TRAIN_SCHEMA.batchSize, default: 8 },
-  steps: { ...TRAIN_SCHEMA.steps, default: 5000, help: 'upper bound on optimizer steps (on a software adapter the time budget ends the run first)' },
-  maxMinutes: { ...TRAIN_SCHEMA.maxMinutes, default: 13, help: 'time budget of the whole job in minutes, preparation included (0 = run all --steps)' },
+  steps: {
+    ...TRAIN_SCHEMA.steps,
+    default: 5000,
+    help: 'upper bound on optimizer steps (on a software adapter the time budget ends the run first)',
+  },
+  maxMinutes: {
+    ...TRAIN_SCHEMA.maxMinutes,
+    default: 13,
+    help: 'time budget of the whole job in minutes, preparation included (0 = run all --steps)',
+  },
   lr: { ...TRAIN_SCHEMA.lr, default: 1e-3 },
   minLr: { ...TRAIN_SCHEMA.minLr, default: 1e-4 },
   warmupSteps: { ...TRAIN_SCHEMA.warmupSteps, default: 20 },
@@ -61,10 +90,15 @@ export const DEFAULT_JOB_HELP = formatHelp(DEFAULT_JOB_SCHEMA, {
 
 function alreadyPrepared(dataDir: string, inputs: string[], tokenizer: string, vocabSize: number): boolean {
   const reportFile = join(dataDir, 'report.json');
-  if (!existsSync(reportFile) || !existsSync(join(dataDir, 'train.bin')) || !existsSync(join(dataDir, 'val.bin'))) return false;
+  if (!existsSync(reportFile) || !existsSync(join(dataDir, 'train.bin')) || !existsSync(join(dataDir, 'val.bin')))
+    return false;
   try {
-    const r = JSON.parse(readFileSync(reportFile, 'utf8')) as { options?: { tokenizer?: string; vocabSize?: number | null }; inputs?: { paths?: string[] } };
-    const sameInputs = JSON.stringify((r.inputs?.paths ?? []).map((p) => resolve(p))) === JSON.stringify(inputs.map((p) => resolve(p)));
+    const r = JSON.parse(readFileSync(reportFile, 'utf8')) as {
+      options?: { tokenizer?: string; vocabSize?: number | null };
+      inputs?: { paths?: string[] };
+    };
+    const sameInputs =
+      JSON.stringify((r.inputs?.paths ?? []).map((p) => resolve(p))) === JSON.stringify(inputs.map((p) => resolve(p)));
     const sameTok = r.options?.tokenizer === tokenizer && (tokenizer !== 'bpe' || r.options?.vocabSize === vocabSize);
     return sameInputs && sameTok;
   } catch {
@@ -79,7 +113,8 @@ export async function defaultJobMain(argv: string[]): Promise<number> {
     process.stdout.write(DEFAULT_JOB_HELP + '\n');
     return 0;
   }
-  if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}" (see npm run train -- --help)`);
+  if (parsed.positional.length)
+    throw new CliError(`unexpected argument "${parsed.positional[0]}" (see npm run train -- --help)`);
   const { input, tokenizer, vocabSize, fresh, ...train } = parsed.values;
   const runDir = resolve(train.out ?? 'runs/moby-dick');
   const dataDir = resolve(train.data ?? join(runDir, 'data'));
@@ -90,10 +125,19 @@ export async function defaultJobMain(argv: string[]): Promise<number> {
   if (alreadyPrepared(dataDir, inputs, tokenizer, vocabSize)) {
     log(`data: using ${dataDir} (already prepared; delete it to prepare again)`);
   } else {
-    log(`preparing ${input ?? 'the default corpus (Moby-Dick)'} into ${dataDir} (${tokenizer}${tokenizer === 'bpe' ? ` ${vocabSize}` : ''} tokenizer)...`);
+    log(
+      `preparing ${input ?? 'the default corpus (Moby-Dick)'} into ${dataDir} (${tokenizer}${tokenizer === 'bpe' ? ` ${vocabSize}` : ''} tokenizer)...`,
+    );
     const report = await prepare({
-      inputs, out: dataDir, tokenizer: tokenizer as 'bpe' | 'char' | 'gpt2',
-      vocabSize: tokenizer === 'gpt2' ? undefined : tokenizer === 'char' && parsed.sources.vocabSize !== 'cli' ? undefined : vocabSize,
+      inputs,
+      out: dataDir,
+      tokenizer: tokenizer as 'bpe' | 'char' | 'gpt2',
+      vocabSize:
+        tokenizer === 'gpt2'
+          ? undefined
+          : tokenizer === 'char' && parsed.sources.vocabSize !== 'cli'
+            ? undefined
+            : vocabSize,
       progress: process.stderr.isTTY ? 'bar' : 'off',
     });
     const lines = formatReport(report).split('\n');

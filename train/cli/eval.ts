@@ -12,19 +12,28 @@ import type { GPT } from '../../model/gpt.ts';
 import { CliError } from '../cli-error.ts';
 import { EVAL_SCHEMA, formatHelp, parseConfig } from '../config.ts';
 import { evalBatches } from '../data/shards.ts';
-import { loadTokenizer, tokenizerFromJSON, TOKENIZER_FILE, type Tokenizer, type TokenizerJSON } from '../tokenizers/index.ts';
+import {
+  loadTokenizer,
+  tokenizerFromJSON,
+  TOKENIZER_FILE,
+  type Tokenizer,
+  type TokenizerJSON,
+} from '../tokenizers/index.ts';
 import { evaluateBatches } from '../pretrain.ts';
 
 export const EVAL_HELP = formatHelp(EVAL_SCHEMA, {
   usage: 'usage: webgpu-gpt eval --checkpoint <run dir|checkpoint dir> --input <text file> [--json]',
   description:
     'Prints the mean loss (nats per token) and the perplexity of the model on a text file: the text is\n' +
-    'tokenized with the checkpoint\'s tokenizer and cut into non-overlapping windows of the model\'s context.',
+    "tokenized with the checkpoint's tokenizer and cut into non-overlapping windows of the model's context.",
 });
 
 /** Loads a model from a run folder, a checkpoint folder or a file in one, on the GPU. */
 export async function openCheckpoint(path: string): Promise<{ rt: Runtime; model: GPT; checkpoint: LoadedCheckpoint }> {
-  if (!existsSync(path)) throw new CliError(`--checkpoint ${path}: no such file or folder (pass a run folder of \`webgpu-gpt pretrain\` or one of its checkpoints/ckpt-* folders)`);
+  if (!existsSync(path))
+    throw new CliError(
+      `--checkpoint ${path}: no such file or folder (pass a run folder of \`webgpu-gpt pretrain\` or one of its checkpoints/ckpt-* folders)`,
+    );
   const rt = await initEngine();
   try {
     const { model, checkpoint } = await loadModel(resolve(path));
@@ -47,11 +56,17 @@ export function checkpointTokenizer(ckpt: LoadedCheckpoint, override: string | n
   const meta = ckpt.meta.tokenizer as { id?: string; json?: TokenizerJSON } | string | undefined;
   if (meta && typeof meta === 'object' && meta.json) return tokenizerFromJSON(meta.json);
   // Older checkpoints: the run folder's copy (<run>/checkpoints/ckpt-N → <run>/tokenizer.json), or the data folder.
-  const candidates = [join(ckpt.path, TOKENIZER_FILE), join(dirname(dirname(ckpt.path)), TOKENIZER_FILE), join(dirname(ckpt.path), TOKENIZER_FILE)];
+  const candidates = [
+    join(ckpt.path, TOKENIZER_FILE),
+    join(dirname(dirname(ckpt.path)), TOKENIZER_FILE),
+    join(dirname(ckpt.path), TOKENIZER_FILE),
+  ];
   const dataDir = (ckpt.meta.data as { dataDir?: string } | undefined)?.dataDir;
   if (dataDir) candidates.push(join(dataDir, TOKENIZER_FILE));
   for (const c of candidates) if (existsSync(c)) return loadTokenizer(c);
-  throw new CliError(`checkpoint ${ckpt.path} records no tokenizer and none was found beside it; pass --tokenizer <tokenizer.json>`);
+  throw new CliError(
+    `checkpoint ${ckpt.path} records no tokenizer and none was found beside it; pass --tokenizer <tokenizer.json>`,
+  );
 }
 
 export interface EvalResult {
@@ -90,16 +105,25 @@ export async function evalMain(argv: string[]): Promise<number> {
   const loss = await evaluateBatches(model, batches, B, win);
   const scored = batches.reduce((s, b) => s + b.rows * win, 0);
   const res: EvalResult = {
-    loss, perplexity: Math.exp(loss), tokens: ids.length, scored,
+    loss,
+    perplexity: Math.exp(loss),
+    tokens: ids.length,
+    scored,
     bitsPerChar: (loss * (ids.length - 1)) / Math.max(1, text.length) / Math.LN2,
-    checkpoint: checkpoint.path, step: checkpoint.meta.step, input: resolve(input),
+    checkpoint: checkpoint.path,
+    step: checkpoint.meta.step,
+    input: resolve(input),
   };
   model.dispose();
   if (o.json) process.stdout.write(JSON.stringify(res) + '\n');
   else {
     process.stdout.write(`checkpoint ${res.checkpoint} (step ${res.step})\n`);
-    process.stdout.write(`${res.input}: ${res.tokens.toLocaleString('en-US')} tokens (${res.scored.toLocaleString('en-US')} scored)\n`);
-    process.stdout.write(`loss ${res.loss.toFixed(4)} nats/token, perplexity ${res.perplexity.toFixed(3)}, ${res.bitsPerChar.toFixed(3)} bits/char\n`);
+    process.stdout.write(
+      `${res.input}: ${res.tokens.toLocaleString('en-US')} tokens (${res.scored.toLocaleString('en-US')} scored)\n`,
+    );
+    process.stdout.write(
+      `loss ${res.loss.toFixed(4)} nats/token, perplexity ${res.perplexity.toFixed(3)}, ${res.bitsPerChar.toFixed(3)} bits/char\n`,
+    );
   }
   return 0;
 }

@@ -23,7 +23,8 @@ export async function generateMain(argv: string[]): Promise<number> {
   // `generate -c run "some prompt"` works too.
   let prompt = o.prompt;
   if (parsed.positional.length) {
-    if (parsed.sources.prompt === 'cli') throw new CliError(`unexpected argument "${parsed.positional[0]}" (the prompt was given with --prompt)`);
+    if (parsed.sources.prompt === 'cli')
+      throw new CliError(`unexpected argument "${parsed.positional[0]}" (the prompt was given with --prompt)`);
     prompt = parsed.positional.join(' ');
   }
   const { rt, model, checkpoint } = await openCheckpoint(o.checkpoint!);
@@ -31,17 +32,25 @@ export async function generateMain(argv: string[]): Promise<number> {
   const tok = checkpointTokenizer(checkpoint, o.tokenizer);
   const ids = promptIds(tok, prompt);
   const ctx = model.config.blockSize;
-  if (ids.length > ctx) process.stderr.write(`note: the prompt has ${ids.length} tokens; the model sees the last ${ctx}\n`);
+  if (ids.length > ctx)
+    process.stderr.write(`note: the prompt has ${ids.length} tokens; the model sees the last ${ctx}\n`);
   process.stdout.write(prompt);
   const stream = new TextStream(tok, (s) => process.stdout.write(s));
   const res = await generate(model, ids, {
-    maxTokens: o.maxTokens, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed,
-    stop: [tok.eotId], onToken: (id) => stream.push(id),
+    maxTokens: o.maxTokens,
+    temperature: o.temperature,
+    topK: o.topK,
+    topP: o.topP,
+    seed: o.seed,
+    stop: [tok.eotId],
+    onToken: (id) => stream.push(id),
   });
   stream.flush();
   process.stdout.write('\n');
   const perTok = res.tokens.length ? res.ms / res.tokens.length : 0;
-  process.stderr.write(`${res.tokens.length} tokens in ${(res.ms / 1000).toFixed(2)} s (${perTok.toFixed(1)} ms/token)${res.reason === 'stop' ? ', stopped at end-of-text' : ''}\n`);
+  process.stderr.write(
+    `${res.tokens.length} tokens in ${(res.ms / 1000).toFixed(2)} s (${perTok.toFixed(1)} ms/token)${res.reason === 'stop' ? ', stopped at end-of-text' : ''}\n`,
+  );
   model.dispose();
   return 0;
 }

@@ -54,6 +54,8 @@ export interface AnonymizeCounts {
 // ---------------------------------------------------------------------------------------------
 // Noise
 
+// Control characters are exactly what this rule removes.
+// eslint-disable-next-line no-control-regex
 const CONTROL_RE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\uFEFF]/g;
 
 export function removeControlChars(text: string): string {
@@ -61,8 +63,10 @@ export function removeControlChars(text: string): string {
 }
 
 const TAG_RE = /<\/?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?\/?>/g;
-const MARKUP_HINT_RE = /<\/?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?\/?>|<!--|<!DOCTYPE|&(?:[a-zA-Z]{2,8}|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});/;
-const BLOCK_TAG_RE = /<\/?(?:p|div|br|li|ul|ol|dl|dt|dd|tr|td|th|table|thead|tbody|h[1-6]|section|article|header|footer|nav|aside|main|blockquote|pre|hr|body|html|head|title|form|figure|figcaption)\b[^<>]*>/gi;
+const MARKUP_HINT_RE =
+  /<\/?[a-zA-Z][a-zA-Z0-9:-]*(?:\s[^<>]*)?\/?>|<!--|<!DOCTYPE|&(?:[a-zA-Z]{2,8}|#\d{1,7}|#[xX][0-9a-fA-F]{1,6});/;
+const BLOCK_TAG_RE =
+  /<\/?(?:p|div|br|li|ul|ol|dl|dt|dd|tr|td|th|table|thead|tbody|h[1-6]|section|article|header|footer|nav|aside|main|blockquote|pre|hr|body|html|head|title|form|figure|figcaption)\b[^<>]*>/gi;
 const ENTITIES: Record<string, string> = {
   amp: '&',
   lt: '<',
@@ -88,12 +92,15 @@ const ENTITIES: Record<string, string> = {
 };
 
 function decodeEntities(text: string): string {
-  return text.replace(/&(?:([a-zA-Z]{2,8})|#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6}));/g, (m, name?: string, dec?: string, hex?: string) => {
-    if (name !== undefined) return ENTITIES[name] ?? ENTITIES[name.toLowerCase()] ?? m;
-    const cp = dec !== undefined ? Number.parseInt(dec, 10) : Number.parseInt(hex ?? '', 16);
-    if (!(cp > 0 && cp <= 0x10ffff) || (cp >= 0xd800 && cp <= 0xdfff)) return m;
-    return String.fromCodePoint(cp);
-  });
+  return text.replace(
+    /&(?:([a-zA-Z]{2,8})|#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6}));/g,
+    (m, name?: string, dec?: string, hex?: string) => {
+      if (name !== undefined) return ENTITIES[name] ?? ENTITIES[name.toLowerCase()] ?? m;
+      const cp = dec !== undefined ? Number.parseInt(dec, 10) : Number.parseInt(hex ?? '', 16);
+      if (!(cp > 0 && cp <= 0x10ffff) || (cp >= 0xd800 && cp <= 0xdfff)) return m;
+      return String.fromCodePoint(cp);
+    },
+  );
 }
 
 /** Strips HTML/XML markup: comments, script/style blocks, tags (block tags become line breaks), entities. */
@@ -106,7 +113,11 @@ export function stripMarkup(text: string): string {
     .replace(BLOCK_TAG_RE, '\n')
     .replace(TAG_RE, '');
   t = decodeEntities(t);
-  return t.replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '').trimEnd();
+  return t
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .replace(/^\n+/, '')
+    .trimEnd();
 }
 
 const BOILERPLATE_RE = new RegExp(
@@ -170,7 +181,11 @@ export function removeBoilerplateLines(text: string): { text: string; lines: num
   const lines = text.split('\n');
   const kept = lines.filter((l) => !isBoilerplateLine(l));
   if (kept.length === lines.length) return { text, lines: 0 };
-  const t = kept.join('\n').replace(/\n{3,}/g, '\n\n').replace(/^\n+/, '').trimEnd();
+  const t = kept
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .replace(/^\n+/, '')
+    .trimEnd();
   return { text: t, lines: lines.length - kept.length };
 }
 
@@ -203,7 +218,8 @@ export function luhnValid(digits: string): boolean {
 }
 
 const CARD_RE = /(?<![\d-])\d(?:[ -]?\d){12,18}(?!\d)/g;
-const EMAIL_RE = /(?<![\p{L}\p{N}._%+-])[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}(?![\p{L}\p{N}-])/gu;
+const EMAIL_RE =
+  /(?<![\p{L}\p{N}._%+-])[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}(?![\p{L}\p{N}-])/gu;
 const IPV6_RE = /(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f.]*/g;
 const OCTET = '(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4_RE = new RegExp(`(?<![\\d.])(?:${OCTET}\\.){3}${OCTET}(?!\\.?\\d)`, 'g');
@@ -348,7 +364,12 @@ function integrate(f: (x: number) => number, a: number, b: number, steps = 64): 
  * threshold) and false negatives (above it), as datasketch does. False negatives weigh more because
  * every candidate is verified against the signature afterwards.
  */
-export function lshParams(threshold: number, numPerm: number, fpWeight = 0.3, fnWeight = 0.7): { bands: number; rows: number } {
+export function lshParams(
+  threshold: number,
+  numPerm: number,
+  fpWeight = 0.3,
+  fnWeight = 0.7,
+): { bands: number; rows: number } {
   let best = { bands: 1, rows: numPerm, err: Infinity };
   for (let b = 1; b <= numPerm; b++) {
     for (let r = 1; b * r <= numPerm; r++) {
@@ -382,7 +403,8 @@ export class NearDupIndex {
   private readonly buckets = new Map<string, number[]>();
 
   constructor(threshold: number, opts: NearDupOptions = {}) {
-    if (!(threshold > 0 && threshold <= 1)) throw new RangeError(`near-duplicate threshold must be in (0, 1], got ${threshold}`);
+    if (!(threshold > 0 && threshold <= 1))
+      throw new RangeError(`near-duplicate threshold must be in (0, 1], got ${threshold}`);
     this.threshold = threshold;
     this.numPerm = opts.numPerm ?? 128;
     this.shingleSize = opts.shingleSize ?? 5;

@@ -22,7 +22,8 @@ export interface PreparedData {
  */
 export function loadPrepared(dir: string): PreparedData {
   const reportPath = join(dir, 'report.json');
-  if (!existsSync(reportPath)) throw new Error(`${dir} is not a prepared-data folder (no report.json): run webgpu-gpt prepare first`);
+  if (!existsSync(reportPath))
+    throw new Error(`${dir} is not a prepared-data folder (no report.json): run webgpu-gpt prepare first`);
   const report = JSON.parse(readFileSync(reportPath, 'utf8')) as PrepareReport;
   const tokenizer = loadTokenizer(dir);
   const train = readShard(join(dir, 'train.bin'));

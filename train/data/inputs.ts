@@ -91,7 +91,9 @@ function walk(root: string, dir: string, out: InputFile[], seenDirs: Set<string>
   const real = realpathSync(dir);
   if (seenDirs.has(real)) return; // symlink loop
   seenDirs.add(real);
-  const entries = readdirSync(dir).filter((name) => !name.startsWith('.')).sort();
+  const entries = readdirSync(dir)
+    .filter((name) => !name.startsWith('.'))
+    .sort();
   for (const name of entries) {
     const path = join(dir, name);
     let st;
@@ -167,7 +169,9 @@ export function firstInvalidUtf8(bytes: Uint8Array): number {
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Strict UTF-8 decode; returns the 1-based line of the first invalid byte on failure. */
-export function decodeUtf8(bytes: Uint8Array): { ok: true; text: string } | { ok: false; line: number; offset: number } {
+export function decodeUtf8(
+  bytes: Uint8Array,
+): { ok: true; text: string } | { ok: false; line: number; offset: number } {
   try {
     return { ok: true, text: fatalDecoder.decode(bytes) };
   } catch {
@@ -252,7 +256,12 @@ export function readInputFile(
     throw new CliError(`cannot read ${file.path}: ${(err as Error).message}`);
   }
   if (looksBinary(bytes)) {
-    skip({ kind: 'binaryFile', where: file.path, message: 'binary file (NUL or control bytes), not text', unit: 'file' });
+    skip({
+      kind: 'binaryFile',
+      where: file.path,
+      message: 'binary file (NUL or control bytes), not text',
+      unit: 'file',
+    });
     return;
   }
   if (file.format === 'text') {

@@ -156,10 +156,12 @@ interface Resolved {
 
 function resolveOptions(o: PrepareOptions): Resolved {
   const tokenizer = o.tokenizer ?? 'bpe';
-  if (!isTokenizerKind(tokenizer)) throw new CliError(`unknown tokenizer "${String(tokenizer)}": use gpt2, bpe or char`);
+  if (!isTokenizerKind(tokenizer))
+    throw new CliError(`unknown tokenizer "${String(tokenizer)}": use gpt2, bpe or char`);
   const num = (name: string, v: number | undefined, def: number, ok: (x: number) => boolean, want: string): number => {
     const x = v ?? def;
-    if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x)) throw new CliError(`--${name} must be ${want}, got ${String(v)}`);
+    if (typeof x !== 'number' || !Number.isFinite(x) || !ok(x))
+      throw new CliError(`--${name} must be ${want}, got ${String(v)}`);
     return x;
   };
   const int = (x: number): boolean => Number.isInteger(x);
@@ -168,7 +170,13 @@ function resolveOptions(o: PrepareOptions): Resolved {
     if (tokenizer === 'gpt2' && vocabSize !== 50257) {
       throw new CliError(`--vocabSize does not apply to the gpt2 tokenizer (its vocabulary is fixed at 50257)`);
     }
-    vocabSize = num('vocabSize', vocabSize, 0, (x) => int(x) && x >= 257 && x <= 1 << 24, 'an integer from 257 (256 bytes + end-of-text) to 16777216');
+    vocabSize = num(
+      'vocabSize',
+      vocabSize,
+      0,
+      (x) => int(x) && x >= 257 && x <= 1 << 24,
+      'an integer from 257 (256 bytes + end-of-text) to 16777216',
+    );
   } else if (tokenizer === 'bpe') {
     vocabSize = DEFAULT_BPE_VOCAB;
   }
@@ -190,9 +198,21 @@ function resolveOptions(o: PrepareOptions): Resolved {
     seed: num('seed', o.seed, 1337, (x) => int(x) && x >= 0 && x <= 0xffffffff, 'an integer in [0, 2^32)'),
     textField: o.textField ?? 'text',
     docChars: num('docChars', o.docChars, 4000, (x) => int(x) && x >= 0, 'an integer >= 0'),
-    nearDupThreshold: num('nearDupThreshold', o.nearDupThreshold, DEFAULT_CLEANUP.nearDupThreshold, (x) => x > 0 && x <= 1, 'a number in (0, 1]'),
+    nearDupThreshold: num(
+      'nearDupThreshold',
+      o.nearDupThreshold,
+      DEFAULT_CLEANUP.nearDupThreshold,
+      (x) => x > 0 && x <= 1,
+      'a number in (0, 1]',
+    ),
     minChars: num('minChars', o.minChars, DEFAULT_CLEANUP.minChars, (x) => int(x) && x >= 0, 'an integer >= 0'),
-    minLetterFraction: num('minLetterFraction', o.minLetterFraction, DEFAULT_CLEANUP.minLetterFraction, (x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+    minLetterFraction: num(
+      'minLetterFraction',
+      o.minLetterFraction,
+      DEFAULT_CLEANUP.minLetterFraction,
+      (x) => x >= 0 && x <= 1,
+      'a number in [0, 1]',
+    ),
     strict: o.strict ?? false,
     rules,
     progress: o.progress ?? 'off',
@@ -230,7 +250,8 @@ function removeStaleTemps(out: string): void {
       const head = `.${base}${prefix}`;
       if (!name.startsWith(head)) continue;
       const pid = Number.parseInt(name.slice(head.length), 10);
-      if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) rmSync(join(parent, name), { recursive: true, force: true });
+      if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid))
+        rmSync(join(parent, name), { recursive: true, force: true });
     }
   }
 }
@@ -242,7 +263,9 @@ function checkOutReplaceable(out: string): void {
   if (!st.isDirectory()) throw new CliError(`--out ${out} exists and is not a folder`);
   const entries = readdirSync(out);
   if (entries.length > 0 && !entries.includes(REPORT_FILE)) {
-    throw new CliError(`--out ${out} exists and does not hold a previous prepare output (no ${REPORT_FILE}); refusing to overwrite it`);
+    throw new CliError(
+      `--out ${out} exists and does not hold a previous prepare output (no ${REPORT_FILE}); refusing to overwrite it`,
+    );
   }
 }
 
@@ -364,14 +387,18 @@ export async function prepare(options: PrepareOptions): Promise<PrepareReport> {
     const skips = skipped.binaryFile + skipped.invalidUtf8 + skipped.malformedJson + skipped.missingTextField;
     throw new CliError(
       `empty corpus: the ${files.length} input file(s) contain no text` +
-        (skips > 0 ? ` (${skips} file(s)/record(s) skipped as bad input: ${skipped.examples.slice(0, 3).join('; ')})` : ''),
+        (skips > 0
+          ? ` (${skips} file(s)/record(s) skipped as bad input: ${skipped.examples.slice(0, 3).join('; ')})`
+          : ''),
     );
   }
   if (kept.length === 0) {
     const by = RULE_NAMES.filter((r) => cleaner.stats[r].docsRemoved > 0)
       .map((r) => `${r}: ${cleaner.stats[r].docsRemoved}`)
       .join(', ');
-    throw new CliError(`empty corpus after cleanup: all ${docsIn} documents were removed (${by}); switch rules off with --no-<rule>`);
+    throw new CliError(
+      `empty corpus after cleanup: all ${docsIn} documents were removed (${by}); switch rules off with --no-<rule>`,
+    );
   }
 
   // 2. Split by document.
@@ -383,23 +410,31 @@ export async function prepare(options: PrepareOptions): Promise<PrepareReport> {
   const trainDocs = kept.filter((_, i) => !isVal[i]);
   const valDocs = kept.filter((_, i) => isVal[i]);
   if (o.valFraction > 0 && valDocs.length === 0) {
-    warn(`only ${kept.length} document left after cleanup: the validation split is empty (more text, or a smaller --docChars, gives one)`);
+    warn(
+      `only ${kept.length} document left after cleanup: the validation split is empty (more text, or a smaller --docChars, gives one)`,
+    );
   }
 
   // 3. Tokenizer (trained on the train split only, so validation stays unseen).
   const texts = trainDocs.map((d) => d.text);
   let tokenizer: Tokenizer;
-  if (o.tokenizer === 'bpe') progress.start(`training bpe (${o.vocabSize})`, (o.vocabSize ?? DEFAULT_BPE_VOCAB) - 257, 'merges');
+  if (o.tokenizer === 'bpe')
+    progress.start(`training bpe (${o.vocabSize})`, (o.vocabSize ?? DEFAULT_BPE_VOCAB) - 257, 'merges');
   else progress.start(`building ${o.tokenizer} tokenizer`, 1, 'docs');
   try {
-    tokenizer = buildTokenizer(o.tokenizer, texts, { vocabSize: o.vocabSize, onProgress: (done) => progress.update(done) });
+    tokenizer = buildTokenizer(o.tokenizer, texts, {
+      vocabSize: o.vocabSize,
+      onProgress: (done) => progress.update(done),
+    });
   } catch (err) {
     if (err instanceof RangeError) throw new CliError(err.message);
     throw err;
   }
   progress.stop(`vocabulary ${tokenizer.vocabSize}`);
   if (o.tokenizer === 'bpe' && o.vocabSize !== undefined && tokenizer.vocabSize < o.vocabSize) {
-    warn(`bpe: the corpus only supports ${tokenizer.vocabSize} ids (no pair occurs twice any more); asked for ${o.vocabSize}`);
+    warn(
+      `bpe: the corpus only supports ${tokenizer.vocabSize} ids (no pair occurs twice any more); asked for ${o.vocabSize}`,
+    );
   }
   const tTok = performance.now();
 
@@ -470,12 +505,26 @@ export async function prepare(options: PrepareOptions): Promise<PrepareReport> {
     rules: rulesStats,
     anonymized: { ...cleaner.anonymized },
     nearDupParams:
-      nd === undefined ? null : { threshold: nd.threshold, numPerm: nd.numPerm, shingleSize: nd.shingleSize, bands: nd.bands, rows: nd.rows },
+      nd === undefined
+        ? null
+        : { threshold: nd.threshold, numPerm: nd.numPerm, shingleSize: nd.shingleSize, bands: nd.bands, rows: nd.rows },
     skipped,
     tokenizer: { type: tokenizer.type, id: tokenizer.id, vocabSize: V, eotId: tokenizer.eotId, file: TOKENIZER_FILE },
     splits: {
-      train: { file: TRAIN_FILE, docs: trainDocs.length, chars: train.chars, tokens: train.buf.length, unigramEntropy: round(unigramEntropy(train.counts), 6) },
-      val: { file: VAL_FILE, docs: valDocs.length, chars: val.chars, tokens: val.buf.length, unigramEntropy: round(unigramEntropy(val.counts), 6) },
+      train: {
+        file: TRAIN_FILE,
+        docs: trainDocs.length,
+        chars: train.chars,
+        tokens: train.buf.length,
+        unigramEntropy: round(unigramEntropy(train.counts), 6),
+      },
+      val: {
+        file: VAL_FILE,
+        docs: valDocs.length,
+        chars: val.chars,
+        tokens: val.buf.length,
+        unigramEntropy: round(unigramEntropy(val.counts), 6),
+      },
     },
     tokens: totalTokens,
     charsPerToken: round(totalChars / Math.max(1, totalTokens - kept.length), 4),
@@ -525,7 +574,12 @@ export async function prepare(options: PrepareOptions): Promise<PrepareReport> {
 function table(rows: string[][], align: ('l' | 'r')[]): string {
   const widths = align.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows
-    .map((r) => r.map((cell, c) => (align[c] === 'r' ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0))).join('  ').trimEnd())
+    .map((r) =>
+      r
+        .map((cell, c) => (align[c] === 'r' ? cell.padStart(widths[c] ?? 0) : cell.padEnd(widths[c] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 
@@ -542,7 +596,9 @@ export function formatReport(r: PrepareReport): string {
   out.push(
     `  kept         ${fmt(r.docsOut)} documents (${pct(r.docsOut / Math.max(1, r.docsIn))}), ${fmt(r.charsOut)} characters (${pct(r.charsOut / Math.max(1, r.charsIn))})`,
   );
-  out.push(`  tokenizer    ${r.tokenizer.type} (${r.tokenizer.id}), vocabulary ${fmt(r.tokenizer.vocabSize)}, end-of-text ${r.tokenizer.eotId}`);
+  out.push(
+    `  tokenizer    ${r.tokenizer.type} (${r.tokenizer.id}), vocabulary ${fmt(r.tokenizer.vocabSize)}, end-of-text ${r.tokenizer.eotId}`,
+  );
   out.push('');
   out.push('cleanup');
   const ruleRows: string[][] = [['rule', 'on', 'docs removed', 'docs changed', 'chars removed']];
@@ -555,7 +611,9 @@ export function formatReport(r: PrepareReport): string {
   out.push(`  anonymized: ${fmt(a.email)} e-mail, ${fmt(a.phone)} phone, ${fmt(a.ip)} IP, ${fmt(a.card)} card`);
   if (r.nearDupParams) {
     const p = r.nearDupParams;
-    out.push(`  near-dup: Jaccard >= ${p.threshold}, MinHash ${p.numPerm} over word ${p.shingleSize}-shingles, LSH ${p.bands} bands x ${p.rows} rows`);
+    out.push(
+      `  near-dup: Jaccard >= ${p.threshold}, MinHash ${p.numPerm} over word ${p.shingleSize}-shingles, LSH ${p.bands} bands x ${p.rows} rows`,
+    );
   }
   const sk = r.skipped;
   const skTotal = sk.binaryFile + sk.invalidUtf8 + sk.malformedJson + sk.missingTextField;
@@ -568,7 +626,14 @@ export function formatReport(r: PrepareReport): string {
   out.push('splits');
   const splitRows: string[][] = [['split', 'file', 'docs', 'chars', 'tokens', 'unigram H (nats)']];
   for (const s of [r.splits.train, r.splits.val]) {
-    splitRows.push([s === r.splits.train ? 'train' : 'val', s.file, fmt(s.docs), fmt(s.chars), fmt(s.tokens), s.unigramEntropy.toFixed(4)]);
+    splitRows.push([
+      s === r.splits.train ? 'train' : 'val',
+      s.file,
+      fmt(s.docs),
+      fmt(s.chars),
+      fmt(s.tokens),
+      s.unigramEntropy.toFixed(4),
+    ]);
   }
   out.push(indent(table(splitRows, ['l', 'l', 'r', 'r', 'r', 'r'])));
   out.push(
@@ -578,7 +643,8 @@ export function formatReport(r: PrepareReport): string {
   out.push('');
   out.push('sources');
   const srcRows: string[][] = [['source', 'files', 'docs in', 'docs kept', 'tokens', 'share']];
-  for (const s of r.sources) srcRows.push([s.source, fmt(s.files), fmt(s.docsIn), fmt(s.docsOut), fmt(s.tokens), pct(s.tokenShare)]);
+  for (const s of r.sources)
+    srcRows.push([s.source, fmt(s.files), fmt(s.docsIn), fmt(s.docsOut), fmt(s.tokens), pct(s.tokenShare)]);
   out.push(indent(table(srcRows, ['l', 'r', 'r', 'r', 'r', 'r'])));
   if (r.warnings.length > 0) {
     out.push('');
@@ -586,7 +652,9 @@ export function formatReport(r: PrepareReport): string {
     for (const w of r.warnings.slice(0, 5)) out.push(`  ${w}`);
   }
   out.push('');
-  out.push(`done in ${r.timings.totalSec.toFixed(1)} s (read+clean ${r.timings.readCleanSec.toFixed(1)}, tokenizer ${r.timings.tokenizerSec.toFixed(1)}, encode ${r.timings.encodeSec.toFixed(1)}, write ${r.timings.writeSec.toFixed(1)})`);
+  out.push(
+    `done in ${r.timings.totalSec.toFixed(1)} s (read+clean ${r.timings.readCleanSec.toFixed(1)}, tokenizer ${r.timings.tokenizerSec.toFixed(1)}, encode ${r.timings.encodeSec.toFixed(1)}, write ${r.timings.writeSec.toFixed(1)})`,
+  );
   return out.join('\n');
 }
 
@@ -707,7 +775,8 @@ export function parsePrepareArgs(argv: readonly string[]): ParsedPrepareArgs {
       case 'inputs': {
         inputs.push(value());
         // --input a b c: following plain words are inputs too.
-        while (eq === -1 && i + 1 < argv.length && !(argv[i + 1] as string).startsWith('-')) inputs.push(argv[++i] as string);
+        while (eq === -1 && i + 1 < argv.length && !(argv[i + 1] as string).startsWith('-'))
+          inputs.push(argv[++i] as string);
         break;
       }
       case 'o':
@@ -765,7 +834,8 @@ export function parsePrepareArgs(argv: readonly string[]): ParsedPrepareArgs {
     inputs.push(defaultCorpusPath());
     usedDefaultCorpus = true;
   }
-  if (!help && !opts.out) throw new CliError('no output folder given: pass --out <dir> (see webgpu-gpt prepare --help)');
+  if (!help && !opts.out)
+    throw new CliError('no output folder given: pass --out <dir> (see webgpu-gpt prepare --help)');
   return { help, quiet, options: opts, usedDefaultCorpus };
 }
 
@@ -776,7 +846,8 @@ export async function prepareMain(argv: string[]): Promise<void> {
     process.stdout.write(PREPARE_HELP + '\n');
     return;
   }
-  if (parsed.usedDefaultCorpus) process.stderr.write(`no --input given: using the default corpus ${parsed.options.inputs[0]}\n`);
+  if (parsed.usedDefaultCorpus)
+    process.stderr.write(`no --input given: using the default corpus ${parsed.options.inputs[0]}\n`);
   const progress = parsed.quiet ? 'off' : process.stderr.isTTY ? 'bar' : 'lines';
   const report = await prepare({ ...parsed.options, progress });
   process.stdout.write(formatReport(report) + '\n');

@@ -19,7 +19,12 @@ export class Progress {
     this.phase = phase;
     this.started = performance.now();
     if (this.mode === 'bar') {
-      const what = unit === 'bytes' ? '{docs} docs | {size}/{totalSize}' : unit === 'merges' ? '{value}/{total} merges' : '{value}/{total} docs';
+      const what =
+        unit === 'bytes'
+          ? '{docs} docs | {size}/{totalSize}'
+          : unit === 'merges'
+            ? '{value}/{total} merges'
+            : '{value}/{total} docs';
       this.bar = new cliProgress.SingleBar(
         {
           format: `${phase.padEnd(20)} [{bar}] {percentage}% | ${what} | {duration_formatted} (eta {eta_formatted})`,
@@ -49,7 +54,9 @@ export class Progress {
       this.bar = undefined;
     }
     if (this.phase !== '' && this.mode === 'lines') {
-      this.log(`${this.phase}: done in ${((performance.now() - this.started) / 1000).toFixed(1)} s${summary ? ` (${summary})` : ''}`);
+      this.log(
+        `${this.phase}: done in ${((performance.now() - this.started) / 1000).toFixed(1)} s${summary ? ` (${summary})` : ''}`,
+      );
     }
     this.phase = '';
   }

@@ -50,7 +50,9 @@ export function tokenBytesFor(vocabSize: number): 2 | 4 {
 
 export function encodeShardHeader(h: Omit<ShardHeader, 'version'>): Uint8Array {
   if (h.tokenizerId.length > TOKENIZER_ID_BYTES || !/^[\x20-\x7e]*$/.test(h.tokenizerId)) {
-    throw new Error(`shard: tokenizer id must be printable ASCII of at most ${TOKENIZER_ID_BYTES} chars: ${h.tokenizerId}`);
+    throw new Error(
+      `shard: tokenizer id must be printable ASCII of at most ${TOKENIZER_ID_BYTES} chars: ${h.tokenizerId}`,
+    );
   }
   const buf = new Uint8Array(SHARD_HEADER_BYTES);
   const dv = new DataView(buf.buffer);
@@ -66,7 +68,8 @@ export function encodeShardHeader(h: Omit<ShardHeader, 'version'>): Uint8Array {
 }
 
 export function decodeShardHeader(buf: Uint8Array, what = 'shard'): ShardHeader {
-  if (buf.length < SHARD_HEADER_BYTES) throw new Error(`${what}: too short for a token shard header (${buf.length} bytes)`);
+  if (buf.length < SHARD_HEADER_BYTES)
+    throw new Error(`${what}: too short for a token shard header (${buf.length} bytes)`);
   for (let i = 0; i < 8; i++) {
     if (buf[i] !== SHARD_MAGIC.charCodeAt(i)) throw new Error(`${what}: not a token shard (bad magic)`);
   }
@@ -100,7 +103,8 @@ export function writeShard(path: string, tokens: ArrayLike<number>, meta: ShardM
   if (tokenBytes === 2) body = tokens instanceof Uint16Array ? tokens : Uint16Array.from(tokens);
   else body = tokens instanceof Uint32Array ? tokens : Uint32Array.from(tokens);
   for (let i = 0; i < body.length; i++) {
-    if ((body[i] as number) >= meta.vocabSize) throw new Error(`shard: token ${body[i]} at ${i} is outside the vocabulary (${meta.vocabSize})`);
+    if ((body[i] as number) >= meta.vocabSize)
+      throw new Error(`shard: token ${body[i]} at ${i} is outside the vocabulary (${meta.vocabSize})`);
   }
   const fd = openSync(path, 'w');
   try {
@@ -130,14 +134,16 @@ export function readShard(path: string): { header: ShardHeader; tokens: TokenArr
   const start = buf.byteOffset + SHARD_HEADER_BYTES;
   let tokens: TokenArray;
   if (start % header.tokenBytes === 0) {
-    tokens = header.tokenBytes === 2
-      ? new Uint16Array(buf.buffer, start, header.tokenCount)
-      : new Uint32Array(buf.buffer, start, header.tokenCount);
+    tokens =
+      header.tokenBytes === 2
+        ? new Uint16Array(buf.buffer, start, header.tokenCount)
+        : new Uint32Array(buf.buffer, start, header.tokenCount);
   } else {
     const copy = buf.subarray(SHARD_HEADER_BYTES).slice();
-    tokens = header.tokenBytes === 2
-      ? new Uint16Array(copy.buffer, copy.byteOffset, header.tokenCount)
-      : new Uint32Array(copy.buffer, copy.byteOffset, header.tokenCount);
+    tokens =
+      header.tokenBytes === 2
+        ? new Uint16Array(copy.buffer, copy.byteOffset, header.tokenCount)
+        : new Uint32Array(copy.buffer, copy.byteOffset, header.tokenCount);
   }
   return { header, tokens };
 }
@@ -173,7 +179,8 @@ export class BatchSampler {
     T: number,
     seed: number,
   ) {
-    if (!(Number.isInteger(B) && B >= 1 && Number.isInteger(T) && T >= 1)) throw new RangeError(`BatchSampler: bad B=${B} T=${T}`);
+    if (!(Number.isInteger(B) && B >= 1 && Number.isInteger(T) && T >= 1))
+      throw new RangeError(`BatchSampler: bad B=${B} T=${T}`);
     if (tokens.length < T + 1) {
       throw new RangeError(`BatchSampler: ${tokens.length} tokens are too few for windows of T+1 = ${T + 1}`);
     }
@@ -210,7 +217,8 @@ export class BatchSampler {
   }
 
   setState(state: SamplerState): void {
-    if (state.seed !== this.seed) throw new Error(`BatchSampler: state is for seed ${state.seed}, this sampler has seed ${this.seed}`);
+    if (state.seed !== this.seed)
+      throw new Error(`BatchSampler: state is for seed ${state.seed}, this sampler has seed ${this.seed}`);
     this.rng.setState(state.rng);
     this.step = state.step;
   }
@@ -235,7 +243,8 @@ export function* evalBatches(
   maxBatches = Infinity,
 ): Generator<Batch & { rows: number }> {
   const windows = Math.floor((tokens.length - 1) / T);
-  if (windows <= 0) throw new RangeError(`evalBatches: ${tokens.length} tokens are too few for one window of T+1 = ${T + 1}`);
+  if (windows <= 0)
+    throw new RangeError(`evalBatches: ${tokens.length} tokens are too few for one window of T+1 = ${T + 1}`);
   const n = evalBatchCount(tokens.length, B, T, maxBatches);
   for (let i = 0; i < n; i++) {
     const inp = new Int32Array(B * T);

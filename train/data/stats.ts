@@ -30,7 +30,11 @@ export function unigramEntropy(counts: ArrayLike<number>): number {
  * `trainCounts`, smoothed by adding `alpha` to every id's count (so unseen ids have finite loss).
  * The context-free baseline for a validation loss.
  */
-export function unigramCrossEntropy(evalCounts: ArrayLike<number>, trainCounts: ArrayLike<number>, alpha = 0.1): number {
+export function unigramCrossEntropy(
+  evalCounts: ArrayLike<number>,
+  trainCounts: ArrayLike<number>,
+  alpha = 0.1,
+): number {
   const V = trainCounts.length;
   let trainTotal = 0;
   for (let i = 0; i < V; i++) trainTotal += trainCounts[i] as number;

@@ -185,7 +185,9 @@ export class BpeTokenizer implements Tokenizer {
   static fromJSON(json: BpeTokenizerJSON): BpeTokenizer {
     const tok = new BpeTokenizer(json.merges, json.pattern, json.maxPieceLength);
     if (tok.vocabSize !== json.vocabSize || tok.eotId !== json.eotId) {
-      throw new Error(`bpe tokenizer file is inconsistent: vocabSize ${json.vocabSize} but ${json.merges.length} merges`);
+      throw new Error(
+        `bpe tokenizer file is inconsistent: vocabSize ${json.vocabSize} but ${json.merges.length} merges`,
+      );
     }
     return tok;
   }

@@ -108,7 +108,9 @@ export class CharTokenizer implements Tokenizer {
   static fromJSON(json: CharTokenizerJSON): CharTokenizer {
     const tok = new CharTokenizer(json.chars);
     if (tok.vocabSize !== json.vocabSize || tok.eotId !== json.eotId) {
-      throw new Error(`char tokenizer file is inconsistent: vocabSize ${json.vocabSize} but ${json.chars.length} characters`);
+      throw new Error(
+        `char tokenizer file is inconsistent: vocabSize ${json.vocabSize} but ${json.chars.length} characters`,
+      );
     }
     return tok;
   }

@@ -24,18 +24,26 @@ export interface BuildTokenizerOptions {
 export const DEFAULT_BPE_VOCAB = 2048;
 
 /** Builds (trains, for bpe and char) a tokenizer of `kind` on `texts`. */
-export function buildTokenizer(kind: TokenizerKind, texts: Iterable<string>, opts: BuildTokenizerOptions = {}): Tokenizer {
+export function buildTokenizer(
+  kind: TokenizerKind,
+  texts: Iterable<string>,
+  opts: BuildTokenizerOptions = {},
+): Tokenizer {
   switch (kind) {
     case 'gpt2':
       if (opts.vocabSize !== undefined && opts.vocabSize !== GPT2_VOCAB_SIZE) {
-        throw new RangeError(`the gpt2 tokenizer has a fixed vocabulary of ${GPT2_VOCAB_SIZE}; --vocabSize ${opts.vocabSize} does not apply`);
+        throw new RangeError(
+          `the gpt2 tokenizer has a fixed vocabulary of ${GPT2_VOCAB_SIZE}; --vocabSize ${opts.vocabSize} does not apply`,
+        );
       }
       return new Gpt2Tokenizer();
     case 'bpe':
       return trainBpe(texts, { vocabSize: opts.vocabSize ?? DEFAULT_BPE_VOCAB, onProgress: opts.onProgress });
     case 'char': {
       if (opts.vocabSize !== undefined && (!Number.isInteger(opts.vocabSize) || opts.vocabSize < 257)) {
-        throw new RangeError(`char: vocabSize must be an integer >= 257 (256 fallback bytes + end-of-text), got ${opts.vocabSize}`);
+        throw new RangeError(
+          `char: vocabSize must be an integer >= 257 (256 fallback bytes + end-of-text), got ${opts.vocabSize}`,
+        );
       }
       return CharTokenizer.fromTexts(texts, opts.vocabSize === undefined ? undefined : opts.vocabSize - 257);
     }
