@@ -1,7 +1,7 @@
 // The one command line: `webgpu-gpt <prepare|pretrain|generate|eval|bench|train-default> ...`.
 // bin/webgpu-gpt.mjs runs this file in-process through tsx's loader; `npm run train` runs
-// `train-default`. `bench` sits above train (bench may import train, never the reverse), so the bin
-// dispatches it to bench/run.ts itself.
+// `train-default`. `bench` and `doctor` sit above train (bench/ may import train, never the reverse),
+// so the bin passes them in as extra commands.
 //
 // Errors a user can fix (a bad flag, a missing folder, a corrupt checkpoint) are CliErrors and
 // print as one `error: ...` line with exit status 1, no stack trace. Anything else is a bug or an
@@ -17,13 +17,15 @@ commands
   generate       sample text from a checkpoint: webgpu-gpt generate --checkpoint <run dir> --prompt "..."
   eval           loss and perplexity on a text file: webgpu-gpt eval --checkpoint <run dir> --input <file>
   bench          kernel and training-step benchmarks: webgpu-gpt bench <kernel...|all|train>
+  doctor         versions, adapter, features, limits, driver and a 10-second speed check, for bug reports
   train-default  the main job (npm run train): prepare Moby-Dick and pre-train a small GPT on it
 
 Run webgpu-gpt <command> --help for the options of each command.`;
 
-type Main = (argv: string[]) => Promise<number | void>;
+export type Main = (argv: string[]) => Promise<number | void>;
+export type Commands = Record<string, () => Promise<Main>>;
 
-const COMMANDS: Record<string, () => Promise<Main>> = {
+const COMMANDS: Commands = {
   prepare: async () => (await import('../data/prepare.ts')).prepareMain,
   pretrain: async () => (await import('../pretrain.ts')).pretrainMain,
   generate: async () => (await import('./generate.ts')).generateMain,
@@ -56,15 +58,20 @@ async function destroyEngine(): Promise<void> {
   }
 }
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs one command. `extra` adds commands from layers above train (bin/webgpu-gpt.mjs passes
+ * `bench` and `doctor` from bench/), so they share the error reporting and device teardown.
+ */
+export async function main(argv: string[], extra: Commands = {}): Promise<number> {
+  const commands = { ...COMMANDS, ...extra };
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     const sub = cmd === 'help' ? rest[0] : undefined;
-    if (sub && COMMANDS[sub]) return main([sub, '--help']);
+    if (sub && commands[sub]) return main([sub, '--help'], extra);
     process.stdout.write(USAGE + '\n');
     return cmd === undefined ? 1 : 0;
   }
-  const load = COMMANDS[cmd];
+  const load = commands[cmd];
   try {
     if (!load) throw new CliError(`unknown command "${cmd}"\n${USAGE}`);
     const rc = await (await load())(rest);
