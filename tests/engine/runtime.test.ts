@@ -100,7 +100,7 @@ describe('runtime', () => {
   });
 
   it('without an adapter, says what is missing and how to install a driver', () => {
-    const script = `import { getRuntime } from './engine/runtime.ts';
+    const script = `import { getRuntime } from './kernels/gpu/runtime.ts';
 try { await getRuntime({ adapter: 'no-such-adapter-xyz' }); console.log('UNEXPECTED'); } catch (e) { console.log(e.message); }`;
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       encoding: 'utf8',
@@ -111,7 +111,7 @@ try { await getRuntime({ adapter: 'no-such-adapter-xyz' }); console.log('UNEXPEC
   });
 
   it('device loss gives a clear error, and destroyRuntime lets the process exit', () => {
-    const script = `import { getRuntime, destroyRuntime } from './engine/runtime.ts';
+    const script = `import { getRuntime, destroyRuntime } from './kernels/gpu/runtime.ts';
 const rt = await getRuntime();
 const buf = rt.pool.acquire(16);
 rt.device.destroy();

@@ -1,7 +1,7 @@
 // `webgpu-gpt eval --checkpoint <run dir|checkpoint> --input <text file> [--json]`: the loss and
 // perplexity of a trained model on a text, tokenized with the checkpoint's own tokenizer.
 //
-// Also home of the helpers generate-cli.ts shares: loading a checkpoint with clear errors and
+// Also home of the helpers train/cli/generate.ts shares: loading a checkpoint with clear errors and
 // finding its tokenizer (stored in the checkpoint itself; else the run folder's tokenizer.json;
 // else the data folder the run recorded).
 import { existsSync, readFileSync, statSync } from 'node:fs';
