@@ -100,6 +100,9 @@ function envFlagList(): string[] {
   return (process.env.WEBGPU_GPT_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
 }
 
+/** See Runtime.maxPendingDispatches. */
+export const DEFAULT_MAX_PENDING = 4096;
+
 export class Runtime {
   readonly pool: BufferPool;
   readonly features: ReadonlySet<string>;
@@ -109,6 +112,16 @@ export class Runtime {
   poisonNewTensors = false;
   /** Dispatches recorded since the last submit. */
   pendingDispatches = 0;
+  /**
+   * Commands recorded into one command buffer before it is submitted on its own. A whole training
+   * step normally fits in one, but a step of hundreds of micro-batches (GPT-2's 0.5M tokens per
+   * step on a small model) records tens of thousands, and a command buffer that large crashed the
+   * process with SIGSEGV inside the driver: on lavapipe (Mesa 25.0.7) a one-layer model ran 400
+   * micro-batches a step (~27,000 dispatches) and died at 500 (~34,000). Submitting in chunks keeps
+   * the order, so results are the same bits (tests/engine/runtime-chunks.test.ts); steps below the
+   * cap (the mini model's step is ~120 dispatches) are untouched.
+   */
+  maxPendingDispatches = DEFAULT_MAX_PENDING;
   /** Totals since creation, for benches. */
   stats = { dispatches: 0, submits: 0, pipelines: 0 };
 
@@ -351,6 +364,7 @@ export class Runtime {
     if (this.debug) this.trackScope(`recording a dispatch of kernel "${spec.name}"`);
     this.pendingDispatches++;
     this.stats.dispatches++;
+    if (this.pendingDispatches >= this.maxPendingDispatches) this.flush();
   }
 
   /** Records a buffer-to-buffer copy in stream order with the dispatches. */
