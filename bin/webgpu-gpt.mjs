@@ -1,16 +1,73 @@
 #!/usr/bin/env node
-// The CLI entry. tsx's loader is registered in this process, so the TypeScript sources need no
-// build step and there is one process: a signal sent to this PID reaches the trainer itself.
-// `bench` and `doctor` live in bench/, above train/ (train never imports bench), so they are
-// handed to the command table from here.
-import { register } from 'tsx/esm/api';
+// The CLI entry: a thin supervisor and, in a child process, the CLI itself.
+//
+// Why two processes: Dawn prints two warnings on lavapipe ("maxDynamic…BuffersPerPipelineLayout
+// artificially reduced") from native code straight to file descriptor 2, where no JavaScript can
+// catch them; users read them as errors. The supervisor pipes the child's stderr and drops exactly
+// those lines (everything else, real driver errors included, passes through).
+//
+// Signals: the child runs in its own process group, so a terminal's Ctrl-C (sent to the
+// foreground group) reaches the supervisor alone, which forwards SIGINT, SIGTERM and SIGHUP to the
+// child exactly once each time and waits for it: the shell prompt returns only after the trainer
+// has written its checkpoint and exited, with the child's status. If the supervisor itself is
+// killed (kill -9), the child sees its IPC channel close and stops as on SIGTERM — never an
+// orphan writing into a run folder.
+//
+// The child imports the compiled JavaScript in dist/ when the package was built (an installed
+// package), else the TypeScript sources through tsx's loader (a git checkout).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { filterStderr } from './stderr-filter.mjs';
 
-process.env.XDG_RUNTIME_DIR ??= '/tmp';
-register();
-const { main } = await import('../train/cli/main.ts');
-const rc = await main(process.argv.slice(2), {
-  bench: async () => (await import('../bench/run.ts')).benchMain,
-  doctor: async () => (await import('../bench/doctor.ts')).doctorMain,
-});
-// Dawn can keep the event loop alive after the device is gone: exit explicitly once stdout drains.
-process.stdout.write('', () => process.exit(rc));
+const CHILD = 'WEBGPU_GPT_CHILD';
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+function supervise() {
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
+      detached: true,
+      env: {
+        ...process.env,
+        [CHILD]: '1',
+        XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp',
+        // The child's stderr is a pipe to us; tell it what the user's really is (progress bars).
+        ...(process.stderr.isTTY ? { WEBGPU_GPT_STDERR_COLUMNS: String(process.stderr.columns ?? 80) } : {}),
+      },
+    },
+  );
+  filterStderr(child.stderr, process.stderr);
+  for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => {
+    // Exit like the child did: its status, or 128 + the signal number as a shell reports it.
+    if (signal) process.exitCode = 128 + ({ SIGINT: 2, SIGTERM: 15, SIGHUP: 1, SIGKILL: 9 }[signal] ?? 1);
+    else process.exitCode = code ?? 1;
+  });
+}
+
+async function run() {
+  if (process.env.WEBGPU_GPT_STDERR_COLUMNS) {
+    process.stderr.isTTY = true;
+    process.stderr.columns = Number(process.env.WEBGPU_GPT_STDERR_COLUMNS);
+  }
+  // The supervisor is gone (killed with -9): stop like on SIGTERM (a trainer checkpoints first).
+  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  process.channel?.unref(); // the IPC channel alone must not keep the process alive
+  const dist = new URL('../dist/train/cli/main.js', import.meta.url);
+  if (!existsSync(dist)) (await import('tsx/esm/api')).register();
+  const { main } = await import(existsSync(dist) ? dist.href : '../train/cli/main.ts');
+  const benchDir = existsSync(dist) ? '../dist/bench/' : '../bench/';
+  const ext = existsSync(dist) ? '.js' : '.ts';
+  const rc = await main(process.argv.slice(2), {
+    bench: async () => (await import(`${benchDir}run${ext}`)).benchMain,
+    doctor: async () => (await import(`${benchDir}doctor${ext}`)).doctorMain,
+  });
+  // Dawn can keep the event loop alive after the device is gone: exit explicitly once stdout drains.
+  process.stdout.write('', () => process.exit(rc));
+}
+
+if (process.env[CHILD] === '1') await run();
+else supervise();
