@@ -3,4 +3,5 @@
 export * from './perplexity.ts';
 export * from './squad.ts';
 export * from './classification.ts';
+export * from './bleu.ts';
 export { MetricInputError } from './text.ts';
