@@ -4,4 +4,6 @@ export * from './perplexity.ts';
 export * from './squad.ts';
 export * from './classification.ts';
 export * from './bleu.ts';
+export * from './rouge.ts';
+export { porterStem } from './porter.ts';
 export { MetricInputError } from './text.ts';
