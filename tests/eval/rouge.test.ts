@@ -5,7 +5,7 @@
 // stemmer against NLTK's nltk/test/stem.doctest.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { porterStem } from '../../train/eval/porter.ts';
+import { porterStem, porterSteps } from '../../train/eval/porter.ts';
 import {
   lcsIndices,
   lcsLength,
@@ -208,6 +208,38 @@ describe('porterStem — nltk/test/stem.doctest and test_stem.py (NLTK_EXTENSION
       ['sky', 'sky'],
     ];
     for (const [w, s] of cases) expect(porterStem(w)).toBe(s);
+  });
+});
+
+describe('porterSteps — the per-step examples of Porter (1980), "An algorithm for suffix stripping"', () => {
+  const table: Record<keyof typeof porterSteps, string> = {
+    // ties → ti in the paper; NLTK's extension makes four-letter -ies words end in -ie.
+    step1a: 'caresses caress ponies poni ties tie caress caress cats cat',
+    step1b:
+      'feed feed agreed agree plastered plaster bled bled motoring motor sing sing conflated conflate ' +
+      'troubled trouble sized size hopping hop tanned tan falling fall hissing hiss fizzed fizz failing fail filing file',
+    // The paper keeps sky (no vowel before y); NLTK's rule (y after a consonant that is not the
+    // first letter) gives ski and spy → spi, enjoy unchanged; porterStem('sky') is sky by its table.
+    step1c: 'happy happi sky ski spy spi enjoy enjoy',
+    step2:
+      'relational relate conditional condition rational rational valenci valence hesitanci hesitance ' +
+      'digitizer digitize conformabli conformable radicalli radical differentli different vileli vile ' +
+      'analogousli analogous vietnamization vietnamize predication predicate operator operate feudalism feudal ' +
+      'decisiveness decisive hopefulness hopeful callousness callous formaliti formal sensitiviti sensitive ' +
+      'sensibiliti sensible',
+    step3:
+      'triplicate triplic formative form formalize formal electriciti electric electrical electric hopeful hope goodness good',
+    step4:
+      'revival reviv allowance allow inference infer airliner airlin gyroscopic gyroscop adjustable adjust ' +
+      'defensible defens irritant irrit replacement replac adjustment adjust dependent depend adoption adopt ' +
+      'homologou homolog communism commun activate activ angulariti angular homologous homolog effective effect ' +
+      'bowdlerize bowdler',
+    step5a: 'probate probat rate rate cease ceas',
+    step5b: 'controll control roll roll',
+  };
+  it.each(Object.keys(table) as (keyof typeof porterSteps)[])('%s', (step) => {
+    const w = table[step].split(' ');
+    for (let i = 0; i < w.length; i += 2) expect(`${w[i]} → ${porterSteps[step](w[i]!)}`).toBe(`${w[i]} → ${w[i + 1]}`);
   });
 });
 

@@ -183,3 +183,6 @@ export function porterStem(word: string): string {
   if (w.length <= 2) return w; // (NLTK) the paper stems two-letter words too
   return step5b(step5a(step4(step3(step2(step1c(step1b(step1a(w))))))));
 }
+
+/** The steps one by one, for testing them on the paper's per-step examples. */
+export const porterSteps = { step1a, step1b, step1c, step2, step3, step4, step5a, step5b } as const;
