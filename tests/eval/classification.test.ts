@@ -140,6 +140,10 @@ describe('confusionMatrix', () => {
   it('sorts numeric labels numerically, not as strings', () => {
     expect(classificationReport([10, 9, 2], [10, 9, 2]).labels).toEqual([2, 9, 10]);
   });
+
+  it('sorts string labels by code point as numpy does (an astral character after U+FFxx)', () => {
+    expect(classificationReport(['😀', '\uff5e', 'b'], ['b', 'b', 'b']).labels).toEqual(['b', '\uff5e', '😀']);
+  });
 });
 
 describe('accuracy', () => {

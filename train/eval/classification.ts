@@ -14,7 +14,8 @@
 // as in scikit-learn) the value is 0 and the report lists each such case in `warnings`, so a
 // reader can tell "0 because wrong" from "0 because undefined".
 // Labels default to the sorted union of the labels in truth and predictions (numbers numerically,
-// strings by code unit); pass `labels` to fix the order or to report classes that never occur.
+// strings by code point, as numpy sorts them); pass `labels` to fix the order or to report
+// classes that never occur.
 import { checkSameLength, MetricInputError } from './text.ts';
 
 export type Label = string | number;
@@ -54,11 +55,19 @@ export interface ClassificationOptions {
   zeroDivision?: 'warn' | 0 | 1;
 }
 
+/** numpy's order for strings: by Unicode code point (JavaScript's default sorts UTF-16 units). */
+function byCodePoint(a: string, b: string): number {
+  const A = Array.from(a, (c) => c.codePointAt(0)!);
+  const B = Array.from(b, (c) => c.codePointAt(0)!);
+  for (let i = 0; i < Math.min(A.length, B.length); i++) if (A[i] !== B[i]) return A[i]! - B[i]!;
+  return A.length - B.length;
+}
+
 function sortedLabels(yTrue: readonly Label[], yPred: readonly Label[]): Label[] {
   const all = [...new Set([...yTrue, ...yPred])];
   const kinds = new Set(all.map((l) => typeof l));
   if (kinds.size > 1) throw new MetricInputError('labels mix numbers and strings; pass labels of one type');
-  return kinds.has('number') ? (all as number[]).sort((a, b) => a - b) : (all as string[]).sort();
+  return kinds.has('number') ? (all as number[]).sort((a, b) => a - b) : (all as string[]).sort(byCodePoint);
 }
 
 export function accuracy(yTrue: readonly Label[], yPred: readonly Label[]): number {
