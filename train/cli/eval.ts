@@ -20,6 +20,7 @@ import {
   type TokenizerJSON,
 } from '../tokenizers/index.ts';
 import { evaluateBatches } from '../pretrain.ts';
+import { countChars, lmMetrics } from '../eval/perplexity.ts';
 
 export const EVAL_HELP = formatHelp(EVAL_SCHEMA, {
   usage: 'usage: webgpu-gpt eval --checkpoint <run dir|checkpoint dir> --input <text file> [--json]',
@@ -75,7 +76,7 @@ export interface EvalResult {
   tokens: number;
   /** Targets scored (every token that has a predecessor in its window). */
   scored: number;
-  /** Bits per character of the text (loss × tokens / chars / ln 2). */
+  /** Bits per character (code point) of the text: loss × (tokens − 1) / chars / ln 2. */
   bitsPerChar: number;
   checkpoint: string;
   step: number;
@@ -104,12 +105,16 @@ export async function evalMain(argv: string[]): Promise<number> {
   const batches = [...evalBatches(ids, B, win, o.maxBatches > 0 ? o.maxBatches : Infinity)];
   const loss = await evaluateBatches(model, batches, B, win);
   const scored = batches.reduce((s, b) => s + b.rows * win, 0);
+  if (!Number.isFinite(loss))
+    throw new CliError(`--input ${input}: the model's loss is ${loss} (the checkpoint may have diverged)`);
+  // The mean loss of the scored windows stands for every one of the text's ids.length − 1 targets.
+  const lm = lmMetrics({ nll: loss * (ids.length - 1), tokens: ids.length - 1, chars: countChars(text) });
   const res: EvalResult = {
     loss,
-    perplexity: Math.exp(loss),
+    perplexity: lm.perplexity,
     tokens: ids.length,
     scored,
-    bitsPerChar: (loss * (ids.length - 1)) / Math.max(1, text.length) / Math.LN2,
+    bitsPerChar: lm.bitsPerChar!,
     checkpoint: checkpoint.path,
     step: checkpoint.meta.step,
     input: resolve(input),
