@@ -1,7 +1,8 @@
 // The GPT-2 model: token + position embeddings, pre-LN transformer blocks (causal self-attention
 // through the fused attention kernel, a 4x GELU MLP), a final layernorm and the LM head tied to
 // the token embedding. Engine ops only: the forward pass reads like the math, the engine's tape
-// gives the backward.
+// gives the backward. It is the ONE transcription of the network: training, evaluation and
+// generation (which passes a KV cache, model/kv-cache.ts) all run `forward` and its `block`.
 //
 // Typical training step (the whole step recorded into one command encoder):
 //   model.params.zeroGrads();
@@ -17,13 +18,16 @@ import {
   embedding,
   layernorm,
   linear,
+  noGrad,
   permute,
   reshape,
+  runtime,
+  slice,
+  type Runtime,
   type Tensor,
 } from '../engine/index.ts';
-import { runtime } from '../engine/tensor.ts';
-import type { Runtime } from '../kernels/gpu/runtime.ts';
 import { validateConfig, type GPTConfig } from './config.ts';
+import type { KVCache } from './kv-cache.ts';
 import { ParamStore } from './params.ts';
 
 export interface ForwardOptions {
@@ -37,10 +41,12 @@ export interface ForwardOptions {
   dropoutSeed?: number;
   /** Targets equal to this do not count in the loss. Default -1. */
   ignoreIndex?: number;
+  /** Decode with this KV cache (see `GPT.forward`). */
+  cache?: KVCache;
 }
 
 export interface ForwardResult {
-  /** [B, T, paddedVocabSize]; columns >= vocabSize are padding (never predicted). */
+  /** [B, T, paddedVocabSize] ([B, 1, ..] with a cache); columns >= vocabSize are padding (never predicted). */
   logits: Tensor;
   /** Mean cross-entropy over the non-ignored targets (a scalar tensor), when targets were given. */
   loss?: Tensor;
@@ -56,6 +62,9 @@ export function mixSeed(a: number, b: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+type Dropper = (x: Tensor) => Tensor;
+const noDropout: Dropper = (x) => x;
 
 export class GPT {
   readonly config: GPTConfig;
@@ -111,42 +120,66 @@ export class GPT {
    * ids: i32 [B, T] with T <= blockSize; targets (optional): i32 [B, T] (the next tokens).
    * Returns the logits [B, T, Vp] and, with targets, the mean loss. Call inside `tidy` (and under
    * `noGrad` for evaluation): the activations belong to the caller's scope.
+   *
+   * With `opts.cache` this is an inference step (nanoGPT's shortcut inside its one forward): ids are
+   * the positions cache.pos.., their keys and values are appended to the cache, and only the last
+   * position's logits [B, 1, Vp] are computed. No tape, no dropout, no targets.
    */
   forward(ids: Tensor, targets?: Tensor | null, opts: ForwardOptions = {}): ForwardResult {
     const { B, T } = this.checkIds(ids, 'forward');
-    if (targets) this.checkTargets(targets, B, T);
-    const cfg = this.config;
-    const useDropout = (opts.train ?? this.training) && cfg.dropout > 0;
-    let stepSeed = opts.dropoutSeed ?? 0;
-    if (useDropout && opts.dropoutSeed === undefined) stepSeed = mixSeed(this.seed, this.forwardCount++);
-    let site = 0;
-    const drop = (x: Tensor): Tensor => (useDropout ? dropout(x, cfg.dropout, mixSeed(stepSeed, site++)) : x);
-
-    let x = drop(embedding(this.p('wte.weight'), ids, this.p('wpe.weight'))); // [B, T, C]
-    for (let l = 0; l < cfg.nLayer; l++) {
-      const h = `h.${l}.`;
-      const a = this.causalSelfAttention(layernorm(x, this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias')), l, B, T);
-      x = add(x, drop(a));
-      const m = this.mlp(layernorm(x, this.p(h + 'ln_2.weight'), this.p(h + 'ln_2.bias')), l);
-      x = add(x, drop(m));
+    const cache = opts.cache ?? null;
+    if (cache) {
+      if (targets)
+        throw new Error('forward: targets cannot be given with a KV cache (it computes the last logits only)');
+      cache.check(B, T);
+      return { logits: noGrad(() => this.run(ids, noDropout, cache)) };
     }
-    x = layernorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'));
-    // Tied LM head over the padded vocabulary: logits = x · wteᵀ.
-    const logits = linear(x, this.p('wte.weight'), null, { transW: true });
+    if (targets) this.checkTargets(targets, B, T);
+    const logits = this.run(ids, this.dropper(opts), null);
     if (!targets) return { logits };
-    const loss = crossEntropy(logits, targets, { V: cfg.vocabSize, ignoreIndex: opts.ignoreIndex ?? -1 });
+    const loss = crossEntropy(logits, targets, { V: this.config.vocabSize, ignoreIndex: opts.ignoreIndex ?? -1 });
     return { logits, loss };
   }
 
-  /** x [B, T, C] → c_proj(attention(q, k, v)), q/k/v split from c_attn(x) into heads. */
-  private causalSelfAttention(x: Tensor, l: number, B: number, T: number): Tensor {
+  /** The network: ids [B, T] → logits [B, T, Vp] ([B, 1, Vp] with a cache). */
+  private run(ids: Tensor, drop: Dropper, cache: KVCache | null): Tensor {
+    const T = ids.shape[1]!;
+    const pos = cache?.pos ?? 0;
+    // With a cache the positions start at cache.pos.
+    const wpe = cache ? slice(this.p('wpe.weight'), 0, pos, pos + T) : this.p('wpe.weight');
+    let x = drop(embedding(this.p('wte.weight'), ids, wpe)); // [B, T, C]
+    for (let l = 0; l < this.config.nLayer; l++) x = this.block(x, l, drop, cache);
+    if (cache) {
+      cache.pos = pos + T;
+      if (T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]: only the next token is wanted
+    }
+    x = layernorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'));
+    // Tied LM head over the padded vocabulary: logits = x · wteᵀ.
+    return linear(x, this.p('wte.weight'), null, { transW: true });
+  }
+
+  /** One pre-LN transformer block, nanoGPT's Block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
+  private block(x: Tensor, l: number, drop: Dropper, cache: KVCache | null): Tensor {
+    const h = `h.${l}.`;
+    const a = this.causalSelfAttention(layernorm(x, this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias')), l, cache);
+    x = add(x, drop(a));
+    const m = this.mlp(layernorm(x, this.p(h + 'ln_2.weight'), this.p(h + 'ln_2.bias')), l);
+    return add(x, drop(m));
+  }
+
+  /**
+   * x [B, T, C] → c_proj(attention(q, k, v)), q/k/v split from c_attn(x) into heads. With a cache,
+   * k and v are appended to it and q attends over every cached position.
+   */
+  private causalSelfAttention(x: Tensor, l: number, cache: KVCache | null): Tensor {
     const h = `h.${l}.attn.`;
-    const { nHead: NH, nEmbd: C } = this.config;
+    const [B, T, C] = x.shape as [number, number, number];
+    const NH = this.config.nHead;
     const HS = C / NH;
     const qkv = linear(x, this.p(h + 'c_attn.weight'), this.p(h + 'c_attn.bias')); // [B, T, 3C]
     // One gather to [3, B, NH, T, HS]; q, k, v are then leading-axis slices (views).
     const heads = permute(reshape(qkv, [B, T, 3, NH, HS]), [2, 0, 3, 1, 4]);
-    const y = attentionPacked(heads); // [B, NH, T, HS]
+    const y = cache ? cache.attend(heads, l) : attentionPacked(heads); // [B, NH, T, HS]
     const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]);
     return linear(merged, this.p(h + 'c_proj.weight'), this.p(h + 'c_proj.bias'));
   }
@@ -156,6 +189,18 @@ export class GPT {
     const h = `h.${l}.mlp.`;
     const hidden = linear(x, this.p(h + 'c_fc.weight'), this.p(h + 'c_fc.bias'), { gelu: true }); // [B, T, 4C]
     return linear(hidden, this.p(h + 'c_proj.weight'), this.p(h + 'c_proj.bias'));
+  }
+
+  /**
+   * This pass's dropout: identity in eval mode or at p = 0; else each call (a dropout site, in
+   * model order) gets its own seed mixed from the pass's seed.
+   */
+  private dropper(opts: ForwardOptions): Dropper {
+    const p = this.config.dropout;
+    if (!((opts.train ?? this.training) && p > 0)) return noDropout;
+    const stepSeed = opts.dropoutSeed ?? mixSeed(this.seed, this.forwardCount++);
+    let site = 0;
+    return (x) => dropout(x, p, mixSeed(stepSeed, site++));
   }
 
   /** Shape checks with errors that say what was expected. */
