@@ -28,6 +28,7 @@ import {
 } from '../engine/index.ts';
 import { validateConfig, type GPTConfig } from './config.ts';
 import type { KVCache } from './kv-cache.ts';
+import type { LayerParams, ParamTree } from './layout.ts';
 import { ParamStore } from './params.ts';
 
 export interface ForwardOptions {
@@ -112,8 +113,9 @@ export class GPT {
     return this;
   }
 
-  private p(name: string): Tensor {
-    return this.params.get(name);
+  /** The parameters as typed GPT-2-named views: `w.wte.weight`, `w.h[l].attn.c_attn.bias`. */
+  get w(): ParamTree<Tensor> {
+    return this.params.w;
   }
 
   /**
@@ -146,25 +148,24 @@ export class GPT {
     const T = ids.shape[1]!;
     const pos = cache?.pos ?? 0;
     // With a cache the positions start at cache.pos.
-    const wpe = cache ? slice(this.p('wpe.weight'), 0, pos, pos + T) : this.p('wpe.weight');
-    let x = drop(embedding(this.p('wte.weight'), ids, wpe)); // [B, T, C]
+    const w = this.w;
+    const wpe = cache ? slice(w.wpe.weight, 0, pos, pos + T) : w.wpe.weight;
+    let x = drop(embedding(w.wte.weight, ids, wpe)); // [B, T, C]
     for (let l = 0; l < this.config.nLayer; l++) x = this.block(x, l, drop, cache);
     if (cache) {
       cache.pos = pos + T;
       if (T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]: only the next token is wanted
     }
-    x = layernorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'));
+    x = layernorm(x, w.ln_f.weight, w.ln_f.bias);
     // Tied LM head over the padded vocabulary: logits = x · wteᵀ.
-    return linear(x, this.p('wte.weight'), null, { transW: true });
+    return linear(x, w.wte.weight, null, { transW: true });
   }
 
   /** One pre-LN transformer block, nanoGPT's Block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
   private block(x: Tensor, l: number, drop: Dropper, cache: KVCache | null): Tensor {
-    const h = `h.${l}.`;
-    const a = this.causalSelfAttention(layernorm(x, this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias')), l, cache);
-    x = add(x, drop(a));
-    const m = this.mlp(layernorm(x, this.p(h + 'ln_2.weight'), this.p(h + 'ln_2.bias')), l);
-    return add(x, drop(m));
+    const w = this.w.h[l]!;
+    x = add(x, drop(this.causalSelfAttention(layernorm(x, w.ln_1.weight, w.ln_1.bias), l, cache)));
+    return add(x, drop(this.mlp(layernorm(x, w.ln_2.weight, w.ln_2.bias), w.mlp)));
   }
 
   /**
@@ -172,23 +173,22 @@ export class GPT {
    * k and v are appended to it and q attends over every cached position.
    */
   private causalSelfAttention(x: Tensor, l: number, cache: KVCache | null): Tensor {
-    const h = `h.${l}.attn.`;
+    const w = this.w.h[l]!.attn;
     const [B, T, C] = x.shape as [number, number, number];
     const NH = this.config.nHead;
     const HS = C / NH;
-    const qkv = linear(x, this.p(h + 'c_attn.weight'), this.p(h + 'c_attn.bias')); // [B, T, 3C]
+    const qkv = linear(x, w.c_attn.weight, w.c_attn.bias); // [B, T, 3C]
     // One gather to [3, B, NH, T, HS]; q, k, v are then leading-axis slices (views).
     const heads = permute(reshape(qkv, [B, T, 3, NH, HS]), [2, 0, 3, 1, 4]);
     const y = cache ? cache.attend(heads, l) : attentionPacked(heads); // [B, NH, T, HS]
     const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]);
-    return linear(merged, this.p(h + 'c_proj.weight'), this.p(h + 'c_proj.bias'));
+    return linear(merged, w.c_proj.weight, w.c_proj.bias);
   }
 
   /** x [B, T, C] → c_proj(gelu(c_fc(x))), the GELU fused into the first matmul. */
-  private mlp(x: Tensor, l: number): Tensor {
-    const h = `h.${l}.mlp.`;
-    const hidden = linear(x, this.p(h + 'c_fc.weight'), this.p(h + 'c_fc.bias'), { gelu: true }); // [B, T, 4C]
-    return linear(hidden, this.p(h + 'c_proj.weight'), this.p(h + 'c_proj.bias'));
+  private mlp(x: Tensor, w: LayerParams<Tensor>['mlp']): Tensor {
+    const hidden = linear(x, w.c_fc.weight, w.c_fc.bias, { gelu: true }); // [B, T, 4C]
+    return linear(hidden, w.c_proj.weight, w.c_proj.bias);
   }
 
   /**
