@@ -8,19 +8,10 @@
 // blockSize + 1 - slide tokens (one batched prefill) and continues incrementally. slide = 1 makes it
 // see exactly what the uncached path sees (a prefill per token once past the window); the default
 // (a quarter of the window) amortises the restarts.
-import { fromArray, keep, noGrad, runtime, tidy, type Tensor } from '../engine/index.ts';
+import { fromArray, keep, noGrad, runtime, tidy, type DecodeAttention, type Tensor } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
 import type { GPT } from './gpt.ts';
 import { KVCache } from './kv-cache.ts';
-
-/**
- * Use the fused decode kernel (kernels/attention.ts attentionDecode); false runs the same math as
- * engine ops (matmul, masked softmax, matmul), which tests compare it with.
- */
-export let useDecodeKernel = true;
-export function setUseDecodeKernel(on: boolean): void {
-  useDecodeKernel = on;
-}
 
 // ---- sampling --------------------------------------------------------------------------------
 
@@ -89,6 +80,11 @@ export interface GenerateOptions extends SamplingOptions {
   rng?: Rng;
   /** Use the KV cache (default true); false runs a full forward for every token. */
   cache?: boolean;
+  /**
+   * How the cached path attends: 'decode-kernel' (the fused kernel, default) or 'composed' (the
+   * same math as engine ops, what tests compare the kernel with). See engine/decode.ts.
+   */
+  attention?: DecodeAttention;
   /** Positions freed when the cache is full (1..blockSize). Default max(1, blockSize/4). */
   slide?: number;
   /** Token ids that end generation (not emitted, not returned), e.g. the end-of-text id. */
@@ -136,7 +132,7 @@ export async function generate(model: GPT, prompt: readonly number[], o: Generat
   if (o.maxTokens === 0) return { tokens: [], reason: 'maxTokens', ms: 0 };
   const ctx = [...prompt];
   const tokens: number[] = [];
-  const cache = useCache ? new KVCache(cfg, { attention: useDecodeKernel ? 'decode-kernel' : 'composed' }) : null;
+  const cache = useCache ? new KVCache(cfg, { attention: o.attention }) : null;
   const wasTraining = model.training;
   model.eval();
 

@@ -1,6 +1,7 @@
-// Generation: the KV-cache path against the float64 reference (logits at every position) and
-// against uncached generation (the same tokens, greedy and seeded sampling, inside and past the
-// context window), plus the sampler itself and streaming.
+// Generation: the KV-cache path (GPT.forward with a cache) against the float64 reference (logits
+// at every position, fused decode kernel and composed ops) and against uncached generation (the
+// same tokens, greedy and seeded sampling, inside and past the context window), plus the sampler
+// itself and streaming.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { resolveConfig } from '../../model/config.ts';
@@ -123,7 +124,9 @@ describe('KV cache', () => {
       for (const extra of [{ maxTokens: 5 }, { maxTokens: 20, slide: 1 }]) {
         const cached = await generate(model, prompt, { ...c.o, ...extra });
         const uncached = await generate(model, prompt, { ...c.o, ...extra, cache: false });
+        const composed = await generate(model, prompt, { ...c.o, ...extra, attention: 'composed' });
         expect(cached.tokens, `${c.name} ${extra.maxTokens}`).toEqual(uncached.tokens);
+        expect(composed.tokens, `${c.name} ${extra.maxTokens} composed`).toEqual(cached.tokens);
         expect(cached.tokens).toHaveLength(extra.maxTokens);
       }
     }
