@@ -1,7 +1,9 @@
 // Text generation: sampling (temperature, top-k, top-p, seeded) with a KV cache, so that each new
 // token runs the model on ONE position and attends over the cached keys and values (O(T) per
 // token instead of a full O(T²) forward), plus the uncached path (a full forward per token) that
-// the cache is tested against. Tokens stream out through a callback as they are sampled.
+// the cache is tested against. Both call the one `GPT.forward` (the cached path passes a
+// model/kv-cache.ts KVCache); nothing here computes the network. Tokens stream out through a
+// callback as they are sampled.
 //
 // Context longer than blockSize: the uncached path always sees the last blockSize tokens. The
 // cached path fills its cache up to blockSize positions; when it is full, it restarts on the last

@@ -147,8 +147,8 @@ export class GPT {
   private run(ids: Tensor, drop: Dropper, cache: KVCache | null): Tensor {
     const T = ids.shape[1]!;
     const pos = cache?.pos ?? 0;
-    // With a cache the positions start at cache.pos.
     const w = this.w;
+    // With a cache the positions start at cache.pos.
     const wpe = cache ? slice(w.wpe.weight, 0, pos, pos + T) : w.wpe.weight;
     let x = drop(embedding(w.wte.weight, ids, wpe)); // [B, T, C]
     for (let l = 0; l < this.config.nLayer; l++) x = this.block(x, l, drop, cache);

@@ -8,7 +8,7 @@
 // (gradient accumulation over micro-steps for free).
 import { fill } from '../kernels/elementwise.ts';
 import { keep, runtime, Storage, Tensor } from '../engine/tensor.ts';
-import type { Runtime } from '../kernels/gpu/runtime.ts';
+import type { Runtime } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
 import { initParams, paramLayout, paramSpec, paramTree, type ParamLayout, type ParamTree } from './layout.ts';
 
