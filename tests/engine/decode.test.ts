@@ -38,11 +38,15 @@ describe('decode ops', () => {
   const v = randn(n, rng);
   const ref = new Float64Array(n);
   attentionForward(ref, new Float64Array(B * NH * T), q, k, v, B, NH, T, HS);
-  const steps: [number, number][] = [[0, 5]];
-  for (let p = 5; p < T; p++) steps.push([p, p + 1]);
+  // A prefill, a chunk of 3 at a nonzero position, then one row at a time.
+  const steps: [number, number][] = [
+    [0, 5],
+    [5, 8],
+  ];
+  for (let p = 8; p < T; p++) steps.push([p, p + 1]);
 
   for (const attention of ['decode-kernel', 'composed'] as const) {
-    it(`${attention}: a prefill then one row at a time matches the reference on the prefix`, async () => {
+    it(`${attention}: a prefill, a chunk, then one row at a time match the reference on the prefix`, async () => {
       const kc = E.empty([B, NH, maxT, HS]);
       const vc = E.empty([B, NH, maxT, HS]);
       for (const [p0, p1] of steps) {
