@@ -1,156 +1,19 @@
 // Text generation: sampling (temperature, top-k, top-p, seeded) with a KV cache, so that each new
 // token runs the model on ONE position and attends over the cached keys and values (O(T) per
 // token instead of a full O(T²) forward), plus the uncached path (a full forward per token) that
-// the cache is tested against. Tokens stream out through a callback as they are sampled.
+// the cache is tested against. Both call the one `GPT.forward` (the cached path passes a
+// model/kv-cache.ts KVCache); nothing here computes the network. Tokens stream out through a
+// callback as they are sampled.
 //
 // Context longer than blockSize: the uncached path always sees the last blockSize tokens. The
 // cached path fills its cache up to blockSize positions; when it is full, it restarts on the last
 // blockSize + 1 - slide tokens (one batched prefill) and continues incrementally. slide = 1 makes it
 // see exactly what the uncached path sees (a prefill per token once past the window); the default
 // (a quarter of the window) amortises the restarts.
-import {
-  add,
-  embedding,
-  layernorm,
-  linear,
-  matmul,
-  maskedFill,
-  mulScalar,
-  noGrad,
-  permute,
-  reshape,
-  slice,
-  softmax,
-  tidy,
-  transpose,
-  fromArray,
-  type Tensor,
-} from '../engine/index.ts';
-import { empty, keep, runtime } from '../engine/tensor.ts';
+import { fromArray, keep, noGrad, runtime, tidy, type DecodeAttention, type Tensor } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
-import { stridedCopy } from '../kernels/copy.ts';
-import { attentionDecode } from '../kernels/attention.ts';
-import type { GPTConfig } from './config.ts';
 import type { GPT } from './gpt.ts';
-
-// ---- the KV cache ----------------------------------------------------------------------------
-
-/** Keys and values of every layer for up to maxT positions: [B, NH, maxT, HS] each. */
-export class KVCache {
-  readonly k: Tensor[] = [];
-  readonly v: Tensor[] = [];
-  /** Positions filled so far. */
-  pos = 0;
-
-  constructor(
-    readonly config: GPTConfig,
-    readonly B = 1,
-    readonly maxT = config.blockSize,
-  ) {
-    if (maxT > config.blockSize) throw new Error(`KVCache: maxT ${maxT} exceeds blockSize ${config.blockSize}`);
-    const shape = [B, config.nHead, maxT, config.nEmbd / config.nHead];
-    for (let l = 0; l < config.nLayer; l++) {
-      this.k.push(keep(empty(shape, 'f32', 'kv-cache')));
-      this.v.push(keep(empty(shape, 'f32', 'kv-cache')));
-    }
-  }
-
-  reset(): void {
-    this.pos = 0;
-  }
-
-  dispose(): void {
-    for (const t of [...this.k, ...this.v]) t.dispose();
-    this.k.length = 0;
-    this.v.length = 0;
-  }
-}
-
-/**
- * Use the fused decode kernel (kernels/attention.ts attentionDecode); false runs the same math as
- * engine ops (matmul, masked softmax, matmul), which tests compare it with.
- */
-export let useDecodeKernel = true;
-export function setUseDecodeKernel(on: boolean): void {
-  useDecodeKernel = on;
-}
-
-/**
- * Causal attention of Tq new queries (absolute positions pos..pos+Tq-1) over the cached keys and
- * values 0..pos+Tq-1. q: [B, NH, Tq, HS]; kc, vc: [B, NH, maxT, HS]. No tape.
- */
-function cachedAttention(q: Tensor, kc: Tensor, vc: Tensor, pos: number, maxT: number): Tensor {
-  const [B, NH, Tq, HS] = q.shape as [number, number, number, number];
-  const L = pos + Tq;
-  if (useDecodeKernel) {
-    const out = empty(q.shape);
-    attentionDecode(
-      runtime(),
-      { out: out.ref(), q: q.ref(), k: kc.ref(), v: vc.ref() },
-      { B, NH, Tq, qOffset: pos, maxT, HS },
-    );
-    return out;
-  }
-  // Engine ops: scores over the first L cached positions, the future masked out.
-  const k = slice(kc, 2, 0, L);
-  const v = slice(vc, 2, 0, L);
-  const scores = mulScalar(matmul(q, transpose(k)), 1 / Math.sqrt(HS)); // [B, NH, Tq, L]
-  const mask = new Float32Array(Tq * L);
-  for (let i = 0; i < Tq; i++) for (let j = pos + i + 1; j < L; j++) mask[i * L + j] = 1;
-  const p = softmax(maskedFill(scores, fromArray(mask, [Tq, L]), -1e30));
-  return matmul(p, v); // [B, NH, Tq, HS]
-}
-
-/**
- * Runs the model on ids [B, Tq] at positions cache.pos.., appending their keys and values to the
- * cache, and returns the logits of the LAST position, [B, 1, Vp]. Eval mode (no dropout), no tape.
- * Call inside `tidy`.
- */
-export function forwardCached(model: GPT, ids: Tensor, cache: KVCache): Tensor {
-  return noGrad(() => {
-    const { B, T: Tq } = model.checkIds(ids, 'forwardCached');
-    const cfg = model.config;
-    const { nHead: NH, nEmbd: C } = cfg;
-    const HS = C / NH;
-    const pos = cache.pos;
-    if (B !== cache.B) throw new Error(`forwardCached: batch ${B} does not match the cache's ${cache.B}`);
-    if (pos + Tq > cache.maxT)
-      throw new Error(`forwardCached: ${pos} cached + ${Tq} new positions exceed the cache's ${cache.maxT}`);
-    const rt = runtime();
-    const p = (name: string) => model.params.get(name);
-
-    let x = embedding(p('wte.weight'), ids, slice(p('wpe.weight'), 0, pos, pos + Tq)); // [B, Tq, C]
-    for (let l = 0; l < cfg.nLayer; l++) {
-      const h = `h.${l}.`;
-      const qkv = linear(
-        layernorm(x, p(h + 'ln_1.weight'), p(h + 'ln_1.bias')),
-        p(h + 'attn.c_attn.weight'),
-        p(h + 'attn.c_attn.bias'),
-      ); // [B, Tq, 3C]
-      // Scatter k and v into the cache at positions pos.., and gather q into [B, NH, Tq, HS].
-      const src = { shape: [B, NH, Tq, HS], si: [Tq * 3 * C, HS, 3 * C, 1] };
-      const dstCache = { so: [NH * cache.maxT * HS, cache.maxT * HS, HS, 1], outOffset: pos * HS };
-      stridedCopy(rt, { out: cache.k[l]!.ref(), inp: qkv.ref() }, { ...src, ...dstCache, inOffset: C });
-      stridedCopy(rt, { out: cache.v[l]!.ref(), inp: qkv.ref() }, { ...src, ...dstCache, inOffset: 2 * C });
-      const q = empty([B, NH, Tq, HS]);
-      stridedCopy(rt, { out: q.ref(), inp: qkv.ref() }, { ...src, so: [NH * Tq * HS, Tq * HS, HS, 1], inOffset: 0 });
-      const y = cachedAttention(q, cache.k[l]!, cache.v[l]!, pos, cache.maxT);
-      const merged = reshape(permute(y, [0, 2, 1, 3]), [B, Tq, C]);
-      x = add(x, linear(merged, p(h + 'attn.c_proj.weight'), p(h + 'attn.c_proj.bias')));
-      const hidden = linear(
-        layernorm(x, p(h + 'ln_2.weight'), p(h + 'ln_2.bias')),
-        p(h + 'mlp.c_fc.weight'),
-        p(h + 'mlp.c_fc.bias'),
-        { gelu: true },
-      );
-      x = add(x, linear(hidden, p(h + 'mlp.c_proj.weight'), p(h + 'mlp.c_proj.bias')));
-    }
-    cache.pos = pos + Tq;
-    const last = Tq === 1 ? x : slice(x, 1, Tq - 1, Tq); // [B, 1, C]
-    const xf = layernorm(last, p('ln_f.weight'), p('ln_f.bias'));
-    return linear(xf, p('wte.weight'), null, { transW: true }); // [B, 1, Vp]
-  });
-}
+import { KVCache } from './kv-cache.ts';
 
 // ---- sampling --------------------------------------------------------------------------------
 
@@ -219,6 +82,11 @@ export interface GenerateOptions extends SamplingOptions {
   rng?: Rng;
   /** Use the KV cache (default true); false runs a full forward for every token. */
   cache?: boolean;
+  /**
+   * How the cached path attends: 'decode-kernel' (the fused kernel, default) or 'composed' (the
+   * same math as engine ops, what tests compare the kernel with). See engine/decode.ts.
+   */
+  attention?: DecodeAttention;
   /** Positions freed when the cache is full (1..blockSize). Default max(1, blockSize/4). */
   slide?: number;
   /** Token ids that end generation (not emitted, not returned), e.g. the end-of-text id. */
@@ -266,7 +134,7 @@ export async function generate(model: GPT, prompt: readonly number[], o: Generat
   if (o.maxTokens === 0) return { tokens: [], reason: 'maxTokens', ms: 0 };
   const ctx = [...prompt];
   const tokens: number[] = [];
-  const cache = useCache ? new KVCache(cfg, 1) : null;
+  const cache = useCache ? new KVCache(cfg, { attention: o.attention }) : null;
   const wasTraining = model.training;
   model.eval();
 
@@ -276,7 +144,7 @@ export async function generate(model: GPT, prompt: readonly number[], o: Generat
       const ids = fromArray(Int32Array.from(window), [1, window.length], 'i32');
       if (cache) {
         cache.reset();
-        return { t: keep(forwardCached(model, ids, cache)), row: 0 };
+        return { t: keep(model.forward(ids, null, { cache }).logits), row: 0 };
       }
       return { t: keep(noGrad(() => model.forward(ids, null, { train: false }).logits)), row: window.length - 1 };
     });
@@ -302,7 +170,7 @@ export async function generate(model: GPT, prompt: readonly number[], o: Generat
       if (!cache) next = prefill(ctx.slice(-bs));
       else if (cache.pos < cache.maxT) {
         next = tidy(() => ({
-          t: keep(forwardCached(model, fromArray(Int32Array.from([id]), [1, 1], 'i32'), cache)),
+          t: keep(model.forward(fromArray(Int32Array.from([id]), [1, 1], 'i32'), null, { cache }).logits),
           row: 0,
         }));
       } else next = prefill(ctx.slice(-(bs + 1 - slide)));

@@ -1,7 +1,8 @@
 // The GPT-2 model: token + position embeddings, pre-LN transformer blocks (causal self-attention
 // through the fused attention kernel, a 4x GELU MLP), a final layernorm and the LM head tied to
 // the token embedding. Engine ops only: the forward pass reads like the math, the engine's tape
-// gives the backward.
+// gives the backward. It is the ONE transcription of the network: training, evaluation and
+// generation (which passes a KV cache, model/kv-cache.ts) all run `forward` and its `block`.
 //
 // Typical training step (the whole step recorded into one command encoder):
 //   model.params.zeroGrads();
@@ -17,13 +18,17 @@ import {
   embedding,
   layernorm,
   linear,
+  noGrad,
   permute,
   reshape,
+  runtime,
+  slice,
+  type Runtime,
   type Tensor,
 } from '../engine/index.ts';
-import { runtime } from '../engine/tensor.ts';
-import type { Runtime } from '../kernels/gpu/runtime.ts';
 import { validateConfig, type GPTConfig } from './config.ts';
+import type { KVCache } from './kv-cache.ts';
+import type { LayerParams, ParamTree } from './layout.ts';
 import { ParamStore } from './params.ts';
 
 export interface ForwardOptions {
@@ -37,10 +42,12 @@ export interface ForwardOptions {
   dropoutSeed?: number;
   /** Targets equal to this do not count in the loss. Default -1. */
   ignoreIndex?: number;
+  /** Decode with this KV cache (see `GPT.forward`). */
+  cache?: KVCache;
 }
 
 export interface ForwardResult {
-  /** [B, T, paddedVocabSize]; columns >= vocabSize are padding (never predicted). */
+  /** [B, T, paddedVocabSize] ([B, 1, ..] with a cache); columns >= vocabSize are padding (never predicted). */
   logits: Tensor;
   /** Mean cross-entropy over the non-ignored targets (a scalar tensor), when targets were given. */
   loss?: Tensor;
@@ -56,6 +63,9 @@ export function mixSeed(a: number, b: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+type Dropper = (x: Tensor) => Tensor;
+const noDropout: Dropper = (x) => x;
 
 export class GPT {
   readonly config: GPTConfig;
@@ -103,59 +113,94 @@ export class GPT {
     return this;
   }
 
-  private p(name: string): Tensor {
-    return this.params.get(name);
+  /** The parameters as typed GPT-2-named views: `w.wte.weight`, `w.h[l].attn.c_attn.bias`. */
+  get w(): ParamTree<Tensor> {
+    return this.params.w;
   }
 
   /**
    * ids: i32 [B, T] with T <= blockSize; targets (optional): i32 [B, T] (the next tokens).
    * Returns the logits [B, T, Vp] and, with targets, the mean loss. Call inside `tidy` (and under
    * `noGrad` for evaluation): the activations belong to the caller's scope.
+   *
+   * With `opts.cache` this is an inference step (nanoGPT's shortcut inside its one forward): ids are
+   * the positions cache.pos.., their keys and values are appended to the cache, and only the last
+   * position's logits [B, 1, Vp] are computed. No tape, no dropout, no targets.
    */
   forward(ids: Tensor, targets?: Tensor | null, opts: ForwardOptions = {}): ForwardResult {
     const { B, T } = this.checkIds(ids, 'forward');
-    if (targets) this.checkTargets(targets, B, T);
-    const cfg = this.config;
-    const useDropout = (opts.train ?? this.training) && cfg.dropout > 0;
-    let stepSeed = opts.dropoutSeed ?? 0;
-    if (useDropout && opts.dropoutSeed === undefined) stepSeed = mixSeed(this.seed, this.forwardCount++);
-    let site = 0;
-    const drop = (x: Tensor): Tensor => (useDropout ? dropout(x, cfg.dropout, mixSeed(stepSeed, site++)) : x);
-
-    let x = drop(embedding(this.p('wte.weight'), ids, this.p('wpe.weight'))); // [B, T, C]
-    for (let l = 0; l < cfg.nLayer; l++) {
-      const h = `h.${l}.`;
-      const a = this.causalSelfAttention(layernorm(x, this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias')), l, B, T);
-      x = add(x, drop(a));
-      const m = this.mlp(layernorm(x, this.p(h + 'ln_2.weight'), this.p(h + 'ln_2.bias')), l);
-      x = add(x, drop(m));
+    const cache = opts.cache ?? null;
+    if (cache) {
+      if (targets)
+        throw new Error('forward: targets cannot be given with a KV cache (it computes the last logits only)');
+      cache.check(B, T);
+      return { logits: noGrad(() => this.run(ids, noDropout, cache)) };
     }
-    x = layernorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'));
-    // Tied LM head over the padded vocabulary: logits = x · wteᵀ.
-    const logits = linear(x, this.p('wte.weight'), null, { transW: true });
+    if (targets) this.checkTargets(targets, B, T);
+    const logits = this.run(ids, this.dropper(opts), null);
     if (!targets) return { logits };
-    const loss = crossEntropy(logits, targets, { V: cfg.vocabSize, ignoreIndex: opts.ignoreIndex ?? -1 });
+    const loss = crossEntropy(logits, targets, { V: this.config.vocabSize, ignoreIndex: opts.ignoreIndex ?? -1 });
     return { logits, loss };
   }
 
-  /** x [B, T, C] → c_proj(attention(q, k, v)), q/k/v split from c_attn(x) into heads. */
-  private causalSelfAttention(x: Tensor, l: number, B: number, T: number): Tensor {
-    const h = `h.${l}.attn.`;
-    const { nHead: NH, nEmbd: C } = this.config;
+  /** The network: ids [B, T] → logits [B, T, Vp] ([B, 1, Vp] with a cache). */
+  private run(ids: Tensor, drop: Dropper, cache: KVCache | null): Tensor {
+    const T = ids.shape[1]!;
+    const pos = cache?.pos ?? 0;
+    const w = this.w;
+    // With a cache the positions start at cache.pos.
+    const wpe = cache ? slice(w.wpe.weight, 0, pos, pos + T) : w.wpe.weight;
+    let x = drop(embedding(w.wte.weight, ids, wpe)); // [B, T, C]
+    for (let l = 0; l < this.config.nLayer; l++) x = this.block(x, l, drop, cache);
+    if (cache) {
+      cache.pos = pos + T;
+      if (T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]: only the next token is wanted
+    }
+    x = layernorm(x, w.ln_f.weight, w.ln_f.bias);
+    // Tied LM head over the padded vocabulary: logits = x · wteᵀ.
+    return linear(x, w.wte.weight, null, { transW: true });
+  }
+
+  /** One pre-LN transformer block, nanoGPT's Block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
+  private block(x: Tensor, l: number, drop: Dropper, cache: KVCache | null): Tensor {
+    const w = this.w.h[l]!;
+    x = add(x, drop(this.causalSelfAttention(layernorm(x, w.ln_1.weight, w.ln_1.bias), l, cache)));
+    return add(x, drop(this.mlp(layernorm(x, w.ln_2.weight, w.ln_2.bias), w.mlp)));
+  }
+
+  /**
+   * x [B, T, C] → c_proj(attention(q, k, v)), q/k/v split from c_attn(x) into heads. With a cache,
+   * k and v are appended to it and q attends over every cached position.
+   */
+  private causalSelfAttention(x: Tensor, l: number, cache: KVCache | null): Tensor {
+    const w = this.w.h[l]!.attn;
+    const [B, T, C] = x.shape as [number, number, number];
+    const NH = this.config.nHead;
     const HS = C / NH;
-    const qkv = linear(x, this.p(h + 'c_attn.weight'), this.p(h + 'c_attn.bias')); // [B, T, 3C]
+    const qkv = linear(x, w.c_attn.weight, w.c_attn.bias); // [B, T, 3C]
     // One gather to [3, B, NH, T, HS]; q, k, v are then leading-axis slices (views).
     const heads = permute(reshape(qkv, [B, T, 3, NH, HS]), [2, 0, 3, 1, 4]);
-    const y = attentionPacked(heads); // [B, NH, T, HS]
+    const y = cache ? cache.attend(heads, l) : attentionPacked(heads); // [B, NH, T, HS]
     const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]);
-    return linear(merged, this.p(h + 'c_proj.weight'), this.p(h + 'c_proj.bias'));
+    return linear(merged, w.c_proj.weight, w.c_proj.bias);
   }
 
   /** x [B, T, C] → c_proj(gelu(c_fc(x))), the GELU fused into the first matmul. */
-  private mlp(x: Tensor, l: number): Tensor {
-    const h = `h.${l}.mlp.`;
-    const hidden = linear(x, this.p(h + 'c_fc.weight'), this.p(h + 'c_fc.bias'), { gelu: true }); // [B, T, 4C]
-    return linear(hidden, this.p(h + 'c_proj.weight'), this.p(h + 'c_proj.bias'));
+  private mlp(x: Tensor, w: LayerParams<Tensor>['mlp']): Tensor {
+    const hidden = linear(x, w.c_fc.weight, w.c_fc.bias, { gelu: true }); // [B, T, 4C]
+    return linear(hidden, w.c_proj.weight, w.c_proj.bias);
+  }
+
+  /**
+   * This pass's dropout: identity in eval mode or at p = 0; else each call (a dropout site, in
+   * model order) gets its own seed mixed from the pass's seed.
+   */
+  private dropper(opts: ForwardOptions): Dropper {
+    const p = this.config.dropout;
+    if (!((opts.train ?? this.training) && p > 0)) return noDropout;
+    const stepSeed = opts.dropoutSeed ?? mixSeed(this.seed, this.forwardCount++);
+    let site = 0;
+    return (x) => dropout(x, p, mixSeed(stepSeed, site++));
   }
 
   /** Shape checks with errors that say what was expected. */

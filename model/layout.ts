@@ -47,69 +47,95 @@ export interface ParamLayout {
 
 export const alignUp = (n: number, a = PARAM_ALIGN): number => Math.ceil(n / a) * a;
 
+interface Proto {
+  shape: (c: GPTConfig) => number[];
+  init: InitKind;
+}
+
+/**
+ * The tensors before the blocks, of one block (names after `h.{i}.`) and after the blocks, in
+ * model order. Every name, the typed views (ParamTree) and the layout come from these tables.
+ */
+const EMBED = {
+  'wte.weight': { shape: (c) => [c.paddedVocabSize, c.nEmbd], init: 'embedding' },
+  'wpe.weight': { shape: (c) => [c.blockSize, c.nEmbd], init: 'normal' },
+} as const satisfies Record<string, Proto>;
+const FINAL = {
+  'ln_f.weight': { shape: (c) => [c.nEmbd], init: 'ones' },
+  'ln_f.bias': { shape: (c) => [c.nEmbd], init: 'zeros' },
+} as const satisfies Record<string, Proto>;
+const LAYER = {
+  'ln_1.weight': { shape: (c) => [c.nEmbd], init: 'ones' },
+  'ln_1.bias': { shape: (c) => [c.nEmbd], init: 'zeros' },
+  'attn.c_attn.weight': { shape: (c) => [c.nEmbd, 3 * c.nEmbd], init: 'normal' },
+  'attn.c_attn.bias': { shape: (c) => [3 * c.nEmbd], init: 'zeros' },
+  'attn.c_proj.weight': { shape: (c) => [c.nEmbd, c.nEmbd], init: 'residual' },
+  'attn.c_proj.bias': { shape: (c) => [c.nEmbd], init: 'zeros' },
+  'ln_2.weight': { shape: (c) => [c.nEmbd], init: 'ones' },
+  'ln_2.bias': { shape: (c) => [c.nEmbd], init: 'zeros' },
+  'mlp.c_fc.weight': { shape: (c) => [c.nEmbd, 4 * c.nEmbd], init: 'normal' },
+  'mlp.c_fc.bias': { shape: (c) => [4 * c.nEmbd], init: 'zeros' },
+  'mlp.c_proj.weight': { shape: (c) => [4 * c.nEmbd, c.nEmbd], init: 'residual' },
+  'mlp.c_proj.bias': { shape: (c) => [c.nEmbd], init: 'zeros' },
+} as const satisfies Record<string, Proto>;
+
+export type GlobalTensor = keyof typeof EMBED | keyof typeof FINAL;
+export type LayerTensor = keyof typeof LAYER;
 /** Per-layer tensor names (suffixes of `h.{i}.`) in model order. */
-export const LAYER_TENSORS = [
-  'ln_1.weight',
-  'ln_1.bias',
-  'attn.c_attn.weight',
-  'attn.c_attn.bias',
-  'attn.c_proj.weight',
-  'attn.c_proj.bias',
-  'ln_2.weight',
-  'ln_2.bias',
-  'mlp.c_fc.weight',
-  'mlp.c_fc.bias',
-  'mlp.c_proj.weight',
-  'mlp.c_proj.bias',
-] as const;
-export type LayerTensor = (typeof LAYER_TENSORS)[number];
+export const LAYER_TENSORS = Object.keys(LAYER) as LayerTensor[];
+
+// Dotted names → nested objects, at the type level: Tree<'ln_1.weight' | 'ln_1.bias', T> is
+// { ln_1: { weight: T; bias: T } }, so a misspelled name is a compile error.
+type Head<P extends string> = P extends `${infer H}.${string}` ? H : P;
+type Rest<P extends string, H extends string> = P extends `${H}.${infer R}` ? R : never;
+type Tree<P extends string, T> = {
+  readonly [H in Head<P>]: [Rest<P, H>] extends [never] ? T : Tree<Rest<P, H>, T>;
+};
+
+/** One block's tensors by their GPT-2 names: `ln_1.weight`, `attn.c_attn.bias`, ... */
+export type LayerParams<T> = Tree<LayerTensor, T>;
+/** Every tensor by its GPT-2 name: `wte.weight`, `h[3].mlp.c_fc.weight`, `ln_f.bias`. */
+export type ParamTree<T> = Tree<GlobalTensor, T> & { readonly h: readonly LayerParams<T>[] };
 
 export function paramLayout(config: GPTConfig): ParamLayout {
-  const C = config.nEmbd;
-  const L = config.nLayer;
-  type Proto = { name: string; shape: number[]; decay: boolean; init: InitKind };
-  const decayed: Proto[] = [
-    { name: 'wte.weight', shape: [config.paddedVocabSize, C], decay: true, init: 'embedding' },
-    { name: 'wpe.weight', shape: [config.blockSize, C], decay: true, init: 'normal' },
-  ];
-  const plain: Proto[] = [];
-  for (let i = 0; i < L; i++) {
-    const h = `h.${i}.`;
-    decayed.push(
-      { name: `${h}attn.c_attn.weight`, shape: [C, 3 * C], decay: true, init: 'normal' },
-      { name: `${h}attn.c_proj.weight`, shape: [C, C], decay: true, init: 'residual' },
-      { name: `${h}mlp.c_fc.weight`, shape: [C, 4 * C], decay: true, init: 'normal' },
-      { name: `${h}mlp.c_proj.weight`, shape: [4 * C, C], decay: true, init: 'residual' },
-    );
-    plain.push(
-      { name: `${h}ln_1.weight`, shape: [C], decay: false, init: 'ones' },
-      { name: `${h}ln_1.bias`, shape: [C], decay: false, init: 'zeros' },
-      { name: `${h}attn.c_attn.bias`, shape: [3 * C], decay: false, init: 'zeros' },
-      { name: `${h}attn.c_proj.bias`, shape: [C], decay: false, init: 'zeros' },
-      { name: `${h}ln_2.weight`, shape: [C], decay: false, init: 'ones' },
-      { name: `${h}ln_2.bias`, shape: [C], decay: false, init: 'zeros' },
-      { name: `${h}mlp.c_fc.bias`, shape: [4 * C], decay: false, init: 'zeros' },
-      { name: `${h}mlp.c_proj.bias`, shape: [C], decay: false, init: 'zeros' },
-    );
-  }
-  plain.push(
-    { name: 'ln_f.weight', shape: [C], decay: false, init: 'ones' },
-    { name: 'ln_f.bias', shape: [C], decay: false, init: 'zeros' },
-  );
-
+  type Named = { name: string; shape: number[]; init: InitKind };
+  const named = (table: Record<string, Proto>, prefix = ''): Named[] =>
+    Object.entries(table).map(([n, p]) => ({ name: prefix + n, shape: p.shape(config), init: p.init }));
+  const protos = named(EMBED);
+  for (let i = 0; i < config.nLayer; i++) protos.push(...named(LAYER, `h.${i}.`));
+  protos.push(...named(FINAL));
+  // The 2-D matrices (wte and wpe included) are weight-decayed and go first, each group in model order.
+  const isDecayed = (p: Named) => p.shape.length === 2;
   const entries: ParamSpec[] = [];
   let offset = 0;
   let decayEnd = 0;
   let count = 0;
-  for (const p of [...decayed, ...plain]) {
+  for (const p of [...protos.filter(isDecayed), ...protos.filter((p) => !isDecayed(p))]) {
     const size = p.shape.reduce((a, b) => a * b, 1);
-    entries.push({ ...p, offset, size });
+    entries.push({ name: p.name, shape: p.shape, decay: isDecayed(p), init: p.init, offset, size });
     offset = alignUp(offset + size);
     count += size;
-    if (p.decay) decayEnd = offset;
+    if (isDecayed(p)) decayEnd = offset;
   }
   const byName = new Map(entries.map((e) => [e.name, e]));
   return { config, entries, byName, total: offset, decayEnd, count };
+}
+
+/**
+ * The layout's tensors as nested objects named like GPT-2's (`tree.h[l].attn.c_attn.weight`),
+ * each leaf made by `leaf` once: typed views for code, where a string name is checked only at run
+ * time.
+ */
+export function paramTree<T>(layout: ParamLayout, leaf: (spec: ParamSpec) => T): ParamTree<T> {
+  const root: Record<string, unknown> = { h: Array.from({ length: layout.config.nLayer }, () => ({})) };
+  for (const e of layout.entries) {
+    const m = /^h\.(\d+)\.(.*)$/.exec(e.name);
+    let node = (m ? (root.h as Record<string, unknown>[])[Number(m[1])]! : root) as Record<string, unknown>;
+    const path = (m ? m[2]! : e.name).split('.');
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path[path.length - 1]!] = leaf(e);
+  }
+  return root as unknown as ParamTree<T>;
 }
 
 /** The spec of one tensor, with a clear error for an unknown name. */

@@ -8,9 +8,9 @@
 // (gradient accumulation over micro-steps for free).
 import { fill } from '../kernels/elementwise.ts';
 import { keep, runtime, Storage, Tensor } from '../engine/tensor.ts';
-import type { Runtime } from '../kernels/gpu/runtime.ts';
+import type { Runtime } from '../engine/index.ts';
 import type { GPTConfig } from './config.ts';
-import { initParams, paramLayout, paramSpec, type ParamLayout } from './layout.ts';
+import { initParams, paramLayout, paramSpec, paramTree, type ParamLayout, type ParamTree } from './layout.ts';
 
 /** Storage over a buffer this module created itself (not the pool): destroyed with its last view. */
 class OwnedStorage extends Storage {
@@ -56,6 +56,8 @@ export class ParamStore {
   readonly data: Tensor;
   /** Flat gradients, [layout.total], same layout. */
   readonly grad: Tensor;
+  /** The parameter views by GPT-2 name as typed properties: `w.h[0].attn.c_attn.weight`, `w.wte.weight`. */
+  readonly w: ParamTree<Tensor>;
   private readonly views = new Map<string, Tensor>();
   private readonly gradViews = new Map<string, Tensor>();
   private disposed = false;
@@ -85,6 +87,7 @@ export class ParamStore {
       this.views.set(e.name, p);
       this.gradViews.set(e.name, g);
     }
+    this.w = paramTree(layout, (e) => this.views.get(e.name)!);
   }
 
   /**
@@ -97,7 +100,7 @@ export class ParamStore {
     return store;
   }
 
-  /** A parameter by its GPT-2 name, e.g. `h.0.attn.c_attn.weight`. */
+  /** A parameter by its GPT-2 name, e.g. `h.0.attn.c_attn.weight` (for names read from files; code uses `w`). */
   get(name: string): Tensor {
     const t = this.views.get(name);
     if (!t) paramSpec(this.layout, name); // throws with the list of names

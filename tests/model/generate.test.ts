@@ -1,13 +1,15 @@
-// Generation: the KV-cache path against the float64 reference (logits at every position) and
-// against uncached generation (the same tokens, greedy and seeded sampling, inside and past the
-// context window), plus the sampler itself and streaming.
+// Generation: the KV-cache path (GPT.forward with a cache) against the float64 reference (logits
+// at every position, fused decode kernel and composed ops) and against uncached generation (the
+// same tokens, greedy and seeded sampling, inside and past the context window), plus the sampler
+// itself and streaming.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { resolveConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
 import { paramLayout, type ParamLayout } from '../../model/layout.ts';
 import { refForward } from '../../model/reference.ts';
-import { forwardCached, generate, KVCache, sampleToken, setUseDecodeKernel } from '../../model/generate.ts';
+import { generate, sampleToken } from '../../model/generate.ts';
+import { KVCache } from '../../model/kv-cache.ts';
 import { assertClose } from '../../kernels/check.ts';
 
 let rt: E.Runtime;
@@ -66,28 +68,45 @@ describe('KV cache', () => {
     const seq = [3, 17, 5, 30, 2, 9, 11, 0];
     const ref = refForward(layout, Float64Array.from(flat), Int32Array.from(seq), 1, seq.length).logits;
     const Vp = cfg.paddedVocabSize;
-    for (const kernel of [true, false]) {
-      setUseDecodeKernel(kernel);
-      const cache = new KVCache(cfg, 1);
+    for (const attention of ['decode-kernel', 'composed'] as const) {
+      const cache = new KVCache(cfg, { B: 1, attention });
       const prefill = 3;
       for (let t = prefill - 1; t < seq.length; t++) {
         const chunk = t === prefill - 1 ? seq.slice(0, prefill) : [seq[t]!];
         const logits = E.tidy(() =>
-          E.keep(forwardCached(model, E.fromArray(Int32Array.from(chunk), [1, chunk.length], 'i32'), cache)),
+          E.keep(model.forward(E.fromArray(Int32Array.from(chunk), [1, chunk.length], 'i32'), null, { cache }).logits),
         );
         expect(logits.shape).toEqual([1, 1, Vp]);
         assertClose(
           await logits.data(),
           ref.subarray(t * Vp, (t + 1) * Vp),
           'f32Chain',
-          `position ${t} (${kernel ? 'decode kernel' : 'engine ops'})`,
+          `position ${t} (${attention})`,
         );
         logits.dispose();
       }
       expect(cache.pos).toBe(seq.length);
       cache.dispose();
     }
-    setUseDecodeKernel(true);
+    model.dispose();
+  });
+
+  it('a cached forward refuses targets, another batch size and positions past the cache', () => {
+    const model = GPT.fromParams(cfg, randomParams(layout, 34));
+    const cache = new KVCache(cfg, { maxT: 4 });
+    E.tidy(() => {
+      const ids = (n: number, B = 1) => E.fromArray(new Int32Array(B * n).fill(1), [B, n], 'i32');
+      expect(() => model.forward(ids(2), ids(2), { cache })).toThrow(/targets cannot be given with a KV cache/);
+      expect(() => model.forward(ids(2, 2), null, { cache })).toThrow(/batch 2 does not match the KV cache's 1/);
+      model.forward(ids(3), null, { cache });
+      expect(cache.pos).toBe(3);
+      expect(() => model.forward(ids(2), null, { cache })).toThrow(
+        /3 cached \+ 2 new positions exceed the KV cache's 4/,
+      );
+      expect(cache.pos).toBe(3);
+    });
+    expect(() => new KVCache(cfg, { maxT: cfg.blockSize + 1 })).toThrow(/maxT 9 exceeds blockSize 8/);
+    cache.dispose();
     model.dispose();
   });
 
@@ -105,7 +124,9 @@ describe('KV cache', () => {
       for (const extra of [{ maxTokens: 5 }, { maxTokens: 20, slide: 1 }]) {
         const cached = await generate(model, prompt, { ...c.o, ...extra });
         const uncached = await generate(model, prompt, { ...c.o, ...extra, cache: false });
+        const composed = await generate(model, prompt, { ...c.o, ...extra, attention: 'composed' });
         expect(cached.tokens, `${c.name} ${extra.maxTokens}`).toEqual(uncached.tokens);
+        expect(composed.tokens, `${c.name} ${extra.maxTokens} composed`).toEqual(cached.tokens);
         expect(cached.tokens).toHaveLength(extra.maxTokens);
       }
     }

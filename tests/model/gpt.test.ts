@@ -380,6 +380,32 @@ describe('training behaviour', () => {
   });
 });
 
+describe('typed parameter views', () => {
+  it('model.w reaches every tensor of the layout by its GPT-2 name, the same view as params.get', () => {
+    const model = GPT.create(cfg);
+    let leaves = 0;
+    const walk = (node: unknown): void => {
+      if (node instanceof E.Tensor) leaves++;
+      else for (const child of Object.values(node as object)) walk(child);
+    };
+    walk(model.w);
+    expect(leaves).toBe(layout.entries.length);
+    for (const e of layout.entries) {
+      // 'h.1.attn.c_attn.weight' → model.w.h[1].attn.c_attn.weight
+      const leaf = e.name.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], model.w);
+      expect(leaf, e.name).toBe(model.params.get(e.name));
+    }
+    expect(model.w.h).toHaveLength(cfg.nLayer);
+    expect(model.w.h[1]!.mlp.c_fc.weight.shape).toEqual([cfg.nEmbd, 4 * cfg.nEmbd]);
+    expect(model.w.wte.weight.shape).toEqual([cfg.paddedVocabSize, cfg.nEmbd]);
+    // @ts-expect-error a misspelled name does not compile
+    expect(model.w.h[0]!.attn.c_atn).toBeUndefined();
+    // @ts-expect-error nor does a tensor GPT-2 does not have
+    expect(model.w.lm_head).toBeUndefined();
+    model.dispose();
+  });
+});
+
 describe('checkpoint through the GPU', () => {
   it('save, restore into a fresh model and optimizer, continue: bit-identical to not stopping', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt-ckpt-'));
