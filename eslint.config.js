@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'runs/', 'out/', '.gpu/', '.tmp/'] },
+  { ignores: ['node_modules/', 'runs/', 'out/', 'dist/', '.gpu/', '.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

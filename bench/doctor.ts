@@ -17,7 +17,9 @@ import { matmul } from '../kernels/matmul.ts';
 import { formatHelp, parseConfig, type Schema } from '../train/config.ts';
 import { measureCeilings, wallMs } from './ceilings.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The package root: one folder up from bench/, two from the built dist/bench/. */
+const ROOT = [join(HERE, '..'), join(HERE, '..', '..')].find((d) => existsSync(join(d, 'package.json'))) ?? HERE;
 
 export interface DoctorConfig {
   json: boolean;

@@ -355,12 +355,12 @@ export async function checkTimestamps(rt: Runtime, quick: boolean): Promise<{ ok
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
-/** bench/<name>.bench.ts files by name. */
+/** bench/<name>.bench.ts (or .js, built) files by name. */
 export function discoverBenches(dir = BENCH_DIR): Map<string, string> {
   const found = new Map<string, string>();
   if (!existsSync(dir)) return found;
   for (const f of readdirSync(dir).sort()) {
-    const m = /^(.+)\.bench\.ts$/.exec(f);
+    const m = /^(.+)\.bench\.[jt]s$/.exec(f); // .js in the built package (dist/bench)
     if (m) found.set(m[1]!, join(dir, f));
   }
   return found;

@@ -13,8 +13,8 @@
 // killed (kill -9), the child sees its IPC channel close and stops as on SIGTERM — never an
 // orphan writing into a run folder.
 //
-// The child imports the compiled JavaScript in dist/ when the package was built (an installed
-// package), else the TypeScript sources through tsx's loader (a git checkout).
+// The child runs the TypeScript sources through tsx's loader in a git checkout, and the compiled
+// JavaScript in dist/ in an installed package (which ships no sources).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -56,14 +56,16 @@ async function run() {
   // The supervisor is gone (killed with -9): stop like on SIGTERM (a trainer checkpoints first).
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   process.channel?.unref(); // the IPC channel alone must not keep the process alive
-  const dist = new URL('../dist/train/cli/main.js', import.meta.url);
-  if (!existsSync(dist)) (await import('tsx/esm/api')).register();
-  const { main } = await import(existsSync(dist) ? dist.href : '../train/cli/main.ts');
-  const benchDir = existsSync(dist) ? '../dist/bench/' : '../bench/';
-  const ext = existsSync(dist) ? '.js' : '.ts';
+  // A git checkout has the TypeScript sources (run through tsx, never a stale build); an installed
+  // package has only the compiled dist/.
+  const fromSource = existsSync(new URL('../train/cli/main.ts', import.meta.url));
+  if (fromSource) (await import('tsx/esm/api')).register();
+  const dir = fromSource ? '..' : '../dist';
+  const ext = fromSource ? '.ts' : '.js';
+  const { main } = await import(`${dir}/train/cli/main${ext}`);
   const rc = await main(process.argv.slice(2), {
-    bench: async () => (await import(`${benchDir}run${ext}`)).benchMain,
-    doctor: async () => (await import(`${benchDir}doctor${ext}`)).doctorMain,
+    bench: async () => (await import(`${dir}/bench/run${ext}`)).benchMain,
+    doctor: async () => (await import(`${dir}/bench/doctor${ext}`)).doctorMain,
   });
   // Dawn can keep the event loop alive after the device is gone: exit explicitly once stdout drains.
   process.stdout.write('', () => process.exit(rc));
