@@ -19,6 +19,7 @@ import { embeddingForward, embeddingBackward } from '../kernels/embedding.ts';
 import { geluForward, geluBackward } from '../kernels/gelu.ts';
 import { attentionForward, attentionBackward } from '../kernels/attention.ts';
 import type { BufferRef } from '../kernels/gpu/runtime.ts';
+import type { RefOpName } from './reference.ts';
 import { empty, fmtShape, isGradEnabled, keep, noGrad, runtime, shapeSize, Tensor, type Shape } from './tensor.ts';
 
 // ---- op definitions --------------------------------------------------------------------------
@@ -68,8 +69,14 @@ function apply<I extends Inputs, A>(name: string, def: OpDef<I, A>, inputs: I, a
   return out;
 }
 
+/**
+ * The names of the ops: those of the float64 reference (engine/reference.ts RefOpAttrs), so that a
+ * GPU op without a reference, or a reference without a GPU op, does not compile (see OpTable).
+ */
+export type OpName = RefOpName;
+
 /** Defines an op and returns its public function: check, then forward on the tape. */
-export function defineOp<K extends string, P extends unknown[], I extends Inputs, A>(
+export function defineOp<K extends OpName, P extends unknown[], I extends Inputs, A>(
   name: K,
   spec: OpSpec<P, I, A>,
 ): Op<K, P, I, A> {
@@ -297,7 +304,7 @@ export const div = defineOp('div', {
 type UnaryGrad = (g: Tensor, x: Tensor, out: Tensor, s: number) => Tensor;
 
 /** An elementwise op of one tensor, run by the unary kernel's `op`. */
-function unaryOp<K extends string>(name: K, op: ew.UnaryOp, grad: UnaryGrad) {
+function unaryOp<K extends OpName>(name: K, op: ew.UnaryOp, grad: UnaryGrad) {
   return defineOp(name, {
     check: (x: Tensor): OpCall<T1, { s: number }> => (assertF32(name, x), { inputs: [x], attrs: { s: 0 } }),
     forward: ([x], { s }) => kUnary(op, x, s),
@@ -306,7 +313,7 @@ function unaryOp<K extends string>(name: K, op: ew.UnaryOp, grad: UnaryGrad) {
 }
 
 /** An elementwise op of one tensor and a scalar s. */
-function scalarOp<K extends string>(name: K, op: ew.UnaryOp, grad: UnaryGrad) {
+function scalarOp<K extends OpName>(name: K, op: ew.UnaryOp, grad: UnaryGrad) {
   return defineOp(name, {
     check: (x: Tensor, s: number): OpCall<T1, { s: number }> => (assertF32(name, x), { inputs: [x], attrs: { s } }),
     forward: ([x], { s }) => kUnary(op, x, s),
@@ -405,7 +412,7 @@ function reduceCheck(name: string, x: Tensor, axis: number | undefined, keepdim:
   return { inputs: [x], attrs: { outer, R, inner, scale, outShape, keepShape } };
 }
 
-function sumOp<K extends string>(name: K) {
+function sumOp<K extends OpName>(name: K) {
   return defineOp(name, {
     check: (x: Tensor, axis?: number, keepdim: boolean = false) => reduceCheck(name, x, axis, keepdim),
     forward: ([x], s) => kReduce('sum', x, s).out,
@@ -611,7 +618,7 @@ export const linear = defineOp('linear', {
 
 // ---- row ops: softmax, cross-entropy, layernorm ----------------------------------------------
 
-function softmaxOp<K extends string>(name: K, log: boolean) {
+function softmaxOp<K extends OpName>(name: K, log: boolean) {
   return defineOp(name, {
     check: (x: Tensor): OpCall<T1, { log: boolean }> => (assertF32(name, x), { inputs: [x], attrs: { log } }),
     forward: ([x]) => {
@@ -1050,6 +1057,13 @@ export { apply as applyOp };
 
 // ---- the table -------------------------------------------------------------------------------
 
+/**
+ * One entry per reference op, under its own name: a mapped type over OpName, so a missing op is a
+ * compile error, and `satisfies` rejects an extra one (defineOp already refuses a name the
+ * reference lacks).
+ */
+export type OpTable = { readonly [K in OpName]: { readonly opName: K; readonly def: OpDef<never, never> } };
+
 /** Every op on the tape, by the name its nodes carry. */
 export const OPS = {
   add,
@@ -1086,6 +1100,4 @@ export const OPS = {
   transpose,
   reshape,
   broadcastTo,
-};
-
-export type OpName = keyof typeof OPS;
+} satisfies OpTable;

@@ -327,6 +327,37 @@ const CASES: Case[] = [
     run: ([x]) => E.reshape(x!, [17, 3]),
     tol: 'exact',
   },
+  ...(
+    [
+      [[5, 17], [17, 33], true, false],
+      [[2, 3, 8], [7, 8], false, true],
+    ] as [number[], number[], boolean, boolean][]
+  ).flatMap(([x, w, gelu, transW]): Case[] =>
+    [true, false].map((bias) => ({
+      name: `linear ${JSON.stringify(x)}·${JSON.stringify(w)} gelu=${gelu} transW=${transW} bias=${bias}`,
+      ref: 'linear',
+      attrs: { gelu, transW },
+      inputs: [normal(x), normal(w), ...(bias ? [normal([w[transW ? 0 : 1]!])] : [])],
+      run: ([a, b, c]) => E.linear(a!, b!, c, { gelu, transW }),
+      tol: 'f32Reduce',
+    })),
+  ),
+  {
+    name: 'attention [1,2,5,32]',
+    ref: 'attention',
+    attrs: {},
+    inputs: [normal([1, 2, 5, 32]), normal([1, 2, 5, 32]), normal([1, 2, 5, 32])],
+    run: ([q, k, v]) => E.attention(q!, k!, v!),
+    tol: 'f32Chain',
+  },
+  {
+    name: 'attentionPacked [3,1,2,5,32]',
+    ref: 'attentionPacked',
+    attrs: {},
+    inputs: [normal([3, 1, 2, 5, 32])],
+    run: ([qkv]) => E.attentionPacked(qkv!),
+    tol: 'f32Chain',
+  },
   {
     name: 'broadcastTo',
     ref: 'broadcastTo',
@@ -377,6 +408,13 @@ describe('engine ops vs the float64 reference, forward and backward', () => {
       });
     });
   }
+});
+
+describe('coverage', () => {
+  it('every op in the table has a case above (dropout, whose mask the GPU draws, has its own test below)', () => {
+    const covered = new Set<string>([...CASES.map((c) => c.ref), 'dropout']);
+    expect(Object.keys(E.OPS).filter((n) => !covered.has(n))).toEqual([]);
+  });
 });
 
 describe('ops beyond the reference table', () => {
