@@ -1052,6 +1052,36 @@ export function detach(x: Tensor): Tensor {
   return x.view(x.shape);
 }
 
+/**
+ * Writes src's values into dst in place and returns dst: the optimizer's `p ← p − lr·g`. Not on
+ * the tape, so no gradient flows through it; it refuses a dst the tape could still read (one that
+ * requires grad while the tape records, or an op's output still on the tape), whose gradient the
+ * write would silently corrupt.
+ */
+export function assign(dst: Tensor, src: Tensor): Tensor {
+  const to = dst.storageFor('assign');
+  const from = src.storageFor('assign');
+  if (dst.dtype !== src.dtype || dst.shape.length !== src.shape.length || dst.shape.some((d, i) => d !== src.shape[i]))
+    throw new Error(`assign: src ${src.describe()} does not match dst ${dst.describe()}`);
+  if (dst.requiresGrad && isGradEnabled())
+    throw new Error(
+      `assign: dst ${dst.describe()} requires grad and the tape is recording; an in-place write would corrupt its gradient (update parameters inside noGrad)`,
+    );
+  if (dst.node)
+    throw new Error(
+      `assign: dst ${dst.describe()} is the output of a ${dst.node.op} still on the tape; backward may read it`,
+    );
+  const bytes = dst.size * 4;
+  if (bytes === 0 || (to === from && dst.offset === src.offset)) return dst;
+  const rt = runtime();
+  // WebGPU copies between two ranges of one buffer through a temporary.
+  const tmp = to === from ? empty(src.shape, src.dtype) : src;
+  if (tmp !== src) rt.copy(from.buffer, src.offset * 4, tmp.buffer, tmp.offset * 4, bytes);
+  rt.copy(tmp.storage.buffer, tmp.offset * 4, to.buffer, dst.offset * 4, bytes);
+  if (tmp !== src) tmp.dispose();
+  return dst;
+}
+
 // `apply` for tests that check the tape mechanics directly.
 export { apply as applyOp };
 

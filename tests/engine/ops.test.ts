@@ -534,3 +534,48 @@ describe('ops beyond the reference table', () => {
     }
   });
 });
+
+describe('assign: an in-place write off the tape', () => {
+  it('writes src into dst (and into a view of it), returns dst, and leaves grads alone', async () => {
+    await E.tidy(async () => {
+      const p = E.fromArray([1, 2, 3, 4]).param('p');
+      E.backward(E.sum(E.mulScalar(p, 3)));
+      const same = E.noGrad(() => E.assign(p, E.sub(p, E.mulScalar(p.grad!, 0.5))));
+      expect(same).toBe(p);
+      expect(Array.from(await p.data())).toEqual([-0.5, 0.5, 1.5, 2.5]);
+      expect(Array.from(await p.grad!.data())).toEqual([3, 3, 3, 3]);
+      // A view shares the storage: the write shows through it, and a write into it lands in place.
+      const rows = E.fromArray(new Float32Array(128 * 2), [128, 2]);
+      const row64 = E.slice(rows, 0, 64, 65);
+      E.assign(row64, E.fromArray([7, 8], [1, 2]));
+      const all = await rows.data();
+      expect([all[128], all[129], all[127], all[130]]).toEqual([7, 8, 0, 0]);
+      // dst and src two views of one buffer (a copy through a temporary), and dst = src (nothing to do).
+      const x = E.fromArray(
+        Array.from({ length: 128 }, (_, i) => i),
+        [2, 64],
+      );
+      E.assign(E.slice(x, 0, 0, 1), E.slice(x, 0, 1, 2));
+      const xs = Array.from(await x.data());
+      expect(xs.slice(0, 64)).toEqual(xs.slice(64));
+      expect(xs[0]).toBe(64);
+      expect(E.assign(x, x)).toBe(x);
+      p.zeroGrad();
+      p.dispose();
+    });
+  });
+
+  it('refuses what would corrupt a gradient or does not fit, with the reason', () => {
+    E.tidy(() => {
+      const p = E.zeros([3]).param('w');
+      expect(() => E.assign(p, E.ones([3]))).toThrow(
+        /assign: dst "w" f32\[3\] requires grad and the tape is recording.*noGrad/,
+      );
+      const y = E.mulScalar(p, 2);
+      expect(() => E.noGrad(() => E.assign(y, E.ones([3])))).toThrow(/output of a mulScalar still on the tape/);
+      expect(() => E.noGrad(() => E.assign(p, E.ones([4])))).toThrow(/assign: src f32\[4\] does not match dst/);
+      expect(() => E.noGrad(() => E.assign(p, E.zeros([3], 'i32')))).toThrow(/assign: src i32\[3\] does not match/);
+      p.dispose();
+    });
+  });
+});
