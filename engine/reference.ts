@@ -4,7 +4,8 @@
 // agree with both. Shapes follow NumPy: row-major (C-contiguous) data, a scalar has shape [] and
 // one element, binary ops broadcast by aligning shapes on the right. Backward functions return
 // fresh gradient tensors (one per input, shaped like that input, or null where the input is not
-// differentiable, e.g. integer ids or masks); the engine's autograd does the accumulation.
+// differentiable, e.g. integer ids or masks); the engine's autograd does the accumulation, so the
+// kernel references' += / = rule (kernels/reference.ts) does not show through this table.
 //
 // Every backward here is checked against central finite differences in
 // tests/reference/ops-fd.test.ts.
@@ -580,13 +581,15 @@ const matmul: RefOpDef<NoAttrs> = {
     const ia = broadcastIndexer(g.aShape.slice(0, -2), g.batchShape);
     const ib = broadcastIndexer(g.bShape.slice(0, -2), g.batchShape);
     const { M, N, K } = g;
-    // matmulBackward accumulates, so a matrix shared by several batches (broadcast leading dims)
-    // collects the sum of their gradients. The 1-D promotion does not change the flat layout.
+    // A matrix shared by several batches (broadcast leading dims) collects the sum of their
+    // gradients: matmulBackward accumulates dB, and each batch's dA (which it overwrites) is
+    // added in from a scratch. The 1-D promotion does not change the flat layout.
+    const daBatch = new Float64Array(M * K);
     for (let bt = 0; bt < nb; bt++) {
       const ai = ia(bt);
       const bi = ib(bt);
       matmulBackward(
-        da.data.subarray(ai * M * K, (ai + 1) * M * K),
+        daBatch,
         db.data.subarray(bi * K * N, (bi + 1) * K * N),
         null,
         dout.data.subarray(bt * M * N, (bt + 1) * M * N),
@@ -599,6 +602,7 @@ const matmul: RefOpDef<NoAttrs> = {
         false,
         false,
       );
+      for (let i = 0; i < M * K; i++) da.data[ai * M * K + i]! += daBatch[i]!;
     }
     return [da, db];
   },
