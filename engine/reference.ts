@@ -4,12 +4,15 @@
 // agree with both. Shapes follow NumPy: row-major (C-contiguous) data, a scalar has shape [] and
 // one element, binary ops broadcast by aligning shapes on the right. Backward functions return
 // fresh gradient tensors (one per input, shaped like that input, or null where the input is not
-// differentiable, e.g. integer ids or masks); the engine's autograd does the accumulation.
+// differentiable, e.g. integer ids or masks); the engine's autograd does the accumulation, so the
+// kernel references' += / = rule (kernels/reference.ts) does not show through this table.
 //
 // Every backward here is checked against central finite differences in
 // tests/reference/ops-fd.test.ts.
 
 import {
+  attentionBackward,
+  attentionForward,
   crossEntropyBackward,
   crossEntropyForward,
   geluBackward,
@@ -263,11 +266,17 @@ export interface RefOpAttrs {
   mean: ReduceAttrs;
   max: ReduceAttrs;
   matmul: NoAttrs;
+  /** x [..., C] · W [C, OC] (W [OC, C] with transW) + optional bias [OC], then GELU when set */
+  linear: { gelu?: boolean; transW?: boolean };
   softmax: NoAttrs;
   logSoftmax: NoAttrs;
   crossEntropy: { ignoreIndex?: number };
   embedding: NoAttrs;
   layernorm: { eps?: number };
+  /** causal attention of q, k, v [B, NH, T, HS] */
+  attention: NoAttrs;
+  /** the same with q, k, v stacked in one [3, B, NH, T, HS] */
+  attentionPacked: NoAttrs;
   dropout: { p: number };
   concat: { axis: number };
   slice: { axis: number; start: number; end: number };
@@ -281,7 +290,11 @@ export interface RefOpAttrs {
 
 export type RefOpName = keyof RefOpAttrs;
 
-/** A mapped type rather than Record<string, ...>, so a missing op is a compile error too. */
+/**
+ * A mapped type rather than Record<string, ...>, so a missing op is a compile error too. The GPU
+ * engine's table (engine/ops.ts OpTable) is keyed by the same names: an op on one side only does
+ * not compile.
+ */
 export type RefOpTable = { readonly [K in RefOpName]: RefOpDef<RefOpAttrs[K]> };
 
 function input(inputs: readonly RefTensor[], i: number, op: string): RefTensor {
@@ -568,13 +581,15 @@ const matmul: RefOpDef<NoAttrs> = {
     const ia = broadcastIndexer(g.aShape.slice(0, -2), g.batchShape);
     const ib = broadcastIndexer(g.bShape.slice(0, -2), g.batchShape);
     const { M, N, K } = g;
-    // matmulBackward accumulates, so a matrix shared by several batches (broadcast leading dims)
-    // collects the sum of their gradients. The 1-D promotion does not change the flat layout.
+    // A matrix shared by several batches (broadcast leading dims) collects the sum of their
+    // gradients: matmulBackward accumulates dB, and each batch's dA (which it overwrites) is
+    // added in from a scratch. The 1-D promotion does not change the flat layout.
+    const daBatch = new Float64Array(M * K);
     for (let bt = 0; bt < nb; bt++) {
       const ai = ia(bt);
       const bi = ib(bt);
       matmulBackward(
-        da.data.subarray(ai * M * K, (ai + 1) * M * K),
+        daBatch,
         db.data.subarray(bi * K * N, (bi + 1) * K * N),
         null,
         dout.data.subarray(bt * M * N, (bt + 1) * M * N),
@@ -587,8 +602,148 @@ const matmul: RefOpDef<NoAttrs> = {
         false,
         false,
       );
+      for (let i = 0; i < M * K; i++) da.data[ai * M * K + i]! += daBatch[i]!;
     }
     return [da, db];
+  },
+};
+
+interface LinearGeom {
+  x: RefTensor;
+  w: RefTensor;
+  bias: RefTensor | null;
+  M: number;
+  C: number;
+  OC: number;
+  outShape: number[];
+}
+
+function linearGeom(inputs: readonly RefTensor[], transW: boolean): LinearGeom {
+  if (inputs.length !== 2 && inputs.length !== 3)
+    throw new Error(`linear: expected 2 or 3 inputs, got ${inputs.length}`);
+  const x = input(inputs, 0, 'linear');
+  const w = input(inputs, 1, 'linear');
+  const bias = inputs[2] ?? null;
+  const C = x.shape[x.shape.length - 1]!;
+  if (w.shape.length !== 2) throw new Error(`linear: weight must be 2-D, got ${fmt(w.shape)}`);
+  const [wc, OC] = transW ? [w.shape[1]!, w.shape[0]!] : [w.shape[0]!, w.shape[1]!];
+  if (wc !== C)
+    throw new Error(`linear: input ${fmt(x.shape)} has ${C} features, weight ${fmt(w.shape)} expects ${wc}`);
+  if (bias && !shapeEq(bias.shape, [OC])) throw new Error(`linear: bias must be [${OC}], got ${fmt(bias.shape)}`);
+  return { x, w, bias, M: C === 0 ? 0 : x.data.length / C, C, OC, outShape: [...x.shape.slice(0, -1), OC] };
+}
+
+/** The pre-activation x·W + bias: llm.c's matmul_forward with M = rows, K = C, N = OC. */
+function linearPreact(g: LinearGeom, transW: boolean): RefTensor {
+  const pre = refTensor(g.outShape);
+  matmulForward(pre.data, g.x.data, g.w.data, g.bias?.data ?? null, 1, g.M, g.OC, g.C, false, transW);
+  return pre;
+}
+
+const linear: RefOpDef<{ gelu?: boolean; transW?: boolean }> = {
+  forward(inputs, attrs) {
+    const transW = attrs.transW ?? false;
+    const pre = linearPreact(linearGeom(inputs, transW), transW);
+    if (!attrs.gelu) return pre;
+    const out = refTensor(pre.shape);
+    geluForward(out.data, pre.data, pre.data.length);
+    return out;
+  },
+  backward(inputs, attrs, _out, dout) {
+    const transW = attrs.transW ?? false;
+    const g = linearGeom(inputs, transW);
+    let dpre = dout;
+    if (attrs.gelu) {
+      const pre = linearPreact(g, transW);
+      dpre = refTensor(pre.shape);
+      geluBackward(dpre.data, pre.data, dout.data, pre.data.length);
+    }
+    const dx = refTensor(g.x.shape);
+    const dw = refTensor(g.w.shape);
+    const db = g.bias ? refTensor(g.bias.shape) : null;
+    matmulBackward(dx.data, dw.data, db?.data ?? null, dpre.data, g.x.data, g.w.data, 1, g.M, g.OC, g.C, false, transW);
+    return db ? [dx, dw, db] : [dx, dw];
+  },
+};
+
+// --- attention ---------------------------------------------------------------------------------
+
+function attnDims(shape: readonly number[], op: string): [number, number, number, number] {
+  if (shape.length !== 4) throw new Error(`${op}: q, k, v must be [B, NH, T, HS], got ${fmt(shape)}`);
+  return shape as [number, number, number, number];
+}
+
+/** out and lse of causal attention over flat q, k, v of shape [B, NH, T, HS]. */
+function attnForward(q: Float64Array, k: Float64Array, v: Float64Array, d: number[]): [Float64Array, Float64Array] {
+  const [B, NH, T, HS] = d as [number, number, number, number];
+  const out = new Float64Array(B * NH * T * HS);
+  const lse = new Float64Array(B * NH * T);
+  attentionForward(out, lse, q, k, v, B, NH, T, HS);
+  return [out, lse];
+}
+
+/** dq, dk, dv written side by side into `dqkv` (3 · B·NH·T·HS), with lse recomputed. */
+function attnBackward(
+  dqkv: Float64Array,
+  dout: Float64Array,
+  q: Float64Array,
+  k: Float64Array,
+  v: Float64Array,
+  d: number[],
+): void {
+  const [B, NH, T, HS] = d as [number, number, number, number];
+  const n = B * NH * T * HS;
+  const [out, lse] = attnForward(q, k, v, d);
+  const [dq, dk, dv] = [0, 1, 2].map((i) => dqkv.subarray(i * n, (i + 1) * n)) as [
+    Float64Array,
+    Float64Array,
+    Float64Array,
+  ];
+  attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, B, NH, T, HS);
+}
+
+const attention: RefOpDef<NoAttrs> = {
+  forward(inputs) {
+    arity(inputs, 3, 'attention');
+    const [q, k, v] = [0, 1, 2].map((i) => input(inputs, i, 'attention')) as [RefTensor, RefTensor, RefTensor];
+    const d = attnDims(q.shape, 'attention');
+    if (!shapeEq(k.shape, d) || !shapeEq(v.shape, d)) throw new Error(`attention: k, v must match q ${fmt(d)}`);
+    return refTensor(d, attnForward(q.data, k.data, v.data, d)[0]);
+  },
+  backward(inputs, _attrs, _out, dout) {
+    const [q, k, v] = [0, 1, 2].map((i) => input(inputs, i, 'attention')) as [RefTensor, RefTensor, RefTensor];
+    const d = attnDims(q.shape, 'attention');
+    const n = q.data.length;
+    const dqkv = new Float64Array(3 * n);
+    attnBackward(dqkv, dout.data, q.data, k.data, v.data, d);
+    return [0, 1, 2].map((i) => refTensor(d, dqkv.subarray(i * n, (i + 1) * n)));
+  },
+};
+
+function packedThirds(qkv: RefTensor): { d: number[]; q: Float64Array; k: Float64Array; v: Float64Array } {
+  if (qkv.shape.length !== 5 || qkv.shape[0] !== 3)
+    throw new Error(`attentionPacked: qkv must be [3, B, NH, T, HS], got ${fmt(qkv.shape)}`);
+  const n = qkv.data.length / 3;
+  const [q, k, v] = [0, 1, 2].map((i) => qkv.data.subarray(i * n, (i + 1) * n)) as [
+    Float64Array,
+    Float64Array,
+    Float64Array,
+  ];
+  return { d: qkv.shape.slice(1), q, k, v };
+}
+
+const attentionPacked: RefOpDef<NoAttrs> = {
+  forward(inputs) {
+    arity(inputs, 1, 'attentionPacked');
+    const { d, q, k, v } = packedThirds(input(inputs, 0, 'attentionPacked'));
+    return refTensor(d, attnForward(q, k, v, d)[0]);
+  },
+  backward(inputs, _attrs, _out, dout) {
+    const qkv = input(inputs, 0, 'attentionPacked');
+    const { d, q, k, v } = packedThirds(qkv);
+    const dqkv = refTensor(qkv.shape);
+    attnBackward(dqkv.data, dout.data, q, k, v, d);
+    return [dqkv];
   },
 };
 
@@ -1022,11 +1177,14 @@ export const refOps: RefOpTable = {
   mean: sumOrMean('mean', true),
   max,
   matmul,
+  linear,
   softmax: rowwise('softmax', softmaxForward, softmaxBackward),
   logSoftmax: rowwise('logSoftmax', logSoftmaxForward, logSoftmaxBackward),
   crossEntropy,
   embedding,
   layernorm,
+  attention,
+  attentionPacked,
   dropout,
   concat,
   slice,

@@ -33,11 +33,10 @@ export async function trainMlp(
       const pred = E.linear(h, w2, b2);
       const l = E.mean(E.powScalar(E.sub(pred, y), 2));
       E.backward(l);
-      // SGD: p ← p − lr·grad, without recording the tape.
+      // SGD: p ← p − lr·grad, in place and without recording the tape.
       E.noGrad(() => {
         for (const p of params) {
-          const upd = E.sub(p, E.mulScalar(p.grad!, lr));
-          E.runtime().copy(upd.buffer, 0, p.buffer, 0, p.size * 4);
+          E.assign(p, E.sub(p, E.mulScalar(p.grad!, lr)));
           p.zeroGrad();
         }
       });

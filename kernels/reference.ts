@@ -8,8 +8,14 @@
 // Conventions (the same as llm.c, so that kernels can be ported against it line by line):
 //  - the caller allocates every output array; functions never allocate their results;
 //  - forward functions OVERWRITE their outputs;
-//  - backward functions ACCUMULATE (+=) into their gradient arrays, because in a network the same
-//    tensor can feed several consumers and its gradient is the sum of theirs. Zero them first.
+//  - backward functions follow llm.c's rule (llmc/layernorm.cuh:1-10; kernels/README.md states it
+//    for the GPU kernels too): PARAMETER gradients ACCUMULATE (+=), so that several uses of one
+//    weight (a tied embedding) or several micro-batches add up; ACTIVATION gradients are
+//    OVERWRITTEN (=), which is cheaper (no read) and needs no zeroing. The exception, as in llm.c,
+//    is a gradient that flows into the residual stream, which is the sum of every branch's:
+//    residualBackward's dinp1/dinp2 and layernormBackward's dinp accumulate (model/reference.ts
+//    adds each block's layernorm gradient into the stream in place). Each backward's comment says
+//    which of its outputs is which.
 //  - token ids are Int32Array; everything else is Float64Array.
 //
 // Every backward here is checked against central finite differences in
@@ -84,8 +90,9 @@ export function matmulForward(
 }
 
 /**
- * Gradients of matmulForward, accumulated:
- *   dA[m, k] += sum_n dout[m, n] * B[k, n]      (stored in A's layout, honouring transA)
+ * Gradients of matmulForward, with A the input (an activation: dA is OVERWRITTEN) and B the
+ * weight (a parameter: dB and dbias ACCUMULATE), as in llm.c's matmul_backward(dinp, dweight, ...):
+ *   dA[m, k]  = sum_n dout[m, n] * B[k, n]      (stored in A's layout, honouring transA)
  *   dB[k, n] += sum_m A[m, k] * dout[m, n]      (stored in B's layout, honouring transB)
  *   dbias[n] += sum_{bt, m} dout[bt, m, n]
  * When batchA (batchB) is 1 the single A (B) was used by every batch, so its gradient is the sum
@@ -117,6 +124,8 @@ export function matmulBackward(
   if (da) assertLength('da', da, batchA * M * K);
   if (db) assertLength('db', db, batchB * K * N);
   if (dbias) assertLength('dbias', dbias, N);
+  // dA sums over the batches that shared A, so it is zeroed once, then added into.
+  da?.fill(0, 0, batchA * M * K);
   const aSM = transA ? 1 : K;
   const aSK = transA ? M : 1;
   const bSK = transB ? 1 : N;
@@ -165,7 +174,7 @@ export function geluForward(out: Float64Array, inp: Float64Array, N: number): vo
   }
 }
 
-/** dinp[i] += gelu'(inp[i]) * dout[i]; dinp, inp, dout: (N) */
+/** dinp[i] = gelu'(inp[i]) * dout[i] (OVERWRITES dinp); dinp, inp, dout: (N) */
 export function geluBackward(dinp: Float64Array, inp: Float64Array, dout: Float64Array, N: number): void {
   assertLength('dinp', dinp, N);
   assertLength('inp', inp, N);
@@ -179,7 +188,7 @@ export function geluBackward(dinp: Float64Array, inp: Float64Array, dout: Float6
     // Where sech^2 underflows to 0, x^2 may have overflowed to Inf; 0 * Inf would be NaN.
     const tail = sech2 === 0 ? 0 : x * 0.5 * sech2 * GELU_SCALING_FACTOR * (1 + 3 * GELU_CUBIC * x * x);
     const localGrad = 0.5 * (1 + tanhOut) + tail;
-    dinp[i]! += localGrad * dout[i]!;
+    dinp[i] = localGrad * dout[i]!;
   }
 }
 
@@ -204,7 +213,7 @@ export function softmaxForward(out: Float64Array, inp: Float64Array, N: number, 
   }
 }
 
-/** dinp[n, c] += out[n, c] * (dout[n, c] - sum_j dout[n, j] out[n, j]); all (N, C). Uses the forward output, not the input. */
+/** dinp[n, c] = out[n, c] * (dout[n, c] - sum_j dout[n, j] out[n, j]) (OVERWRITES dinp); all (N, C). Uses the forward output, not the input. */
 export function softmaxBackward(dinp: Float64Array, dout: Float64Array, out: Float64Array, N: number, C: number): void {
   assertLength('dinp', dinp, N * C);
   assertLength('dout', dout, N * C);
@@ -213,7 +222,7 @@ export function softmaxBackward(dinp: Float64Array, dout: Float64Array, out: Flo
     const o = n * C;
     let dot = 0;
     for (let c = 0; c < C; c++) dot += dout[o + c]! * out[o + c]!;
-    for (let c = 0; c < C; c++) dinp[o + c]! += out[o + c]! * (dout[o + c]! - dot);
+    for (let c = 0; c < C; c++) dinp[o + c] = out[o + c]! * (dout[o + c]! - dot);
   }
 }
 
@@ -232,7 +241,7 @@ export function logSoftmaxForward(out: Float64Array, inp: Float64Array, N: numbe
   }
 }
 
-/** dinp[n, c] += dout[n, c] - exp(out[n, c]) * sum_j dout[n, j]; all (N, C). `out` is the log-softmax output. */
+/** dinp[n, c] = dout[n, c] - exp(out[n, c]) * sum_j dout[n, j] (OVERWRITES dinp); all (N, C). `out` is the log-softmax output. */
 export function logSoftmaxBackward(
   dinp: Float64Array,
   dout: Float64Array,
@@ -247,7 +256,7 @@ export function logSoftmaxBackward(
     const o = n * C;
     let sum = 0;
     for (let c = 0; c < C; c++) sum += dout[o + c]!;
-    for (let c = 0; c < C; c++) dinp[o + c]! += dout[o + c]! - Math.exp(out[o + c]!) * sum;
+    for (let c = 0; c < C; c++) dinp[o + c] = dout[o + c]! - Math.exp(out[o + c]!) * sum;
   }
 }
 
@@ -299,7 +308,9 @@ export function layernormForward(
 }
 
 /**
- * Gradients of layernormForward, accumulated (llm.c's layernorm_backward):
+ * Gradients of layernormForward (llm.c's layernorm_backward). All three ACCUMULATE: dweight and
+ * dbias are parameter gradients, and dinp flows into the residual stream (the rule's exception;
+ * the GPU kernel overwrites dinp and lets autograd sum the stream):
  *   norm = (x - mean) * rstd, dnorm = weight * dout
  *   dbias += dout, dweight += norm * dout
  *   dinp += rstd * (dnorm - mean_c(dnorm) - norm * mean_c(dnorm * norm))
@@ -410,7 +421,8 @@ export function attentionForward(
 }
 
 /**
- * Gradients of attentionForward, accumulated, with FlashAttention-2's backward math: the
+ * Gradients of attentionForward, OVERWRITTEN (q, k, v are activations), with FlashAttention-2's
+ * backward math: the
  * probabilities are recomputed from lse rather than stored, and the softmax Jacobian is applied
  * through D_i = sum_h dout[i, h] * out[i, h] (= sum_j P[i, j] dP[i, j]):
  *   P[i, j]  = exp(S[i, j] - lse[i])                 (j <= i)
@@ -451,6 +463,8 @@ export function attentionBackward(
     assertLength(name, arr, size);
   }
   assertLength('lse', lse, B * NH * T);
+  // Each of dq, dk, dv sums over many (i, j) pairs: zeroed once, then added into.
+  for (const d of [dq, dk, dv]) d.fill(0, 0, size);
   const scale = 1 / Math.sqrt(HS);
   for (let bh = 0; bh < B * NH; bh++) {
     const base = bh * T * HS;
@@ -532,10 +546,10 @@ export function crossEntropyForward(
 }
 
 /**
- * Gradient of the MEAN loss returned by crossEntropyForward, accumulated:
- *   dlogits[n, i] += dloss * (softmax(logits[n, 0:V])[i] - [i == targets[n]]) / count   (i < V)
- * where count is the number of non-ignored rows. Padded columns (i >= V) and ignored rows get
- * nothing, so a kernel that writes garbage there is caught.
+ * Gradient of the MEAN loss returned by crossEntropyForward, OVERWRITING dlogits (an activation):
+ *   dlogits[n, i] = dloss * (softmax(logits[n, 0:V])[i] - [i == targets[n]]) / count   (i < V)
+ * where count is the number of non-ignored rows. Padded columns (i >= V) and ignored rows get 0,
+ * so a kernel that writes garbage there is caught.
  *
  * dlogits, logits: (N, Vp); targets: (N); dloss: scalar
  */
@@ -553,6 +567,7 @@ export function crossEntropyBackward(
   assertLength('dlogits', dlogits, N * Vp);
   assertLength('logits', logits, N * Vp);
   assertLength('targets', targets, N);
+  dlogits.fill(0, 0, N * Vp);
   let count = 0;
   for (let n = 0; n < N; n++) if (targets[n]! !== ignoreIndex) count++;
   if (count === 0) return;
@@ -568,7 +583,7 @@ export function crossEntropyBackward(
     for (let i = 0; i < V; i++) sum += Math.exp(logits[o + i]! - maxv);
     for (let i = 0; i < V; i++) {
       const p = Math.exp(logits[o + i]! - maxv) / sum;
-      dlogits[o + i]! += scale * (p - (i === t ? 1 : 0));
+      dlogits[o + i] = scale * (p - (i === t ? 1 : 0));
     }
   }
 }
@@ -603,7 +618,8 @@ export function encoderForward(
 }
 
 /**
- * dwte[inp[b, t], :] += dout[b, t, :]; dwpe[t, :] += dout[b, t, :]. Repeated token ids sum, which
+ * dwte[inp[b, t], :] += dout[b, t, :]; dwpe[t, :] += dout[b, t, :], both ACCUMULATING (parameter
+ * gradients; the tied wte also receives the LM head's matmul gradient). Repeated token ids sum, which
  * is exactly the scatter-add a GPU kernel must get right (atomics or a deterministic reduction).
  * dwte: (V, C); dwpe: (maxT, C); dout: (B, T, C); inp: (B, T)
  */
@@ -643,7 +659,7 @@ export function residualForward(out: Float64Array, inp1: Float64Array, inp2: Flo
   for (let i = 0; i < N; i++) out[i] = inp1[i]! + inp2[i]!;
 }
 
-/** dinp1[i] += dout[i]; dinp2[i] += dout[i]; all (N) */
+/** dinp1[i] += dout[i]; dinp2[i] += dout[i] (ACCUMULATES: the residual stream, the rule's exception); all (N) */
 export function residualBackward(dinp1: Float64Array, dinp2: Float64Array, dout: Float64Array, N: number): void {
   assertLength('dinp1', dinp1, N);
   assertLength('dinp2', dinp2, N);
@@ -665,12 +681,12 @@ export function dropoutForward(out: Float64Array, mask: Float64Array, inp: Float
   for (let i = 0; i < N; i++) out[i] = inp[i]! * mask[i]!;
 }
 
-/** dinp[i] += dout[i] * mask[i]; all (N) */
+/** dinp[i] = dout[i] * mask[i] (OVERWRITES dinp); all (N) */
 export function dropoutBackward(dinp: Float64Array, mask: Float64Array, dout: Float64Array, N: number): void {
   assertLength('dinp', dinp, N);
   assertLength('mask', mask, N);
   assertLength('dout', dout, N);
-  for (let i = 0; i < N; i++) dinp[i]! += dout[i]! * mask[i]!;
+  for (let i = 0; i < N; i++) dinp[i] = dout[i]! * mask[i]!;
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { assertClose } from '../../kernels/check.ts';
+import { refOpNames, refOps, type RefOpTable } from '../../engine/reference.ts';
 
 let rt: E.Runtime;
 beforeAll(async () => {
@@ -144,5 +145,35 @@ describe('clear errors for bad input', () => {
     // @ts-expect-error — an op without backward does not satisfy OpDef.
     const bad: E.OpDef<readonly [E.Tensor], Record<string, never>> = { forward: ([x]: readonly [E.Tensor]) => x };
     expect(bad).toBeDefined();
+    const noBackward = () =>
+      // @ts-expect-error — nor does defineOp accept one.
+      E.defineOp('neg', { check: (x: E.Tensor) => ({ inputs: [x] as const, attrs: {} }), forward: ([x]) => x });
+    expect(noBackward).toBeDefined();
+  });
+
+  it('the GPU op table and the float64 reference have the same ops (a compile-time check)', () => {
+    const swish = () =>
+      E.defineOp(
+        // @ts-expect-error — a GPU op whose name has no float64 reference in engine/reference.ts.
+        'swish',
+        {
+          check: (x: E.Tensor) => ({ inputs: [x] as const, attrs: {} }),
+          forward: ([x]: readonly [E.Tensor]) => x,
+          backward: (g: E.Tensor) => [g],
+        },
+      );
+    expect(swish).toBeDefined();
+    const { gelu: _gelu, ...noGelu } = E.OPS;
+    // @ts-expect-error — a table without gelu, which the reference has.
+    const gpuTable: E.OpTable = noGelu;
+    const { gelu: _refGelu, ...noRefGelu } = refOps;
+    // @ts-expect-error — a reference table without gelu, which the GPU table has.
+    const refTable: RefOpTable = noRefGelu;
+    // @ts-expect-error — an entry under another op's name.
+    const swapped: E.OpTable = { ...E.OPS, gelu: E.relu };
+    expect([gpuTable, refTable, swapped, _gelu, _refGelu]).toBeDefined();
+    // The same at run time: one entry per reference op, each under its own name.
+    expect(Object.keys(E.OPS).sort()).toEqual([...refOpNames].sort());
+    for (const [name, op] of Object.entries(E.OPS)) expect(op.opName).toBe(name);
   });
 });

@@ -327,6 +327,37 @@ const CASES: Case[] = [
     run: ([x]) => E.reshape(x!, [17, 3]),
     tol: 'exact',
   },
+  ...(
+    [
+      [[5, 17], [17, 33], true, false],
+      [[2, 3, 8], [7, 8], false, true],
+    ] as [number[], number[], boolean, boolean][]
+  ).flatMap(([x, w, gelu, transW]): Case[] =>
+    [true, false].map((bias) => ({
+      name: `linear ${JSON.stringify(x)}·${JSON.stringify(w)} gelu=${gelu} transW=${transW} bias=${bias}`,
+      ref: 'linear',
+      attrs: { gelu, transW },
+      inputs: [normal(x), normal(w), ...(bias ? [normal([w[transW ? 0 : 1]!])] : [])],
+      run: ([a, b, c]) => E.linear(a!, b!, c, { gelu, transW }),
+      tol: 'f32Reduce',
+    })),
+  ),
+  {
+    name: 'attention [1,2,5,32]',
+    ref: 'attention',
+    attrs: {},
+    inputs: [normal([1, 2, 5, 32]), normal([1, 2, 5, 32]), normal([1, 2, 5, 32])],
+    run: ([q, k, v]) => E.attention(q!, k!, v!),
+    tol: 'f32Chain',
+  },
+  {
+    name: 'attentionPacked [3,1,2,5,32]',
+    ref: 'attentionPacked',
+    attrs: {},
+    inputs: [normal([3, 1, 2, 5, 32])],
+    run: ([qkv]) => E.attentionPacked(qkv!),
+    tol: 'f32Chain',
+  },
   {
     name: 'broadcastTo',
     ref: 'broadcastTo',
@@ -377,6 +408,13 @@ describe('engine ops vs the float64 reference, forward and backward', () => {
       });
     });
   }
+});
+
+describe('coverage', () => {
+  it('every op in the table has a case above (dropout, whose mask the GPU draws, has its own test below)', () => {
+    const covered = new Set<string>([...CASES.map((c) => c.ref), 'dropout']);
+    expect(Object.keys(E.OPS).filter((n) => !covered.has(n))).toEqual([]);
+  });
 });
 
 describe('ops beyond the reference table', () => {
@@ -494,5 +532,50 @@ describe('ops beyond the reference table', () => {
         X.zeroGrad();
       });
     }
+  });
+});
+
+describe('assign: an in-place write off the tape', () => {
+  it('writes src into dst (and into a view of it), returns dst, and leaves grads alone', async () => {
+    await E.tidy(async () => {
+      const p = E.fromArray([1, 2, 3, 4]).param('p');
+      E.backward(E.sum(E.mulScalar(p, 3)));
+      const same = E.noGrad(() => E.assign(p, E.sub(p, E.mulScalar(p.grad!, 0.5))));
+      expect(same).toBe(p);
+      expect(Array.from(await p.data())).toEqual([-0.5, 0.5, 1.5, 2.5]);
+      expect(Array.from(await p.grad!.data())).toEqual([3, 3, 3, 3]);
+      // A view shares the storage: the write shows through it, and a write into it lands in place.
+      const rows = E.fromArray(new Float32Array(128 * 2), [128, 2]);
+      const row64 = E.slice(rows, 0, 64, 65);
+      E.assign(row64, E.fromArray([7, 8], [1, 2]));
+      const all = await rows.data();
+      expect([all[128], all[129], all[127], all[130]]).toEqual([7, 8, 0, 0]);
+      // dst and src two views of one buffer (a copy through a temporary), and dst = src (nothing to do).
+      const x = E.fromArray(
+        Array.from({ length: 128 }, (_, i) => i),
+        [2, 64],
+      );
+      E.assign(E.slice(x, 0, 0, 1), E.slice(x, 0, 1, 2));
+      const xs = Array.from(await x.data());
+      expect(xs.slice(0, 64)).toEqual(xs.slice(64));
+      expect(xs[0]).toBe(64);
+      expect(E.assign(x, x)).toBe(x);
+      p.zeroGrad();
+      p.dispose();
+    });
+  });
+
+  it('refuses what would corrupt a gradient or does not fit, with the reason', () => {
+    E.tidy(() => {
+      const p = E.zeros([3]).param('w');
+      expect(() => E.assign(p, E.ones([3]))).toThrow(
+        /assign: dst "w" f32\[3\] requires grad and the tape is recording.*noGrad/,
+      );
+      const y = E.mulScalar(p, 2);
+      expect(() => E.noGrad(() => E.assign(y, E.ones([3])))).toThrow(/output of a mulScalar still on the tape/);
+      expect(() => E.noGrad(() => E.assign(p, E.ones([4])))).toThrow(/assign: src f32\[4\] does not match dst/);
+      expect(() => E.noGrad(() => E.assign(p, E.zeros([3], 'i32')))).toThrow(/assign: src i32\[3\] does not match/);
+      p.dispose();
+    });
   });
 });

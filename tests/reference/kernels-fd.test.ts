@@ -483,13 +483,13 @@ describe('crossEntropy', () => {
     );
   });
 
-  it('all rows ignored: loss 0 and no gradient', () => {
+  it('all rows ignored: loss 0 and no gradient (dlogits, an activation gradient, overwritten with 0)', () => {
     const logits = Float64Array.of(1, 2, 3, 4);
     const tg = Int32Array.of(-1, -1);
     expect(crossEntropyForward(new Float64Array(2), logits, tg, 2, 2, 2)).toBe(0);
     const d = new Float64Array(4).fill(0.5);
     crossEntropyBackward(d, logits, tg, 2, 2, 2, -1, 1);
-    expect(Array.from(d)).toEqual([0.5, 0.5, 0.5, 0.5]);
+    expect(Array.from(d)).toEqual([0, 0, 0, 0]);
   });
 
   it('rejects targets in the padding or out of range', () => {
@@ -582,6 +582,81 @@ describe('residual and dropout', () => {
     const dinp = new Float64Array(N);
     dropoutBackward(dinp, mask, W, N);
     expectGradient(dinp, f, inp);
+  });
+});
+
+// ----------------------------------------------------------------------------------------------
+
+describe('the gradient rule: parameter gradients +=, activation gradients =', () => {
+  // Every backward is called twice on the same arrays, which start as garbage: an overwritten
+  // gradient ends as one call's value, an accumulated one as garbage + twice that value.
+  const rng = new Rng(14);
+  const N = 3;
+  const C = 4;
+  // N·C, or C·C for matmul's weight: the largest gradient below.
+  const garbage = () => new Float64Array(C * C).fill(7);
+  const twice = (f: () => void) => (f(), f());
+  const once = (f: (d: Float64Array) => void) => {
+    const d = new Float64Array(C * C);
+    f(d);
+    return d;
+  };
+  const x = randArr(rng, N * C);
+  const g = randArr(rng, N * C);
+
+  it('activation gradients are overwritten: gelu, softmax, logSoftmax, dropout, crossEntropy, matmul dA, attention', () => {
+    const w = randArr(rng, C * C);
+    const tg = Int32Array.of(0, 2, 1);
+    const mask = new Float64Array(N * C).fill(2);
+    const [q, k, v] = [0, 1, 2].map(() => randArr(rng, N * C));
+    const out = new Float64Array(N * C);
+    const lse = new Float64Array(N);
+    attentionForward(out, lse, q!, k!, v!, 1, 1, N, C);
+    const cases: [string, (d: Float64Array) => void][] = [
+      ['gelu', (d) => geluBackward(d, x, g, N * C)],
+      ['softmax', (d) => softmaxBackward(d, g, x, N, C)],
+      ['logSoftmax', (d) => logSoftmaxBackward(d, g, x, N, C)],
+      ['dropout', (d) => dropoutBackward(d, mask, g, N * C)],
+      ['crossEntropy', (d) => crossEntropyBackward(d, x, tg, N, C - 1, C, -1, 1)],
+      ['matmul dA', (d) => matmulBackward(d, null, null, g, x, w, 1, N, C, C, false, false)],
+      ['attention dq', (d) => attentionBackward(d, garbage(), garbage(), g, q!, k!, v!, out, lse, 1, 1, N, C)],
+      ['attention dk', (d) => attentionBackward(garbage(), d, garbage(), g, q!, k!, v!, out, lse, 1, 1, N, C)],
+      ['attention dv', (d) => attentionBackward(garbage(), garbage(), d, g, q!, k!, v!, out, lse, 1, 1, N, C)],
+    ];
+    for (const [name, f] of cases) {
+      const d = garbage();
+      twice(() => f(d));
+      expectClose(d.subarray(0, N * C), once(f).subarray(0, N * C), { rtol: 0, atol: 0, label: name });
+    }
+  });
+
+  it('parameter gradients accumulate (matmul dB and dbias, layernorm dweight and dbias, encoder), and so does the residual stream (layernorm dinp, residual)', () => {
+    const w = randArr(rng, C * C);
+    const wl = randArr(rng, C);
+    const mean = new Float64Array(N);
+    const rstd = new Float64Array(N);
+    layernormForward(new Float64Array(N * C), mean, rstd, x, wl, new Float64Array(C), N, C);
+    const ids = Int32Array.of(1, 0, 1);
+    const cases: [string, (d: Float64Array) => void][] = [
+      ['matmul dB', (d) => matmulBackward(null, d, null, g, x, w, 1, N, C, C, false, false)],
+      ['matmul dbias', (d) => matmulBackward(null, null, d, g, x, w, 1, N, C, C, false, false)],
+      ['layernorm dinp', (d) => layernormBackward(d, garbage(), garbage(), g, x, wl, mean, rstd, N, C)],
+      ['layernorm dweight', (d) => layernormBackward(garbage(), d, garbage(), g, x, wl, mean, rstd, N, C)],
+      ['layernorm dbias', (d) => layernormBackward(garbage(), garbage(), d, g, x, wl, mean, rstd, N, C)],
+      ['encoder dwte', (d) => encoderBackward(d, garbage(), g, ids, 1, N, C)],
+      ['encoder dwpe', (d) => encoderBackward(garbage(), d, g, ids, 1, N, C)],
+      ['residual dinp1', (d) => residualBackward(d, garbage(), g, N * C)],
+    ];
+    for (const [name, f] of cases) {
+      const d = garbage();
+      twice(() => f(d));
+      const one = once(f);
+      expectClose(
+        d,
+        one.map((v) => 7 + 2 * v),
+        { rtol: 1e-14, atol: 1e-14, label: name },
+      );
+    }
   });
 });
 

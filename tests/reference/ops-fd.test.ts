@@ -133,6 +133,14 @@ const cases: OpCase[] = [
   opCase('[4] @ [4,5]', 'matmul', [rn(4), rn(4, 5)], {}),
   opCase('[2,3,4] @ [4]', 'matmul', [rn(2, 3, 4), rn(4)], {}),
   opCase('[4] @ [4]', 'matmul', [rn(4), rn(4)], {}),
+  // --- linear (the fused matmul: bias and GELU epilogue, transposed weight)
+  opCase('[2,3,4] · [4,5] + bias, gelu', 'linear', [rn(2, 3, 4), rn(4, 5), rn(5)], { gelu: true }),
+  opCase('[3,4] · [5,4]ᵀ, no bias', 'linear', [rn(3, 4), rn(5, 4)], { transW: true }),
+  opCase('[1,2] · [3,2]ᵀ + bias, gelu', 'linear', [rn(1, 2), rn(3, 2), rn(3)], { gelu: true, transW: true }),
+  // --- attention
+  opCase('[1,2,4,3]', 'attention', [rn(1, 2, 4, 3), rn(1, 2, 4, 3), rn(1, 2, 4, 3)], {}),
+  opCase('[2,1,1,2] (T=1)', 'attention', [rn(2, 1, 1, 2), rn(2, 1, 1, 2), rn(2, 1, 1, 2)], {}),
+  opCase('[3,1,2,5,2]', 'attentionPacked', [rn(3, 1, 2, 5, 2)], {}),
   // --- softmax family
   opCase('[3,5]', 'softmax', [randn([3, 5], rng, 2)], {}),
   opCase('[2,3,4]', 'softmax', [rn(2, 3, 4)], {}),
