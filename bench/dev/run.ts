@@ -11,10 +11,23 @@ import { execFileSync } from 'node:child_process';
 import { destroyRuntime, getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { BENCH_DAWN_FLAGS, checkTimestamps, Timer, type Timing, type TimingMethod } from '../harness.ts';
 import type { Dims, Ladder, Problem, Tune, Version } from './ladder.ts';
+import { ladder as adamw } from './adamw/ladder.ts';
+import { ladder as attention } from './attention/ladder.ts';
+import { ladder as crossentropy } from './crossentropy/ladder.ts';
+import { ladder as embedding } from './embedding/ladder.ts';
+import { ladder as gelu } from './gelu/ladder.ts';
+import { ladder as layernorm } from './layernorm/ladder.ts';
 import { ladder as matmul } from './matmul/ladder.ts';
+import { ladder as residual } from './residual/ladder.ts';
+import { ladder as softmax } from './softmax/ladder.ts';
 
 /** Every ladder by kernel name (each folder bench/dev/<kernel>/ has one). */
-export const LADDERS: ReadonlyMap<string, Ladder> = new Map([matmul].map((l) => [l.kernel, l as unknown as Ladder]));
+export const LADDERS: ReadonlyMap<string, Ladder> = new Map(
+  [adamw, attention, crossentropy, embedding, gelu, layernorm, matmul, residual, softmax].map((l) => [
+    l.kernel,
+    l as unknown as Ladder,
+  ]),
+);
 
 export function ladderOf(kernel: string): Ladder {
   const l = LADDERS.get(kernel);
