@@ -7,7 +7,11 @@
 // Options: --<dim> value (the ladder's dimensions), --tiny (the test's shape), --runs N (default 5),
 // --warmup N (default 1), --timing wall|timestamp (default: timestamps when they check out), and a
 // version's launcher options (--WG 64 --VPT 4, --config tiled-128x128: see the listing).
+// On a software adapter it also prints the driver threads' CPU time per run, which a shared
+// machine does not stretch, and the rate that CPU time gives on idle cores.
 import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { destroyRuntime, getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { BENCH_DAWN_FLAGS, checkTimestamps, Timer, type Timing, type TimingMethod } from '../harness.ts';
 import type { Dims, Ladder, Problem, Tune, Version } from './ladder.ts';
@@ -85,6 +89,43 @@ export async function validateVersion(rt: Runtime, kernel: string, n: number, d?
   } finally {
     p.dispose();
   }
+}
+
+/**
+ * CPU seconds used so far by this process's threads other than the main one: on a software
+ * adapter, lavapipe's worker threads, i.e. the "GPU". null where /proc is missing.
+ */
+function driverCpuS(): number | null {
+  if (!existsSync('/proc/self/task')) return null;
+  let s = 0;
+  for (const t of readdirSync('/proc/self/task')) {
+    if (t === String(process.pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      s += (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
+    } catch {
+      // the thread ended
+    }
+  }
+  return s;
+}
+
+/**
+ * On a shared machine the wall (and timestamp) times of a software adapter stretch with the
+ * load; the driver threads' CPU time does not. Their CPU time per run divided by the cores is
+ * what an idle machine would take at best: the "2-core" numbers of the notes. /proc counts in
+ * 10 ms ticks per thread, so the runs repeat until they have used about a second of CPU.
+ */
+async function cpuLine(rt: Runtime, p: Problem, record: () => void, medianMs: number): Promise<string | null> {
+  const cores = availableParallelism();
+  const runs = Math.min(2000, Math.max(3, Math.ceil(1000 / Math.max(medianMs, 0.01))));
+  const c0 = driverCpuS();
+  if (c0 === null) return null;
+  for (let i = 0; i < runs; i++) record();
+  await rt.sync(runs * medianMs);
+  const ms = ((driverCpuS()! - c0) * 1000) / runs;
+  return `cpu ${ms.toFixed(2)} ms/run (${runs} runs) = ${rate(p, ms / cores)} on ${cores} idle cores`;
 }
 
 function rate(p: Problem, ms: number): string {
@@ -185,8 +226,11 @@ async function runOne(
   }
   try {
     await validate(rt, l, v, p, tune);
-    const t = await timer.time(() => v.run(rt, p, tune), o.runs, o.warmup);
+    const record = () => v.run(rt, p, tune);
+    const t = await timer.time(record, o.runs, o.warmup);
     out(`${head} valid  ${fmtTiming(p, t)}`);
+    const cpu = rt.isSoftware ? await cpuLine(rt, p, record, t.medianMs) : null;
+    if (cpu) out(`${' '.repeat(head.length)}        ${cpu}`);
     return true;
   } catch (e) {
     out(`${head} FAILED: ${e instanceof Error ? e.message : String(e)}`);
@@ -224,12 +268,16 @@ export async function devMain(
     versions = o.version === 'all' ? [...l.versions] : [versionOf(l, Number(o.version.replace(/^v/, '')))];
     shape = shapeAndTune(l, o);
     if (o.version !== 'all') checkTune(versions[0]!, shape.tune);
+    for (const k of Object.keys(shape.tune))
+      if (!versions.some((v) => v.tunables?.includes(k))) throw new Error(`no version of ${l.kernel} takes --${k}`);
   } catch (e) {
     out(`error: ${e instanceof Error ? e.message : String(e)}`);
     return 2;
   }
   const rt = await getRuntime({ dawnFlags: BENCH_DAWN_FLAGS });
   out(`adapter: ${rt.describe()}`);
+  if (rt.isSoftware)
+    out(`cpu: ${cpus()[0]?.model ?? 'unknown'}, ${availableParallelism()} cores (the adapter runs on it)`);
   out(`commit ${commit()}, ${new Date().toISOString().slice(0, 10)}; ${l.kernel} ${fmtDims(shape.dims)}: ${l.problem}`);
   const timer = new Timer(rt, await pickTiming(rt, o, out));
   const p = l.setup(rt, shape.dims);

@@ -67,6 +67,10 @@ describe('bench/dev ladders', () => {
     expect(await devMain(['matmul'], (s) => lines.push(s))).toBe(0);
     expect(lines.join('\n')).toContain('bench/dev/matmul/v2-shared.wgsl');
     expect(await devMain(['nosuchkernel'], () => {})).toBe(2);
+    expect(await devMain(['matmul', '9'], () => {})).toBe(2);
+    // A launcher option no version takes is a mistake, not silently ignored.
+    expect(await devMain(['matmul', 'all', '--VPT', '4'], () => {})).toBe(2);
+    expect(await devMain(['gelu', '1', '--VPT', '4'], () => {})).toBe(2);
   });
 });
 

@@ -2,8 +2,9 @@
 // row-major f32, N % 4 == 0 (b and out are read as vec4 columns). Each invocation owns 8 rows x
 // one vec4 of columns: per k it loads one vec4 of B straight from global memory and 8 scalars of A,
 // and runs 8 vec4 multiply-adds. Loads per multiply-add: (4 + 8) / 32, against v2's 8 / 16 plus
-// its tile copies and barriers. On lavapipe that made it 1.4x faster than v2; it still loads
-// every element of A once per lane, which is what the subgroup kernel (shuffles) removes.
+// its tile copies and barriers. On lavapipe the experiment this file was rewritten from ran 1.4x
+// faster than v2; it still loads every element of A once per lane, which the subgroup kernel
+// removes by sharing rows of A through shuffles.
 struct Params {
   M: u32,
   N: u32,
