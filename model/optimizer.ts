@@ -3,7 +3,7 @@
 // dispatch for all parameters, clipping by the global norm on the GPU (no readback needed).
 // Weight decay applies to [0, decayEnd): the matrices, which the layout puts first.
 import { adamw, globalNorm } from '../kernels/adamw.ts';
-import type { Runtime } from '../kernels/gpu/runtime.ts';
+import type { ReadOptions, Runtime } from '../kernels/gpu/runtime.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { flatBuffer, type ParamStore } from './params.ts';
 
@@ -163,18 +163,19 @@ export class AdamW {
 export async function readStats(
   losses: Tensor | readonly Tensor[],
   opt: AdamW,
+  o: ReadOptions = {},
 ): Promise<{ loss: number; gradNorm: number }> {
   const list = Array.isArray(losses) ? (losses as readonly Tensor[]) : [losses as Tensor];
   if (list.length === 0) throw new Error('readStats: no loss tensor given');
   const rt = opt.params.rt;
   const buf = rt.pool.acquire(4 * (list.length + 1), 'step-stats');
   try {
-    rt.copy(opt.norm.buffer, 4, buf, 0, 4);
+    rt.copy(opt.norm.buffer, opt.norm.offset * 4 + 4, buf, 0, 4);
     list.forEach((l, i) => {
       if (l.size !== 1) throw new Error(`readStats: loss ${l.describe()} is not a scalar`);
       rt.copy(l.buffer, l.offset * 4, buf, 4 * (i + 1), 4);
     });
-    const vals = new Float32Array(await rt.read(buf, 0, 4 * (list.length + 1)));
+    const vals = new Float32Array(await rt.read(buf, 0, 4 * (list.length + 1), o));
     let sum = 0;
     for (let i = 1; i < vals.length; i++) sum += vals[i]!;
     return { loss: sum / list.length, gradNorm: vals[0]! };
