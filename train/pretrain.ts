@@ -26,20 +26,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  backward,
-  concat,
-  fromArray,
-  initEngine,
-  noGrad,
-  reshape,
-  tidy,
-  type Runtime,
-  type Tensor,
-} from '../engine/index.ts';
+import { concat, fromArray, initEngine, noGrad, reshape, tidy, type Runtime, type Tensor } from '../engine/index.ts';
 import { resolveConfig, countParams, flopsPerToken, type GPTConfig, type PresetName } from '../model/config.ts';
 import { GPT, mixSeed } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
+import { tokenBatchLoss, trainStep } from '../model/train-step.ts';
 import {
   CheckpointError,
   listCheckpoints,
@@ -235,65 +226,6 @@ function atomicWrite(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * How the host waits for a step's readback. Dawn's Node bindings poll for a pending map with
- * setImmediate, which keeps the JS thread at 100% of a core until the GPU is done ('spin', the
- * default: the fastest on an idle machine — on lavapipe 2,150-2,600 tokens/s against 1,950 for
- * 'sleep' with the default job's model). 'sleep' sleeps for most of the expected GPU time before
- * mapping, leaving the core to other processes on a shared machine. The expected time is measured
- * by an unslept wait every 10th step (sleeping cannot then stretch its own estimate).
- */
-export class GpuPacer {
-  private estMs = 0;
-  private n = 0;
-  constructor(readonly enabled: boolean) {}
-
-  /** Sleeps until shortly before the work submitted at `submittedAt` should be done; returns ms slept. */
-  async wait(submittedAt: number): Promise<number> {
-    if (!this.enabled || this.n++ % 10 === 0 || this.estMs < 4) return 0;
-    const ms = this.estMs * 0.85 - (performance.now() - submittedAt);
-    if (ms < 2) return 0;
-    await sleep(ms);
-    return ms;
-  }
-
-  /** Records how long the work took from submit to readback (`totalMs`), of which `sleptMs` asleep. */
-  observe(totalMs: number, sleptMs: number): void {
-    if (sleptMs > 0) return;
-    this.estMs = this.estMs === 0 ? totalMs : 0.5 * this.estMs + 0.5 * totalMs;
-  }
-}
-
-/**
- * The step's ONE readback: the micro-batch losses and the gradient norm, copied into one small
- * buffer and read together (paced, see GpuPacer). The loss is the mean over micro-batches.
- */
-export async function readStepStats(
-  rt: Runtime,
-  losses: readonly Tensor[],
-  opt: AdamW,
-  pacer: GpuPacer,
-): Promise<{ loss: number; gradNorm: number }> {
-  const n = losses.length;
-  const buf = rt.pool.acquire(4 * (n + 1), 'step-stats');
-  try {
-    rt.copy(opt.norm.buffer, opt.norm.offset * 4 + 4, buf, 0, 4);
-    losses.forEach((l, i) => rt.copy(l.buffer, l.offset * 4, buf, 4 * (i + 1), 4));
-    if (pacer.enabled) rt.flush();
-    const t = performance.now();
-    const slept = await pacer.wait(t);
-    const vals = new Float32Array(await rt.read(buf, 0, 4 * (n + 1)));
-    pacer.observe(performance.now() - t, slept);
-    let sum = 0;
-    for (let i = 1; i <= n; i++) sum += vals[i]!;
-    return { loss: sum / n, gradNorm: vals[0]! };
-  } finally {
-    rt.pool.release(buf);
-  }
 }
 
 /** Streams decoded text of a growing token list (holding back a trailing partial UTF-8 character). */
@@ -612,7 +544,6 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   let sessionSteps = 0;
   let lastLoss: number | null = null;
   let stopReason: 'finished' | 'stopped' = 'finished';
-  const gradScale = 1 / accum;
   const budgetSec = cfg.maxMinutes * 60;
   const elapsed = (): number => elapsedBefore + (performance.now() - t0) / 1000;
 
@@ -645,36 +576,27 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
     evalCostSec = (await probe()) + 0.5;
   }
 
-  const pacer = new GpuPacer(cfg.gpuWait === 'sleep');
+  const batchLoss = tokenBatchLoss(B, T);
   progress.start(step, state.totalSteps);
   let tStep = performance.now();
   try {
     while (step < state.totalSteps) {
       const lr = learningRate(step, sched());
-      model.params.zeroGrads();
-      const losses: Tensor[] = [];
-      for (let micro = 0; micro < accum; micro++) {
-        const batch = sampler.next();
-        losses.push(
-          tidy(() => {
-            const ids = fromArray(batch.inp, [B, T], 'i32');
-            const tgt = fromArray(batch.tgt, [B, T], 'i32');
-            const { loss } = model.forward(ids, tgt, {
-              train: true,
-              dropoutSeed: mixSeed(cfg.seed, step * accum + micro),
-            });
-            backward(loss!);
-            return loss!;
-          }),
-        );
-      }
-      if (injectNan.has(step + 1)) rt.write(model.params.grad.buffer, 0, new Float32Array([NaN, NaN, NaN, NaN]));
-      opt.computeNorm(gradScale);
-      const stats = await readStepStats(rt, losses, opt, pacer);
-      for (const l of losses) l.dispose();
-      const finite = Number.isFinite(stats.loss) && Number.isFinite(stats.gradNorm);
+      const micro = Array.from({ length: accum }, () => sampler.next());
+      const stepIndex = step;
+      const stats = await trainStep(model, opt, micro, {
+        lr,
+        loss: batchLoss,
+        dropoutSeed: (k) => mixSeed(cfg.seed, stepIndex * accum + k),
+        skipNonFinite: true,
+        wait: cfg.gpuWait === 'sleep' ? 'sleep' : 'spin',
+        afterBackward: () => {
+          if (injectNan.has(stepIndex + 1))
+            rt.write(model.params.grad.buffer, 0, new Float32Array([NaN, NaN, NaN, NaN]));
+        },
+      });
+      const finite = !stats.skipped;
       if (finite) {
-        opt.apply({ lr, gradScale });
         state.badStreak = 0;
       } else {
         state.skippedSteps++;
