@@ -366,9 +366,6 @@ export interface TrainConfig {
   progress: string;
   gpuWait: string;
   maxBadSteps: number;
-  // test hooks
-  injectNanSteps: string;
-  stopAfterSteps: number;
 }
 
 export const TRAIN_SCHEMA: Schema<TrainConfig> = {
@@ -516,20 +513,28 @@ export const TRAIN_SCHEMA: Schema<TrainConfig> = {
     group: 'output',
     help: 'stop after this many non-finite steps in a row',
   },
-  injectNanSteps: {
-    type: 'string',
-    default: '',
-    hidden: true,
-    help: 'test hook: comma-separated steps whose gradient is poisoned with NaN',
-  },
-  stopAfterSteps: {
-    type: 'int',
-    default: 0,
-    min: 0,
-    hidden: true,
-    help: 'test hook: stop (as on Ctrl-C) after this many steps of this session',
-  },
 };
+
+/** The resolved configuration as `key=value` words in lines of at most `width` characters (hidden keys left out). */
+export function formatConfig(cfg: TrainConfig, width: number): string[] {
+  const words: string[] = [];
+  for (const [k, spec] of Object.entries(TRAIN_SCHEMA) as [string, AnyKeySpec][]) {
+    if (spec.hidden || k === 'data' || k === 'out' || k === 'resume') continue;
+    const v = (cfg as unknown as Record<string, unknown>)[k];
+    if (v === null) continue;
+    words.push(`${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+  }
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of words) {
+    if (cur && cur.length + 1 + w.length > width) {
+      lines.push(cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}
 
 export interface GenerateConfig {
   checkpoint: string | null;

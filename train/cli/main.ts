@@ -25,7 +25,7 @@ type Main = (argv: string[]) => Promise<number | void>;
 
 const COMMANDS: Record<string, () => Promise<Main>> = {
   prepare: async () => (await import('../data/prepare.ts')).prepareMain,
-  pretrain: async () => (await import('../pretrain.ts')).pretrainMain,
+  pretrain: async () => (await import('./pretrain.ts')).pretrainMain,
   generate: async () => (await import('./generate.ts')).generateMain,
   eval: async () => (await import('./eval.ts')).evalMain,
   'train-default': async () => (await import('./default-job.ts')).defaultJobMain,
