@@ -2,20 +2,12 @@
 // kernels/adamw.ts: one deterministic global-norm reduction (two dispatches) and one AdamW
 // dispatch for all parameters, clipping by the global norm on the GPU (no readback needed).
 // Weight decay applies to [0, decayEnd): the matrices, which the layout puts first.
-import { adamw, globalNorm } from '../kernels/adamw.ts';
+import { adamw, globalNorm, type AdamWConfig } from '../kernels/adamw.ts';
 import type { ReadOptions, Runtime } from '../kernels/gpu/runtime.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { flatBuffer, type ParamStore } from './params.ts';
 
-export interface AdamWConfig {
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Decoupled weight decay of the matrices (biases and layernorm parameters are never decayed). */
-  weightDecay: number;
-  /** Clip the gradient to this global norm; <= 0 disables clipping. */
-  maxNorm: number;
-}
+export type { AdamWConfig };
 
 /** GPT-2 / nanoGPT defaults. */
 export const ADAMW_DEFAULTS: AdamWConfig = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1.0 };

@@ -4,6 +4,7 @@
 // (`--max-tokens` is accepted as an alias of `--maxTokens`). Unknown keys and values of the wrong
 // type are CliErrors that name the key, so a typo never silently trains the wrong model.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import type { AdamWConfig } from '../kernels/adamw.ts';
 import { CliError } from './cli-error.ts';
 
 export type KeyType = 'int' | 'number' | 'string' | 'boolean';
@@ -440,7 +441,7 @@ export const TRAIN_SCHEMA: Schema<TrainConfig> = {
     default: 1,
     min: 0,
     group: 'optimizer',
-    help: 'clip the gradient to this global norm (0 = off)',
+    help: 'clip the gradient to this global norm (0 = off; the optimizer calls it maxNorm)',
   },
   seed: {
     type: 'int',
@@ -514,6 +515,14 @@ export const TRAIN_SCHEMA: Schema<TrainConfig> = {
     help: 'stop after this many non-finite steps in a row',
   },
 };
+
+/**
+ * The optimizer's hyperparameters from the training keys: the one place where the user's key
+ * `gradClip` becomes AdamWConfig's `maxNorm` (the name every lower layer uses).
+ */
+export function adamwConfig(cfg: TrainConfig): AdamWConfig {
+  return { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, maxNorm: cfg.gradClip };
+}
 
 /** The resolved configuration as `key=value` words in lines of at most `width` characters (hidden keys left out). */
 export function formatConfig(cfg: TrainConfig, width: number): string[] {

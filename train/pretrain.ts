@@ -13,7 +13,7 @@ import { AdamW } from '../model/optimizer.ts';
 import { restoreCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
 import { TimeBudget } from './budget.ts';
 import { CliError } from './cli-error.ts';
-import type { TrainConfig } from './config.ts';
+import { adamwConfig, type TrainConfig } from './config.ts';
 import { trainLoop, type LoopHooks } from './loop.ts';
 import { progressMode, TrainProgress } from './metrics.ts';
 import { batchShape, loadData, PretrainObjective } from './objectives/pretrain.ts';
@@ -74,13 +74,7 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
 
   const c = run.cfg;
   const model = GPT.create(modelCfg, { seed: c.seed });
-  const opt = new AdamW(model.params, {
-    beta1: c.beta1,
-    beta2: c.beta2,
-    eps: c.eps,
-    weightDecay: c.weightDecay,
-    maxNorm: c.gradClip,
-  });
+  const opt = new AdamW(model.params, adamwConfig(c));
   const objective = new PretrainObjective(data, { B, T, ...c });
   const step = ckpt ? ckpt.meta.step : 0;
   if (ckpt) {
