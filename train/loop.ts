@@ -95,15 +95,7 @@ export async function trainLoop<M>(r: TrainLoop<M>): Promise<LoopResult> {
       const sched = { lr: cfg.lr, minLr: cfg.minLr, warmupSteps: cfg.warmupSteps, totalSteps: state.totalSteps };
       const lr = learningRate(step, sched);
       const micro = Array.from({ length: r.accum }, () => objective.next());
-      const fault = r.hooks.afterBackward;
-      const stats = await trainStep(r.model, r.opt, micro, {
-        lr,
-        loss: objective.loss,
-        dropoutSeed: (k) => mixSeed(cfg.seed, step * r.accum + k),
-        skipNonFinite: true,
-        wait: cfg.gpuWait === 'sleep' ? 'sleep' : 'spin',
-        afterBackward: fault && (() => fault(step + 1, r.model)),
-      });
+      const stats = await runStep(r, micro, lr, step);
       res.step = step + 1;
       sessionSteps++;
       const tokens = micro.reduce((n, mb) => n + objective.tokens(mb), 0);
@@ -159,6 +151,19 @@ export async function trainLoop<M>(r: TrainLoop<M>): Promise<LoopResult> {
     progress.stop();
   }
   return res;
+}
+
+/** The objective's micro-batches through the one training step (non-finite steps skipped). */
+function runStep<M>(r: TrainLoop<M>, micro: M[], lr: number, step: number): Promise<TrainStepResult> {
+  const fault = r.hooks.afterBackward;
+  return trainStep(r.model, r.opt, micro, {
+    lr,
+    loss: r.objective.loss,
+    dropoutSeed: (k) => mixSeed(r.cfg.seed, step * r.accum + k),
+    skipNonFinite: true,
+    wait: r.cfg.gpuWait === 'sleep' ? 'sleep' : 'spin',
+    afterBackward: fault && (() => fault(step + 1, r.model)),
+  });
 }
 
 /** A skipped step: counted, reported; too many in a row end the run with the last good checkpoint intact. */
