@@ -106,6 +106,7 @@ export function reportRun(
   log(`run folder: ${runDir} (summary.json, metrics.jsonl, loss.svg, samples.txt, checkpoints/)`);
 }
 
+/** The opening lines: the data, the model, the batch, the resolved config. */
 export function logRun(
   log: (line: string) => void,
   r: { train: TrainConfig; model: GPTConfig; derived: { accumSteps: number; tokensPerStep: number; params: number } },
