@@ -2,7 +2,7 @@
 //                        [--steps N --warmup N --accum N --profile --preset NAME]`
 //
 // Times full training steps — forward, backward, global norm, AdamW, and the readback of the loss
-// and the gradient norm, exactly as train/pretrain.ts runs them — after a warm-up, and prints
+// and the gradient norm, with model/train-step.ts as pre-training runs it — after a warm-up, and prints
 // ms/step, tokens/s, achieved GFLOP/s (6·params·tokens + attention, model/config.ts's
 // flopsPerToken), the JS host time per step (recording: the tape, the bind groups, the dispatch
 // calls) next to the GPU time (wall time until the readback arrives minus the host time), and the
@@ -13,9 +13,9 @@
 //   npx tsx bench/train.bench.ts --nLayer 2 ...
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { backward, fromArray, initEngine, tidy, type Runtime, type Tensor } from '../engine/index.ts';
+import { initEngine, type Runtime } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
-import type { DispatchArgs, KernelSpec } from '../kernels/gpu/runtime.ts';
+import type { DispatchArgs, KernelSpec, WaitPolicy } from '../kernels/gpu/runtime.ts';
 import {
   countParams,
   flopsPerToken,
@@ -26,7 +26,7 @@ import {
 } from '../model/config.ts';
 import { GPT } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
-import { GpuPacer, readStepStats } from '../train/pretrain.ts';
+import { tokenBatchLoss, trainStep, type TokenBatch } from '../model/train-step.ts';
 
 export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
   --json FILE          write the result (tokensPerSec, msPerStep, gflops, host/GPU ms, dispatches) as JSON
@@ -36,7 +36,7 @@ export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
   --accum N            micro-batches per optimizer step (default 1)
   --steps N            timed steps (default 20; --quick 5)
   --warmup N           untimed steps first (default 3)
-  --gpuWait MODE        spin (default) or sleep: how the host waits for the readback (see train/pretrain.ts)
+  --gpuWait MODE        spin (default) or sleep: how the host waits for the readback (kernels/gpu/runtime.ts)
   --profile            time every dispatch of one step (timestamp queries) and list the top kernels
   --quick              fewer steps`;
 
@@ -122,39 +122,27 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-/** One training step as pretrain.ts records it; resolves with the loss once it is read back. */
-export function recordStep(
+/**
+ * One training step (model/train-step.ts, as pre-training runs it: the norm read before the
+ * update is recorded). Returns once the step is recorded and submitted; the promise resolves
+ * with the loss once it is read back.
+ */
+function recordStep(
   model: GPT,
   opt: AdamW,
-  batches: { inp: Int32Array; tgt: Int32Array }[],
+  batches: TokenBatch[],
   B: number,
   T: number,
-  lr: number,
-  pacer: GpuPacer,
-): () => Promise<number> {
-  model.params.zeroGrads();
-  const losses: Tensor[] = batches.map((b) =>
-    tidy(() => {
-      const { loss } = model.forward(fromArray(b.inp, [B, T], 'i32'), fromArray(b.tgt, [B, T], 'i32'), { train: true });
-      backward(loss!);
-      return loss!;
-    }),
-  );
-  opt.computeNorm(1 / batches.length);
-  return async () => {
-    const s = await readStepStats(model.params.rt, losses, opt, pacer);
-    for (const l of losses) l.dispose();
-    // As in pretrain.ts: the update is recorded once the norm is known to be finite, and runs
-    // at the head of the next step's submission.
-    if (Number.isFinite(s.loss) && Number.isFinite(s.gradNorm)) opt.apply({ lr, gradScale: 1 / batches.length });
-    return s.loss;
-  };
+  wait: WaitPolicy,
+): Promise<number> {
+  const step = trainStep(model, opt, batches, { lr: 1e-4, loss: tokenBatchLoss(B, T), skipNonFinite: true, wait });
+  return step.then((s) => s.loss);
 }
 
 /** Times each dispatch of one recorded step with timestamp queries: the kernels that dominate. */
 async function profileStep(
   rt: Runtime,
-  record: () => () => Promise<number>,
+  record: () => Promise<number>,
 ): Promise<{ rows: NonNullable<TrainBenchResult['profile']>; note?: string; totalMs: number }> {
   if (!rt.features.has('timestamp-query')) return { rows: [], note: "the adapter lacks 'timestamp-query'", totalMs: 0 };
   const max = 4096;
@@ -180,7 +168,7 @@ async function profileStep(
   try {
     const done = record();
     rt.dispatch = original;
-    await done();
+    await done;
     rt.resolveQueries(querySet, 0, 2 * names.length, resolved);
     const t = new BigUint64Array(await rt.read(resolved, 0, 2 * names.length * 8));
     const agg = new Map<string, { ms: number; count: number }>();
@@ -266,10 +254,9 @@ export async function runTrainBench(
 
   const gpuWait = args.gpuWait ?? 'spin';
   if (!['sleep', 'spin'].includes(gpuWait)) throw new Error(`--gpuWait must be spin or sleep, got "${gpuWait}"`);
-  const pacer = new GpuPacer(gpuWait === 'sleep');
-  const step = (): (() => Promise<number>) =>
-    recordStep(model, opt, Array.from({ length: accum }, batch), B, T, 1e-4, pacer);
-  for (let i = 0; i < warmup; i++) await step()();
+  const step = (): Promise<number> =>
+    recordStep(model, opt, Array.from({ length: accum }, batch), B, T, gpuWait as WaitPolicy);
+  for (let i = 0; i < warmup; i++) await step();
   await rt.sync();
 
   const wall: number[] = [];
@@ -282,7 +269,7 @@ export async function runTrainBench(
     const t0 = performance.now();
     const done = step();
     const t1 = performance.now();
-    lastLoss = await done();
+    lastLoss = await done;
     const t2 = performance.now();
     host.push(t1 - t0);
     wall.push(t2 - t0);

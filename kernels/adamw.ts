@@ -171,20 +171,28 @@ export function globalNorm(rt: Runtime, b: { norm: Buf; grads: Buf }, o: GlobalN
   }
 }
 
-export interface AdamWOptions {
+/**
+ * The AdamW hyperparameters: one type for every layer that runs AdamW (this kernel, the optimizer
+ * of model/optimizer.ts, the float64 references, the naive bench baseline).
+ */
+export interface AdamWConfig {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled weight decay of the matrices (biases and layernorm parameters are never decayed). */
+  weightDecay: number;
+  /** Clip the gradient to this global norm (here read from the `norm` buffer); <= 0 disables clipping. */
+  maxNorm: number;
+}
+
+export interface AdamWOptions extends AdamWConfig {
   /** Elements in params, grads, m and v. */
   n: number;
   /** Elements [0, decayEnd) are weight-decayed (matrices first in the flat layout). */
   decayEnd: number;
   lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
   /** 1-based step count, for the bias corrections. */
   step: number;
-  /** Clip the gradient to this global norm (read from the `norm` buffer); <= 0 disables. */
-  maxNorm: number;
   /** Multiplier of the raw gradient (e.g. 1/accumSteps). Default 1. */
   gradScale?: number;
   /** Largest chunk in elements (default: the binding limit); tests use it to exercise chunking. */

@@ -701,12 +701,9 @@ export function globalNorm(grads: Float64Array[]): number {
   return Math.sqrt(ss);
 }
 
-export interface AdamWOptions {
+/** The AdamW hyperparameters less clipping, which the caller folds into gradScale. */
+export interface AdamWOptions extends Omit<import('./adamw.ts').AdamWConfig, 'maxNorm'> {
   lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
   /** 1-based step count, used for bias correction */
   step: number;
   /** multiplier applied to the gradient before it enters the moments, e.g. min(1, maxNorm/norm) */

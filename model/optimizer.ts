@@ -2,20 +2,12 @@
 // kernels/adamw.ts: one deterministic global-norm reduction (two dispatches) and one AdamW
 // dispatch for all parameters, clipping by the global norm on the GPU (no readback needed).
 // Weight decay applies to [0, decayEnd): the matrices, which the layout puts first.
-import { adamw, globalNorm } from '../kernels/adamw.ts';
-import type { Runtime } from '../kernels/gpu/runtime.ts';
+import { adamw, globalNorm, type AdamWConfig } from '../kernels/adamw.ts';
+import type { ReadOptions, Runtime } from '../kernels/gpu/runtime.ts';
 import type { Tensor } from '../engine/tensor.ts';
 import { flatBuffer, type ParamStore } from './params.ts';
 
-export interface AdamWConfig {
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Decoupled weight decay of the matrices (biases and layernorm parameters are never decayed). */
-  weightDecay: number;
-  /** Clip the gradient to this global norm; <= 0 disables clipping. */
-  maxNorm: number;
-}
+export type { AdamWConfig };
 
 /** GPT-2 / nanoGPT defaults. */
 export const ADAMW_DEFAULTS: AdamWConfig = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1.0 };
@@ -163,18 +155,19 @@ export class AdamW {
 export async function readStats(
   losses: Tensor | readonly Tensor[],
   opt: AdamW,
+  o: ReadOptions = {},
 ): Promise<{ loss: number; gradNorm: number }> {
   const list = Array.isArray(losses) ? (losses as readonly Tensor[]) : [losses as Tensor];
   if (list.length === 0) throw new Error('readStats: no loss tensor given');
   const rt = opt.params.rt;
   const buf = rt.pool.acquire(4 * (list.length + 1), 'step-stats');
   try {
-    rt.copy(opt.norm.buffer, 4, buf, 0, 4);
+    rt.copy(opt.norm.buffer, opt.norm.offset * 4 + 4, buf, 0, 4);
     list.forEach((l, i) => {
       if (l.size !== 1) throw new Error(`readStats: loss ${l.describe()} is not a scalar`);
       rt.copy(l.buffer, l.offset * 4, buf, 4 * (i + 1), 4);
     });
-    const vals = new Float32Array(await rt.read(buf, 0, 4 * (list.length + 1)));
+    const vals = new Float32Array(await rt.read(buf, 0, 4 * (list.length + 1), o));
     let sum = 0;
     for (let i = 1; i < vals.length; i++) sum += vals[i]!;
     return { loss: sum / list.length, gradNorm: vals[0]! };

@@ -22,6 +22,7 @@ import {
   matmulBackward,
   matmulForward,
 } from '../kernels/reference.ts';
+import type { AdamWConfig } from '../kernels/adamw.ts';
 import type { ParamLayout } from './layout.ts';
 
 /** One tensor of a flat float64 array, by name. */
@@ -403,14 +404,8 @@ export function refLossAndGrads(
   return { loss: fwd.loss!, grads: refBackward(layout, params, fwd, ignoreIndex), logits: fwd.logits };
 }
 
-export interface RefAdamWOptions {
+export interface RefAdamWOptions extends AdamWConfig {
   lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** Clip to this global norm; <= 0 disables. */
-  maxNorm: number;
   /** Multiplier of the raw gradient (1/accumSteps). Default 1. */
   gradScale?: number;
 }

@@ -4,6 +4,7 @@
 // (`--max-tokens` is accepted as an alias of `--maxTokens`). Unknown keys and values of the wrong
 // type are CliErrors that name the key, so a typo never silently trains the wrong model.
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import type { AdamWConfig } from '../kernels/adamw.ts';
 import { CliError } from './cli-error.ts';
 
 export type KeyType = 'int' | 'number' | 'string' | 'boolean';
@@ -366,9 +367,6 @@ export interface TrainConfig {
   progress: string;
   gpuWait: string;
   maxBadSteps: number;
-  // test hooks
-  injectNanSteps: string;
-  stopAfterSteps: number;
 }
 
 export const TRAIN_SCHEMA: Schema<TrainConfig> = {
@@ -443,7 +441,7 @@ export const TRAIN_SCHEMA: Schema<TrainConfig> = {
     default: 1,
     min: 0,
     group: 'optimizer',
-    help: 'clip the gradient to this global norm (0 = off)',
+    help: 'clip the gradient to this global norm (0 = off; the optimizer calls it maxNorm)',
   },
   seed: {
     type: 'int',
@@ -516,20 +514,36 @@ export const TRAIN_SCHEMA: Schema<TrainConfig> = {
     group: 'output',
     help: 'stop after this many non-finite steps in a row',
   },
-  injectNanSteps: {
-    type: 'string',
-    default: '',
-    hidden: true,
-    help: 'test hook: comma-separated steps whose gradient is poisoned with NaN',
-  },
-  stopAfterSteps: {
-    type: 'int',
-    default: 0,
-    min: 0,
-    hidden: true,
-    help: 'test hook: stop (as on Ctrl-C) after this many steps of this session',
-  },
 };
+
+/**
+ * The optimizer's hyperparameters from the training keys: the one place where the user's key
+ * `gradClip` becomes AdamWConfig's `maxNorm` (the name every lower layer uses).
+ */
+export function adamwConfig(cfg: TrainConfig): AdamWConfig {
+  return { beta1: cfg.beta1, beta2: cfg.beta2, eps: cfg.eps, weightDecay: cfg.weightDecay, maxNorm: cfg.gradClip };
+}
+
+/** The resolved configuration as `key=value` words in lines of at most `width` characters (hidden keys left out). */
+export function formatConfig(cfg: TrainConfig, width: number): string[] {
+  const words: string[] = [];
+  for (const [k, spec] of Object.entries(TRAIN_SCHEMA) as [string, AnyKeySpec][]) {
+    if (spec.hidden || k === 'data' || k === 'out' || k === 'resume') continue;
+    const v = (cfg as unknown as Record<string, unknown>)[k];
+    if (v === null) continue;
+    words.push(`${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
+  }
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of words) {
+    if (cur && cur.length + 1 + w.length > width) {
+      lines.push(cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}
 
 export interface GenerateConfig {
   checkpoint: string | null;

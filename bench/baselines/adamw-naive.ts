@@ -2,6 +2,7 @@
 // so n must fit in one storage binding.
 import { grid, type KernelSpec, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { loadWGSL } from '../../kernels/gpu/wgsl.ts';
+import type { AdamWConfig } from '../../kernels/adamw.ts';
 
 const wgsl = loadWGSL(import.meta.url, 'adamw-naive.wgsl');
 const params = [
@@ -40,16 +41,11 @@ const adamwSpec: KernelSpec = {
   ],
 };
 
-export interface NaiveAdamWOptions {
+export interface NaiveAdamWOptions extends AdamWConfig {
   n: number;
   decayEnd: number;
   step: number;
   lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  maxNorm: number;
 }
 
 export function naiveGlobalNorm(rt: Runtime, b: { norm: GPUBuffer; grads: GPUBuffer }, o: NaiveAdamWOptions): void {

@@ -128,4 +128,13 @@ describe('parseConfig', () => {
     }
     expect(text).toContain('(default 0.001)');
   });
+
+  it('test hooks are options of pretrain(), not keys a user can pass', () => {
+    for (const k of ['injectNanSteps', 'stopAfterSteps']) {
+      expect(k in TRAIN_SCHEMA).toBe(false);
+      expect(errorOf(() => parseConfig(TRAIN_SCHEMA, [`--${k}`, '3'], 'pretrain')).message).toContain(
+        `unknown option --${k}`,
+      );
+    }
+  });
 });

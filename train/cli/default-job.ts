@@ -13,7 +13,8 @@ import { defaultCorpusPath } from '../data/default-corpus.ts';
 import { formatReport, prepare } from '../data/prepare.ts';
 import { listCheckpoints } from '../../model/checkpoint.ts';
 import { formatDuration } from '../metrics.ts';
-import { clearRun, pretrain } from '../pretrain.ts';
+import { pretrain } from '../pretrain.ts';
+import { clearRun } from '../run-dir.ts';
 
 export interface DefaultJobConfig extends TrainConfig {
   input: string | null;

@@ -19,7 +19,7 @@ import {
   type Tokenizer,
   type TokenizerJSON,
 } from '../tokenizers/index.ts';
-import { evaluateBatches } from '../pretrain.ts';
+import { evaluateBatches } from '../evaluate.ts';
 import { countChars, lmMetrics } from '../eval/perplexity.ts';
 
 export const EVAL_HELP = formatHelp(EVAL_SCHEMA, {

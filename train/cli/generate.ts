@@ -4,7 +4,7 @@ import { generate } from '../../model/generate.ts';
 import { CliError } from '../cli-error.ts';
 import { formatHelp, GENERATE_SCHEMA, parseConfig } from '../config.ts';
 import { checkpointTokenizer, openCheckpoint } from './eval.ts';
-import { promptIds, TextStream } from '../pretrain.ts';
+import { promptIds, TextStream } from '../sample.ts';
 
 export const GENERATE_HELP = formatHelp(GENERATE_SCHEMA, {
   usage: 'usage: webgpu-gpt generate --checkpoint <run dir|checkpoint dir> --prompt "..." [options]',

@@ -27,7 +27,7 @@ export type Commands = Record<string, () => Promise<Main>>;
 
 const COMMANDS: Commands = {
   prepare: async () => (await import('../data/prepare.ts')).prepareMain,
-  pretrain: async () => (await import('../pretrain.ts')).pretrainMain,
+  pretrain: async () => (await import('./pretrain.ts')).pretrainMain,
   generate: async () => (await import('./generate.ts')).generateMain,
   eval: async () => (await import('./eval.ts')).evalMain,
   'train-default': async () => (await import('./default-job.ts')).defaultJobMain,
