@@ -24,7 +24,7 @@ Run webgpu-gpt <command> --help for the options of each command.`;
 type Main = (argv: string[]) => Promise<number | void>;
 
 const COMMANDS: Record<string, () => Promise<Main>> = {
-  prepare: async () => (await import('../data/prepare.ts')).prepareMain,
+  prepare: async () => (await import('./prepare.ts')).prepareMain,
   pretrain: async () => (await import('../pretrain.ts')).pretrainMain,
   generate: async () => (await import('./generate.ts')).generateMain,
   eval: async () => (await import('./eval.ts')).evalMain,
