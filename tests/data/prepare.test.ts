@@ -10,7 +10,7 @@ import { PREPARE_HELP, parsePrepareArgs, prepareMain } from '../../train/cli/pre
 import { prepare, type PrepareOptions } from '../../train/data/prepare.ts';
 import { formatReport, type PrepareReport } from '../../train/data/report.ts';
 import { loadTokenizer } from '../../train/tokenizers/index.ts';
-import { Rng } from '../../train/data/rng.ts';
+import { Rng } from '../../kernels/random.ts';
 import { readShard } from '../../train/data/shards.ts';
 import { unigramEntropy } from '../../train/data/stats.ts';
 
@@ -27,8 +27,8 @@ const quiet = { progress: 'off' as const, log: (): void => {} };
 function paragraph(seed: number, words = 60): string {
   const vocab =
     'sea ship whale wind sail rope deck crew storm calm night day old man boy sang ran saw heard dark'.split(' ');
-  const rng = new Rng(seed);
-  const ws = Array.from({ length: words }, () => vocab[rng.nextInt(vocab.length)]);
+  const rng = new Rng(seed, 'sfc32');
+  const ws = Array.from({ length: words }, () => vocab[rng.unbiasedInt(vocab.length)]);
   return `Paragraph ${seed}: ${ws.join(' ')}.`;
 }
 

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { Rng, type RngState } from './rng.ts';
+import { Rng } from '../../kernels/random.ts';
 
 /**
  * Token shard format (little-endian), version 1:
@@ -158,7 +158,8 @@ export interface Batch {
 export interface SamplerState {
   seed: number;
   step: number;
-  rng: RngState;
+  /** The sfc32 generator's four state words. */
+  rng: number[];
 }
 
 /**
@@ -187,7 +188,7 @@ export class BatchSampler {
     this.B = B;
     this.T = T;
     this.seed = seed;
-    this.rng = new Rng(seed);
+    this.rng = new Rng(seed, 'sfc32');
   }
 
   /** Number of batches drawn so far. */
@@ -201,7 +202,7 @@ export class BatchSampler {
     const tgt = new Int32Array(B * T);
     const starts = tokens.length - T; // s in [0, N - T - 1]
     for (let b = 0; b < B; b++) {
-      const s = this.rng.nextInt(starts);
+      const s = this.rng.unbiasedInt(starts);
       const row = b * T;
       for (let t = 0; t < T; t++) {
         inp[row + t] = tokens[s + t] as number;
@@ -213,13 +214,13 @@ export class BatchSampler {
   }
 
   state(): SamplerState {
-    return { seed: this.seed, step: this.step, rng: this.rng.getState() };
+    return { seed: this.seed, step: this.step, rng: this.rng.getState().words };
   }
 
   setState(state: SamplerState): void {
     if (state.seed !== this.seed)
       throw new Error(`BatchSampler: state is for seed ${state.seed}, this sampler has seed ${this.seed}`);
-    this.rng.setState(state.rng);
+    this.rng.setState({ algorithm: 'sfc32', words: state.rng, spare: null });
     this.step = state.step;
   }
 }
