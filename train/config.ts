@@ -235,35 +235,82 @@ class KeyIndex {
 
 const BOOLEAN_WORDS = ['true', 'false', 'yes', 'no', 'on', 'off', '1', '0'];
 
+/** The command line being read, word by word. */
+class Words {
+  i = 0;
+  constructor(readonly argv: readonly string[]) {}
+  peek(): string | undefined {
+    return this.argv[this.i];
+  }
+  take(): string {
+    return this.argv[this.i++]!;
+  }
+  /** The value of a flag: after `=`, else the next word unless that is a long flag. */
+  value(name: string, inline: string | undefined, command: string): string {
+    if (inline !== undefined) return inline;
+    const v = this.peek();
+    if (v === undefined || (v.startsWith('--') && v.length > 2))
+      throw new CliError(`--${name} needs a value (see webgpu-gpt ${command} --help)`);
+    return this.take();
+  }
+}
+
+interface ReadArgs {
+  cli: Record<string, unknown>;
+  positional: string[];
+  unknown: Record<string, string>;
+  help: boolean;
+  configFile: string | null;
+}
+
+/** Reads the value of a known key from the command line into `cli`. */
+function readKey(
+  cli: Record<string, unknown>,
+  key: string,
+  spec: AnyKeySpec,
+  negated: boolean,
+  inline: string | undefined,
+  words: Words,
+  command: string,
+): void {
+  const where = `--${key}`;
+  if (negated) {
+    if (inline !== undefined) throw new CliError(`--no-${key} takes no value`);
+    cli[key] = false;
+  } else if (spec.type === 'boolean' && inline === undefined) {
+    const nxt = words.peek()?.toLowerCase();
+    cli[key] = nxt !== undefined && BOOLEAN_WORDS.includes(nxt) ? fromText(spec, words.take(), where) : true;
+  } else if (spec.type === 'list') {
+    // --input a b c: the plain words after the flag belong to it too.
+    const list = [words.value(key, inline, command)];
+    while (inline === undefined && words.peek() !== undefined && !words.peek()!.startsWith('-'))
+      list.push(words.take());
+    cli[key] = [...((cli[key] as string[] | undefined) ?? []), ...list];
+  } else {
+    cli[key] = checkValue(key, spec, fromText(spec, words.value(key, inline, command), where), where);
+  }
+}
+
 /** Reads the command line into { key: value } (values checked), positional words and unknown options. */
 function readArgs(
   specs: Record<string, AnyKeySpec>,
   argv: readonly string[],
   command: string,
   opts: ParseOptions,
-): {
-  cli: Record<string, unknown>;
-  positional: string[];
-  unknown: Record<string, string>;
-  help: boolean;
-  configFile: string | null;
-} {
+): ReadArgs {
   const index = new KeyIndex(specs);
   const listKey = Object.keys(specs).find((k) => specs[k]!.type === 'list' && specs[k]!.positional);
-  const cli: Record<string, unknown> = {};
-  const positional: string[] = [];
-  const unknown: Record<string, string> = {};
-  let help = false;
-  let configFile: string | null = null;
+  const r: ReadArgs = { cli: {}, positional: [], unknown: {}, help: false, configFile: null };
   const isWord = (a: string): boolean => !a.startsWith('-') || a === '-' || /^-\d/.test(a);
   const addWord = (w: string): void => {
-    if (listKey === undefined) positional.push(w);
-    else cli[listKey] = [...((cli[listKey] as string[] | undefined) ?? []), w];
+    if (listKey === undefined) r.positional.push(w);
+    else r.cli[listKey] = [...((r.cli[listKey] as string[] | undefined) ?? []), w];
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+  const words = new Words(argv);
+  while (words.peek() !== undefined) {
+    const arg = words.take();
     if (arg === '--') {
-      argv.slice(i + 1).forEach(addWord);
+      while (words.peek() !== undefined) addWord(words.take());
       break;
     }
     if (isWord(arg)) {
@@ -280,51 +327,22 @@ function readArgs(
       else if (!opts.passUnknown)
         throw new CliError(`unknown option ${flag} for ${command} (see webgpu-gpt ${command} --help)`);
     }
-    if (name === 'help') {
-      help = true;
-      continue;
-    }
-    const nextValue = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[i + 1];
-      if (v === undefined || (v.startsWith('--') && v.length > 2))
-        throw new CliError(`--${name} needs a value (see webgpu-gpt ${command} --help)`);
-      i++;
-      return v;
-    };
-    if (name === 'config') {
-      configFile = nextValue();
-      continue;
-    }
-    const found = index.find(name);
-    if (!found) {
-      if (!opts.passUnknown)
+    if (name === 'help') r.help = true;
+    else if (name === 'config') r.configFile = words.value(name, inline, command);
+    else {
+      const found = index.find(name);
+      if (found) readKey(r.cli, found.key, specs[found.key]!, found.negated, inline, words, command);
+      else if (opts.passUnknown) {
+        const next = words.peek();
+        r.unknown[name] = inline ?? (next !== undefined && !next.startsWith('--') ? words.take() : 'true');
+      } else {
         throw new CliError(
           `unknown option --${name} for ${command}${suggest(name, Object.keys(specs))} (see webgpu-gpt ${command} --help)`,
         );
-      const next = argv[i + 1];
-      unknown[name] = inline ?? (next !== undefined && !next.startsWith('--') ? argv[++i]! : 'true');
-      continue;
-    }
-    const { key, negated } = found;
-    const spec = specs[key]!;
-    const where = `--${key}`;
-    if (negated) {
-      if (inline !== undefined) throw new CliError(`--no-${key} takes no value`);
-      cli[key] = false;
-    } else if (spec.type === 'boolean' && inline === undefined) {
-      const nxt = argv[i + 1]?.toLowerCase();
-      cli[key] = nxt !== undefined && BOOLEAN_WORDS.includes(nxt) ? fromText(spec, argv[++i]!, where) : true;
-    } else if (spec.type === 'list') {
-      // --input a b c: the plain words after the flag belong to it too.
-      const words = [nextValue()];
-      while (inline === undefined && i + 1 < argv.length && !argv[i + 1]!.startsWith('-')) words.push(argv[++i]!);
-      cli[key] = [...((cli[key] as string[] | undefined) ?? []), ...words];
-    } else {
-      cli[key] = checkValue(key, spec, fromText(spec, nextValue(), where), where);
+      }
     }
   }
-  return { cli, positional, unknown, help, configFile };
+  return r;
 }
 
 /**

@@ -1,3 +1,5 @@
+// Loads a prepared-data folder (what `prepare` wrote) for training and evaluation, checking that
+// the shards and the tokenizer belong together.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.ts';

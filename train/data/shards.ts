@@ -1,23 +1,24 @@
+// Token shards: writing and reading the binary files `prepare` writes, and the two ways training
+// reads batches from a token stream (random windows; fixed evaluation windows).
+//
+// Token shard format (little-endian), version 1:
+//
+//   offset size  field
+//   0      8     magic "WGPTTOK\0"
+//   8      4     format version (1)
+//   12     4     bytes per token: 2 (uint16) or 4 (uint32)
+//   16     4     vocabulary size
+//   20     4     end-of-text id
+//   24     8     token count (uint64)
+//   32     4     document count
+//   36     4     reserved (0)
+//   40     64    tokenizer id, ASCII, NUL-padded (e.g. "gpt2", "bpe-2048-1a2b3c4d")
+//   104    152   reserved (0)
+//   256    ...   tokens (uint16 when vocabSize <= 65536, else uint32); each document is followed
+//                by the end-of-text id
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Rng } from '../../kernels/random.ts';
 
-/**
- * Token shard format (little-endian), version 1:
- *
- *   offset size  field
- *   0      8     magic "WGPTTOK\0"
- *   8      4     format version (1)
- *   12     4     bytes per token: 2 (uint16) or 4 (uint32)
- *   16     4     vocabulary size
- *   20     4     end-of-text id
- *   24     8     token count (uint64)
- *   32     4     document count
- *   36     4     reserved (0)
- *   40     64    tokenizer id, ASCII, NUL-padded (e.g. "gpt2", "bpe-2048-1a2b3c4d")
- *   104    152   reserved (0)
- *   256    ...   tokens (uint16 when vocabSize <= 65536, else uint32); each document is followed
- *                by the end-of-text id
- */
 export const SHARD_MAGIC = 'WGPTTOK\0';
 export const SHARD_VERSION = 1;
 export const SHARD_HEADER_BYTES = 256;

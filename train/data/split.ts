@@ -1,3 +1,4 @@
+// The train/validation split by document (seeded, reproducible).
 import { Rng } from '../../kernels/random.ts';
 
 /**
