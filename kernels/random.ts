@@ -1,15 +1,15 @@
-// The one seeded random generator: weight initialisation, dropout seeds, sampling, data splits,
-// batch sampling and test data all draw from it. Deterministic on every JS engine and adapter, and
-// its state can be saved and restored, so a resumed run draws exactly what the uninterrupted run
-// would have drawn. Not cryptographic.
+// The one seeded random generator: weight initialisation, text sampling, the data split, batch
+// sampling and test data all draw from it (dropout hashes its seed on the GPU instead).
+// Deterministic on every JS engine and adapter, and its state can be saved and restored, so a
+// resumed run draws exactly what the uninterrupted run would have drawn. Not cryptographic.
 //
 // Two cores, picked at construction, behind one interface:
 // - 'mulberry32' (the default): one u32 of state. Weight init (model/layout.ts), text sampling and
 //   test data use it.
-// - 'sfc32': four u32s, seeded through splitmix32, period at least 2^32 and passes PractRand. The
-//   train/val split and the batch sampler (train/data/) use it: they draw long sequences.
-// Both are kept so that a seed gives the same weights and the same batches as before the three
-// generators of this project were merged into this one, i.e. the same training run.
+// - 'sfc32': four u32s seeded through splitmix32; a counter word guarantees a period of at least
+//   2^32. The train/val split and the batch sampler (train/data/) use it.
+// Both are kept so that a seed gives the same weights, split and batches as before the project's
+// three generators were merged into this one, i.e. the same training run.
 // Placed in kernels/ so that the kernel tests and the float64 reference can use it; engine/random.ts
 // re-exports it.
 
