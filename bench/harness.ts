@@ -1,4 +1,4 @@
-// The bench runner's core: argument parsing, discovery of bench/*.bench.ts, the adapter's
+// The bench runner's core: argument parsing (train/config.ts's schema parser), discovery of bench/*.bench.ts, the adapter's
 // ceilings, validation, timing (GPU timestamp queries, checked for sanity, else wall time),
 // tables and JSON records. bench/run.ts is only its command-line entry point; tests call
 // runBench() directly.
@@ -14,6 +14,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { getRuntime, type Runtime } from '../kernels/gpu/runtime.ts';
+import { CliError } from '../train/cli-error.ts';
+import { parseConfig, type ParsedConfig, type Schema } from '../train/config.ts';
 import { calibrateFma, fmaGrid, measureCeilings, noop, recordFma, wallMs, type Ceilings } from './ceilings.ts';
 import type { BenchCase, BenchContext, BenchModule } from './types.ts';
 
@@ -105,89 +107,55 @@ export const USAGE = `usage: npm run bench -- <kernel...|all|train> [options] [-
   --timing wall     force wall-clock timing even where timestamp queries work
   --<dim> value     passed to the cases, e.g. --M 512 --N 512 --K 512`;
 
-const BOOLEAN_FLAGS = new Set(['quick', 'no-naive', 'no-ceilings', 'help', 'h']);
+interface BenchFlags {
+  kernels: string[];
+  json: string | null;
+  quick: boolean;
+  runs: number | null;
+  warmup: number;
+  naive: boolean;
+  ceilings: boolean;
+  variant: string | null;
+  timing: string | null;
+}
 
+/** The runner's own flags; any other `--<dim> value` is handed to the cases (passUnknown). */
+const BENCH_SCHEMA: Schema<BenchFlags> = {
+  kernels: { type: 'list', default: [], positional: true, help: 'kernels to bench' },
+  json: { type: 'string', default: null, help: 'JSON output file' },
+  quick: { type: 'boolean', default: false, help: 'small shapes, fewer runs' },
+  runs: { type: 'int', default: null, min: 1, help: 'timed runs per case' },
+  warmup: { type: 'int', default: 1, min: 0, help: 'untimed runs' },
+  naive: { type: 'boolean', default: true, help: 'time the naive baselines' },
+  ceilings: { type: 'boolean', default: true, help: "measure the adapter's ceilings" },
+  variant: { type: 'string', default: null, help: 'only variants containing this text' },
+  timing: { type: 'string', default: null, choices: ['wall', 'timestamp'], help: 'timing method' },
+};
+
+/** Parses the bench command line with the schema parser shared with every webgpu-gpt command. */
 export function parseArgs(argv: readonly string[]): BenchOptions {
-  const o: BenchOptions = {
-    kernels: [],
-    json: null,
-    quick: false,
-    runs: 0,
-    warmup: 1,
-    naive: true,
-    ceilings: true,
-    variant: null,
-    timing: null,
-    help: false,
-    args: {},
-  };
-  let runs: number | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('-') || a === '-') {
-      o.kernels.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const key = (eq >= 0 ? a.slice(0, eq) : a).replace(/^--?/, '');
-    let value: string | undefined = eq >= 0 ? a.slice(eq + 1) : undefined;
-    if (value === undefined && !BOOLEAN_FLAGS.has(key)) {
-      const next = argv[i + 1];
-      if (next !== undefined && !next.startsWith('--')) {
-        value = next;
-        i++;
-      }
-    }
-    const need = (): string => {
-      if (value === undefined || value === '') throw new BenchUsageError(`--${key} needs a value\n${USAGE}`);
-      return value;
-    };
-    const count = (min: number): number => {
-      const v = need();
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < min)
-        throw new BenchUsageError(`--${key} must be an integer >= ${min}, got "${v}"`);
-      return n;
-    };
-    switch (key) {
-      case 'json':
-        o.json = need();
-        break;
-      case 'quick':
-        o.quick = true;
-        break;
-      case 'runs':
-        runs = count(1);
-        break;
-      case 'warmup':
-        o.warmup = count(0);
-        break;
-      case 'variant':
-        o.variant = need();
-        break;
-      case 'no-naive':
-        o.naive = false;
-        break;
-      case 'no-ceilings':
-        o.ceilings = false;
-        break;
-      case 'timing': {
-        const v = need();
-        if (v !== 'wall' && v !== 'timestamp')
-          throw new BenchUsageError(`--timing must be "wall" or "timestamp", got "${v}"`);
-        o.timing = v;
-        break;
-      }
-      case 'help':
-      case 'h':
-        o.help = true;
-        break;
-      default:
-        o.args[key] = value ?? 'true';
-    }
+  let parsed: ParsedConfig<BenchFlags>;
+  try {
+    parsed = parseConfig(BENCH_SCHEMA, argv, 'bench', { passUnknown: true });
+  } catch (e) {
+    if (e instanceof CliError)
+      throw new BenchUsageError(`${e.message.replace(/ \(see webgpu-gpt .*\)$/, '')}\n${USAGE}`);
+    throw e;
   }
-  o.runs = runs ?? (o.quick ? 2 : 5);
-  return o;
+  const v = parsed.values;
+  return {
+    kernels: v.kernels,
+    json: v.json,
+    quick: v.quick,
+    runs: v.runs ?? (v.quick ? 2 : 5),
+    warmup: v.warmup,
+    naive: v.naive,
+    ceilings: v.ceilings,
+    variant: v.variant,
+    timing: v.timing as TimingMethod | null,
+    help: parsed.help,
+    args: parsed.unknown,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 // Every backward here is checked against central finite differences in
 // tests/reference/ops-fd.test.ts.
 
+import type { Rng } from '../kernels/random.ts';
 import {
   attentionBackward,
   attentionForward,
@@ -64,48 +65,6 @@ export function refFull(shape: readonly number[], value: number): RefTensor {
   const t = refTensor(shape);
   t.data.fill(value);
   return t;
-}
-
-/**
- * Seeded PRNG (mulberry32): 32 bits of state, fast, and identical on every JS engine, so a test
- * that fails can be replayed from its seed.
- */
-export class Rng {
-  private state: number;
-  private spare: number | null = null;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-
-  /** uniform in [0, 1) */
-  uniform(): number {
-    this.state = (this.state + 0x6d2b79f5) | 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** standard normal, Box-Muller (the second value of each pair is kept for the next call) */
-  normal(): number {
-    if (this.spare !== null) {
-      const s = this.spare;
-      this.spare = null;
-      return s;
-    }
-    // 1 - uniform() is in (0, 1], so the log is finite.
-    const u1 = 1 - this.uniform();
-    const u2 = this.uniform();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    this.spare = r * Math.sin(2 * Math.PI * u2);
-    return r * Math.cos(2 * Math.PI * u2);
-  }
-
-  /** integer in [lo, hi) */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.uniform() * (hi - lo));
-  }
 }
 
 export function randn(shape: readonly number[], rng: Rng, std = 1): RefTensor {

@@ -1,19 +1,25 @@
 // Configuration for every subcommand: a schema of keys (type, default, description), a JSON file
 // (`--config f.json`) and command-line overrides (`--key=value` or `--key value`), in that order
 // of precedence. Keys are camelCase and spelled the same in the file and on the command line
-// (`--max-tokens` is accepted as an alias of `--maxTokens`). Unknown keys and values of the wrong
-// type are CliErrors that name the key, so a typo never silently trains the wrong model.
+// (`--max-tokens`, `--max_tokens` and `--maxtokens` are accepted for `--maxTokens`). Unknown keys and
+// values of the wrong type are CliErrors that name the key, so a typo never silently trains the
+// wrong model. This is the only argument parser: every command and the bench runner use it.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { AdamWConfig } from '../kernels/adamw.ts';
 import { CliError } from './cli-error.ts';
+import { DEFAULT_CLEANUP } from './data/cleanup.ts';
+import { PREPARE_DEFAULTS } from './data/prepare.ts';
+import { DEFAULT_BPE_VOCAB } from './tokenizers/index.ts';
 
-export type KeyType = 'int' | 'number' | 'string' | 'boolean';
+export type KeyType = 'int' | 'number' | 'string' | 'boolean' | 'list';
 
 type TypeFor<V> = [NonNullable<V>] extends [boolean]
   ? 'boolean'
   : [NonNullable<V>] extends [number]
     ? 'int' | 'number'
-    : 'string';
+    : [NonNullable<V>] extends [readonly string[]]
+      ? 'list'
+      : 'string';
 
 /** One configuration key. `default: null` means "unset" (the key is optional or derived). */
 export interface AnyKeySpec {
@@ -33,6 +39,12 @@ export interface AnyKeySpec {
   readonly hidden?: boolean;
   /** Short flag, e.g. 'o' for -o. */
   readonly short?: string;
+  /** Other long names accepted for the key (not listed in --help). */
+  readonly aliases?: readonly string[];
+  /** A list key that also collects the words that are not options, in command-line order. */
+  readonly positional?: boolean;
+  /** What --help shows as the value, e.g. '<dir>' (default from the type). */
+  readonly arg?: string;
 }
 
 export type KeySpec<V = unknown> = AnyKeySpec & { readonly type: TypeFor<V>; readonly default: V };
@@ -46,11 +58,22 @@ export interface ParsedConfig<T> {
   help: boolean;
   /** The --config file, resolved, if one was given. */
   configFile: string | null;
-  /** Words that are not options (a subcommand may take them, e.g. a prompt). */
+  /** Words that are not options (a subcommand may take them, e.g. a prompt), unless a positional
+   *  list key takes them. */
   positional: string[];
+  /** Options the schema does not know, with `passUnknown`: `--M 512` → { M: '512' }, a bare flag
+   *  → 'true'. */
+  unknown: Record<string, string>;
 }
 
-const kebabToCamel = (s: string): string => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+export interface ParseOptions {
+  /** Hand unknown `--key [value]` options back in `unknown` instead of failing (the bench runner
+   *  passes shape dimensions to its cases this way). */
+  passUnknown?: boolean;
+}
+
+/** Spelling-insensitive form of a key: `--vocab-size`, `--vocab_size` and `--VocabSize` all name vocabSize. */
+const normalizeKey = (s: string): string => s.replace(/[-_]/g, '').toLowerCase();
 
 function describeType(spec: AnyKeySpec): string {
   switch (spec.type) {
@@ -60,6 +83,8 @@ function describeType(spec: AnyKeySpec): string {
       return 'a number';
     case 'boolean':
       return 'true or false';
+    case 'list':
+      return 'a list of strings';
     default:
       return spec.choices ? `one of ${spec.choices.join(', ')}` : 'a string';
   }
@@ -113,6 +138,9 @@ function checkValue(key: string, spec: AnyKeySpec, v: unknown, where: string): u
       break;
     case 'boolean':
       if (typeof v !== 'boolean') bad();
+      break;
+    case 'list':
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) bad();
       break;
     case 'string':
       if (typeof v !== 'string') bad();
@@ -178,28 +206,116 @@ export function readConfigFile<T>(schema: Schema<T>, path: string, command: stri
   return out as Partial<T>;
 }
 
-/**
- * Parses a subcommand's arguments against its schema. `--config FILE` is read first, then every
- * `--key=value` / `--key value` / `--flag` / `--no-flag` overrides it. Returns the values (defaults
- * filled in) and where each came from. With `--help` the required keys are not checked.
- */
-export function parseConfig<T>(schema: Schema<T>, argv: readonly string[], command: string): ParsedConfig<T> {
-  const specs = schema as Record<string, AnyKeySpec>;
-  const known = Object.keys(specs);
-  const shorts = new Map<string, string>();
-  for (const [k, s] of Object.entries(specs)) if (s.short) shorts.set(s.short, k);
-  const cli: Record<string, unknown> = {};
-  const positional: string[] = [];
-  let help = false;
-  let configFile: string | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+/** Finds the key a command-line flag names: the key itself in any spelling, an alias, a short flag,
+ *  or `no<key>` for a boolean key (negated). */
+class KeyIndex {
+  private readonly byName = new Map<string, string>();
+  private readonly byShort = new Map<string, string>();
+
+  constructor(private readonly specs: Record<string, AnyKeySpec>) {
+    for (const [key, spec] of Object.entries(specs)) {
+      this.byName.set(normalizeKey(key), key);
+      for (const a of spec.aliases ?? []) this.byName.set(normalizeKey(a), key);
+      if (spec.short) this.byShort.set(spec.short, key);
+    }
+  }
+
+  short(name: string): string | undefined {
+    return this.byShort.get(name);
+  }
+
+  find(name: string): { key: string; negated: boolean } | undefined {
+    const n = normalizeKey(name);
+    const key = this.byName.get(n);
+    if (key !== undefined) return { key, negated: false };
+    const rest = n.startsWith('no') ? this.byName.get(n.slice(2)) : undefined;
+    if (rest !== undefined && this.specs[rest]?.type === 'boolean') return { key: rest, negated: true };
+    return undefined;
+  }
+}
+
+const BOOLEAN_WORDS = ['true', 'false', 'yes', 'no', 'on', 'off', '1', '0'];
+
+/** The command line being read, word by word. */
+class Words {
+  i = 0;
+  constructor(readonly argv: readonly string[]) {}
+  peek(): string | undefined {
+    return this.argv[this.i];
+  }
+  take(): string {
+    return this.argv[this.i++]!;
+  }
+  /** The value of a flag: after `=`, else the next word unless that is a long flag. */
+  value(name: string, inline: string | undefined, command: string): string {
+    if (inline !== undefined) return inline;
+    const v = this.peek();
+    if (v === undefined || (v.startsWith('--') && v.length > 2))
+      throw new CliError(`--${name} needs a value (see webgpu-gpt ${command} --help)`);
+    return this.take();
+  }
+}
+
+interface ReadArgs {
+  cli: Record<string, unknown>;
+  positional: string[];
+  unknown: Record<string, string>;
+  help: boolean;
+  configFile: string | null;
+}
+
+/** Reads the value of a known key from the command line into `cli`. */
+function readKey(
+  cli: Record<string, unknown>,
+  key: string,
+  spec: AnyKeySpec,
+  negated: boolean,
+  inline: string | undefined,
+  words: Words,
+  command: string,
+): void {
+  const where = `--${key}`;
+  if (negated) {
+    if (inline !== undefined) throw new CliError(`--no-${key} takes no value`);
+    cli[key] = false;
+  } else if (spec.type === 'boolean' && inline === undefined) {
+    const nxt = words.peek()?.toLowerCase();
+    cli[key] = nxt !== undefined && BOOLEAN_WORDS.includes(nxt) ? fromText(spec, words.take(), where) : true;
+  } else if (spec.type === 'list') {
+    // --input a b c: the plain words after the flag belong to it too.
+    const list = [words.value(key, inline, command)];
+    while (inline === undefined && words.peek() !== undefined && !words.peek()!.startsWith('-'))
+      list.push(words.take());
+    cli[key] = [...((cli[key] as string[] | undefined) ?? []), ...list];
+  } else {
+    cli[key] = checkValue(key, spec, fromText(spec, words.value(key, inline, command), where), where);
+  }
+}
+
+/** Reads the command line into { key: value } (values checked), positional words and unknown options. */
+function readArgs(
+  specs: Record<string, AnyKeySpec>,
+  argv: readonly string[],
+  command: string,
+  opts: ParseOptions,
+): ReadArgs {
+  const index = new KeyIndex(specs);
+  const listKey = Object.keys(specs).find((k) => specs[k]!.type === 'list' && specs[k]!.positional);
+  const r: ReadArgs = { cli: {}, positional: [], unknown: {}, help: false, configFile: null };
+  const isWord = (a: string): boolean => !a.startsWith('-') || a === '-' || /^-\d/.test(a);
+  const addWord = (w: string): void => {
+    if (listKey === undefined) r.positional.push(w);
+    else r.cli[listKey] = [...((r.cli[listKey] as string[] | undefined) ?? []), w];
+  };
+  const words = new Words(argv);
+  while (words.peek() !== undefined) {
+    const arg = words.take();
     if (arg === '--') {
-      positional.push(...argv.slice(i + 1));
+      while (words.peek() !== undefined) addWord(words.take());
       break;
     }
-    if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) {
-      positional.push(arg);
+    if (isWord(arg)) {
+      addWord(arg);
       continue;
     }
     const eq = arg.indexOf('=');
@@ -208,53 +324,41 @@ export function parseConfig<T>(schema: Schema<T>, argv: readonly string[], comma
     let name = flag.startsWith('--') ? flag.slice(2) : flag.slice(1);
     if (!flag.startsWith('--')) {
       if (name === 'h') name = 'help';
-      else if (shorts.has(name)) name = shorts.get(name)!;
-      else throw new CliError(`unknown option ${flag} for ${command} (see webgpu-gpt ${command} --help)`);
+      else if (index.short(name) !== undefined) name = index.short(name)!;
+      else if (!opts.passUnknown)
+        throw new CliError(`unknown option ${flag} for ${command} (see webgpu-gpt ${command} --help)`);
     }
-    if (name === 'help') {
-      help = true;
-      continue;
-    }
-    const nextValue = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[i + 1];
-      if (v === undefined || (v.startsWith('--') && v.length > 2))
-        throw new CliError(`--${name} needs a value (see webgpu-gpt ${command} --help)`);
-      i++;
-      return v;
-    };
-    if (name === 'config') {
-      configFile = nextValue();
-      continue;
-    }
-    let key = specs[name] ? name : kebabToCamel(name);
-    let negated = false;
-    if (!specs[key] && /^no-?[a-zA-Z]/.test(name)) {
-      const rest = kebabToCamel(name.replace(/^no-?/, ''));
-      const k2 = rest.charAt(0).toLowerCase() + rest.slice(1);
-      if (specs[k2]?.type === 'boolean') {
-        key = k2;
-        negated = true;
+    if (name === 'help') r.help = true;
+    else if (name === 'config') r.configFile = words.value(name, inline, command);
+    else {
+      const found = index.find(name);
+      if (found) readKey(r.cli, found.key, specs[found.key]!, found.negated, inline, words, command);
+      else if (opts.passUnknown) {
+        const next = words.peek();
+        r.unknown[name] = inline ?? (next !== undefined && !next.startsWith('--') ? words.take() : 'true');
+      } else {
+        throw new CliError(
+          `unknown option --${name} for ${command}${suggest(name, Object.keys(specs))} (see webgpu-gpt ${command} --help)`,
+        );
       }
     }
-    const spec = specs[key];
-    if (!spec)
-      throw new CliError(
-        `unknown option --${name} for ${command}${suggest(name, known)} (see webgpu-gpt ${command} --help)`,
-      );
-    const where = `--${key}`;
-    if (negated) {
-      if (inline !== undefined) throw new CliError(`--no-${key} takes no value`);
-      cli[key] = false;
-    } else if (spec.type === 'boolean' && inline === undefined) {
-      const nxt = argv[i + 1]?.toLowerCase();
-      if (nxt !== undefined && ['true', 'false', 'yes', 'no', 'on', 'off', '1', '0'].includes(nxt)) {
-        cli[key] = fromText(spec, argv[++i]!, where);
-      } else cli[key] = true;
-    } else {
-      cli[key] = checkValue(key, spec, fromText(spec, nextValue(), where), where);
-    }
   }
+  return r;
+}
+
+/**
+ * Parses a subcommand's arguments against its schema. `--config FILE` is read first, then every
+ * `--key=value` / `--key value` / `--flag` / `--no-flag` overrides it. Returns the values (defaults
+ * filled in) and where each came from. With `--help` the required keys are not checked.
+ */
+export function parseConfig<T>(
+  schema: Schema<T>,
+  argv: readonly string[],
+  command: string,
+  opts: ParseOptions = {},
+): ParsedConfig<T> {
+  const specs = schema as Record<string, AnyKeySpec>;
+  const { cli, positional, unknown, help, configFile } = readArgs(specs, argv, command, opts);
   const file = configFile !== null ? readConfigFile(schema, configFile, command) : {};
   const values: Record<string, unknown> = {};
   const sources: Record<string, 'default' | 'file' | 'cli'> = {};
@@ -266,14 +370,30 @@ export function parseConfig<T>(schema: Schema<T>, argv: readonly string[], comma
       values[key] = (file as Record<string, unknown>)[key];
       sources[key] = 'file';
     } else {
-      values[key] = spec.default;
+      values[key] = Array.isArray(spec.default) ? [...(spec.default as unknown[])] : spec.default;
       sources[key] = 'default';
     }
     if (!help && spec.required && (values[key] === null || values[key] === '')) {
       throw new CliError(`--${key} is required for ${command} (see webgpu-gpt ${command} --help)`);
     }
   }
-  return { values: values as T, sources: sources as ParsedConfig<T>['sources'], help, configFile, positional };
+  return {
+    values: values as T,
+    sources: sources as ParsedConfig<T>['sources'],
+    help,
+    configFile,
+    positional,
+    unknown,
+  };
+}
+
+/** The value placeholder --help shows after a key. */
+function valueLabel(spec: AnyKeySpec): string {
+  if (spec.type === 'boolean') return '';
+  if (spec.arg) return ` ${spec.arg}`;
+  if (spec.type === 'list') return ' <text>...';
+  if (spec.type === 'string') return spec.choices ? ` <${spec.choices.join('|')}>` : ' <text>';
+  return spec.type === 'int' ? ' <int>' : ' <num>';
 }
 
 /** --help text: usage, description, then the keys by group with their defaults. */
@@ -287,18 +407,10 @@ export function formatHelp<T>(schema: Schema<T>, o: { usage: string; description
     groups.get(g)!.push([key, spec]);
   }
   const left = (key: string, spec: AnyKeySpec): string => {
+    // A boolean that is on by default is only ever written as --no-<key>.
+    const name = spec.type === 'boolean' && spec.default === true ? `no-${key}` : key;
     const short = spec.short ? `, -${spec.short}` : '';
-    const arg =
-      spec.type === 'boolean'
-        ? ''
-        : spec.type === 'string'
-          ? spec.choices
-            ? ` <${spec.choices.join('|')}>`
-            : ' <text>'
-          : spec.type === 'int'
-            ? ' <int>'
-            : ' <num>';
-    return `  --${key}${short}${arg}`;
+    return `  --${name}${short}${valueLabel(spec)}`;
   };
   const width = Math.min(34, Math.max(...[...groups.values()].flat().map(([k, s]) => left(k, s).length)) + 2);
   for (const [g, keys] of groups) {
@@ -307,7 +419,7 @@ export function formatHelp<T>(schema: Schema<T>, o: { usage: string; description
       const l = left(key, spec);
       const def = spec.required
         ? ' (required)'
-        : spec.default === null
+        : spec.default === null || spec.type === 'list' || (spec.type === 'boolean' && spec.default === true)
           ? ''
           : ` (default ${typeof spec.default === 'string' ? JSON.stringify(spec.default) : String(spec.default)})`;
       const text = `${spec.help}${def}`;
@@ -601,4 +713,141 @@ export const EVAL_SCHEMA: Schema<EvalConfig> = {
   batchSize: { type: 'int', default: 8, min: 1, help: 'windows per batch' },
   maxBatches: { type: 'int', default: 0, min: 0, help: 'evaluate at most this many batches (0 = the whole text)' },
   tokenizer: { type: 'string', default: null, help: 'tokenizer.json to use instead of the one the checkpoint records' },
+};
+
+/** Everything `prepare` reads; train/cli/prepare.ts turns it into PrepareOptions. */
+export interface PrepareConfig {
+  input: string[];
+  textField: string;
+  docChars: number;
+  strict: boolean;
+  tokenizer: string;
+  vocabSize: number | null;
+  valFraction: number;
+  seed: number;
+  exactDup: boolean;
+  nearDup: boolean;
+  nearDupThreshold: number;
+  noise: boolean;
+  controlChars: boolean;
+  markup: boolean;
+  boilerplate: boolean;
+  tooShort: boolean;
+  nonLetter: boolean;
+  minChars: number;
+  minLetterFraction: number;
+  anonymize: boolean;
+  out: string | null;
+  quiet: boolean;
+}
+
+const RULES_GROUP = 'cleanup (every rule is on by default; --no-<rule> switches one off)';
+const rule = (help: string, aliases: string[] = []): KeySpec<boolean> => ({
+  type: 'boolean',
+  default: true,
+  group: RULES_GROUP,
+  help,
+  aliases,
+});
+
+// Ranges are checked by prepare() itself (it is also called as a function), so the messages are
+// the same either way.
+export const PREPARE_SCHEMA: Schema<PrepareConfig> = {
+  input: {
+    type: 'list',
+    default: [],
+    short: 'i',
+    aliases: ['inputs'],
+    positional: true,
+    arg: '<path>...',
+    group: 'inputs',
+    help: 'files or folders (searched for .txt, .md, .jsonl); without any, the Moby-Dick corpus',
+  },
+  textField: {
+    type: 'string',
+    default: PREPARE_DEFAULTS.textField,
+    arg: '<name>',
+    group: 'inputs',
+    help: 'JSONL field with the text (dotted paths like meta.body work)',
+  },
+  docChars: {
+    type: 'int',
+    default: PREPARE_DEFAULTS.docChars,
+    group: 'inputs',
+    help: 'plain text: paragraphs packed into documents of at most n characters (0 = one per file)',
+  },
+  strict: {
+    type: 'boolean',
+    default: false,
+    group: 'inputs',
+    help: 'bad records (binary, invalid UTF-8, malformed JSONL) are errors, not counted skips',
+  },
+  tokenizer: {
+    type: 'string',
+    default: PREPARE_DEFAULTS.tokenizer,
+    choices: ['gpt2', 'bpe', 'char'],
+    group: 'tokenizer',
+    help: "gpt2 (GPT-2's BPE, 50257 ids), bpe (trained here) or char",
+  },
+  vocabSize: {
+    type: 'int',
+    default: null,
+    aliases: ['vocab'],
+    group: 'tokenizer',
+    help: `bpe: vocabulary size (default ${DEFAULT_BPE_VOCAB}); char: cap on the vocabulary`,
+  },
+  valFraction: {
+    type: 'number',
+    default: PREPARE_DEFAULTS.valFraction,
+    aliases: ['val'],
+    group: 'split',
+    help: 'share of the characters for validation',
+  },
+  seed: { type: 'int', default: PREPARE_DEFAULTS.seed, group: 'split', help: 'seed of the split' },
+  exactDup: rule('exact duplicates (whitespace-normalised text)', ['dedup']),
+  nearDup: rule('near duplicates (MinHash + LSH over word 5-shingles)'),
+  nearDupThreshold: {
+    type: 'number',
+    default: DEFAULT_CLEANUP.nearDupThreshold,
+    aliases: ['threshold'],
+    group: RULES_GROUP,
+    help: 'Jaccard threshold for near duplicates',
+  },
+  noise: rule('all five noise rules below'),
+  controlChars: rule('control characters', ['control']),
+  markup: rule('HTML tags, comments, entities', ['html']),
+  boilerplate: rule('navigation-like and boilerplate lines'),
+  tooShort: rule('documents under --minChars characters', ['short']),
+  nonLetter: rule('documents under --minLetterFraction letters'),
+  minChars: {
+    type: 'int',
+    default: DEFAULT_CLEANUP.minChars,
+    group: RULES_GROUP,
+    help: 'documents shorter than this are noise',
+  },
+  minLetterFraction: {
+    type: 'number',
+    default: DEFAULT_CLEANUP.minLetterFraction,
+    group: RULES_GROUP,
+    help: 'documents with a smaller share of letters (of non-space characters) are noise',
+  },
+  anonymize: rule('e-mail, phone, IP and card numbers -> <EMAIL> <PHONE> <IP> <CARD>', ['anonymise']),
+  out: {
+    type: 'string',
+    default: null,
+    required: true,
+    short: 'o',
+    aliases: ['output'],
+    arg: '<dir>',
+    group: 'output',
+    help: 'output folder (replaced if it holds an earlier prepare output)',
+  },
+  quiet: {
+    type: 'boolean',
+    default: false,
+    short: 'q',
+    aliases: ['noProgress'],
+    group: 'output',
+    help: 'no progress output',
+  },
 };

@@ -129,6 +129,11 @@ describe('bench harness', () => {
     expect(parseArgs(['all']).runs).toBe(5);
     expect(parseArgs(['all', '--quick']).runs).toBe(2);
     expect(() => parseArgs(['all', '--runs', '0'])).toThrow(BenchUsageError);
+    expect(() => parseArgs(['all', '--timing', 'fast'])).toThrow(/--timing must be one of wall, timestamp/);
+    expect(() => parseArgs(['all', '--json'])).toThrow(/--json needs a value/);
+    const p = parseArgs(['a', '--no-ceilings', '-h', '--T=64', 'b', '--variant', 'vec4', '--timing', 'wall']);
+    expect(p).toMatchObject({ kernels: ['a', 'b'], ceilings: false, help: true, variant: 'vec4', timing: 'wall' });
+    expect(p.args).toEqual({ T: '64' });
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 2, 3])).toBe(2.5);
   });

@@ -15,7 +15,7 @@ import {
   stripMarkup,
   type RuleName,
 } from '../../train/data/cleanup.ts';
-import { Rng } from '../../train/data/rng.ts';
+import { Rng } from '../../kernels/random.ts';
 
 function allRules(on = true): Record<RuleName, boolean> {
   const r = {} as Record<RuleName, boolean>;
@@ -39,8 +39,8 @@ function prose(n: number, seed: number): string {
     'ahab ishmael queequeg starbuck stubb flask white great old young dark light morning night day ' +
     'long short deep high low sang spoke watched waited ran climbed fell rose turned looked heard saw'
   ).split(' ');
-  const rng = new Rng(seed);
-  return Array.from({ length: n }, () => vocab[rng.nextInt(vocab.length)]).join(' ') + '.';
+  const rng = new Rng(seed, 'sfc32');
+  return Array.from({ length: n }, () => vocab[rng.unbiasedInt(vocab.length)]).join(' ') + '.';
 }
 
 describe('noise: control characters', () => {

@@ -6,16 +6,11 @@ import { CliError } from '../../train/cli-error.ts';
 import { loadPrepared } from '../../train/data/dataset.ts';
 import { defaultCorpusPath } from '../../train/data/default-corpus.ts';
 import { decodeUtf8, firstInvalidUtf8, normalizeText, splitTextDocuments } from '../../train/data/inputs.ts';
-import {
-  formatReport,
-  loadTokenizer,
-  parsePrepareArgs,
-  prepare,
-  prepareMain,
-  type PrepareOptions,
-  type PrepareReport,
-} from '../../train/data/prepare.ts';
-import { Rng } from '../../train/data/rng.ts';
+import { PREPARE_HELP, parsePrepareArgs, prepareMain } from '../../train/cli/prepare.ts';
+import { prepare, type PrepareOptions } from '../../train/data/prepare.ts';
+import { formatReport, type PrepareReport } from '../../train/data/report.ts';
+import { loadTokenizer } from '../../train/tokenizers/index.ts';
+import { Rng } from '../../kernels/random.ts';
 import { readShard } from '../../train/data/shards.ts';
 import { unigramEntropy } from '../../train/data/stats.ts';
 
@@ -32,8 +27,8 @@ const quiet = { progress: 'off' as const, log: (): void => {} };
 function paragraph(seed: number, words = 60): string {
   const vocab =
     'sea ship whale wind sail rope deck crew storm calm night day old man boy sang ran saw heard dark'.split(' ');
-  const rng = new Rng(seed);
-  const ws = Array.from({ length: words }, () => vocab[rng.nextInt(vocab.length)]);
+  const rng = new Rng(seed, 'sfc32');
+  const ws = Array.from({ length: words }, () => vocab[rng.unbiasedInt(vocab.length)]);
   return `Paragraph ${seed}: ${ws.join(' ')}.`;
 }
 
@@ -446,14 +441,84 @@ describe('command line', () => {
     expect(p.quiet).toBe(true);
   });
 
+  it('accepts every alias of the old hand-written parser, and inputs in command-line order', () => {
+    const p = parsePrepareArgs([
+      'a.txt',
+      '--inputs',
+      'b',
+      'c',
+      'd.md',
+      '--output',
+      'o',
+      '--vocab=400',
+      '--val',
+      '0.2',
+      '--threshold',
+      '0.7',
+      '--noprogress',
+      '--no-control',
+      '--no-html',
+      '--no-short',
+      '--no-anonymise',
+      '--no-dedup',
+      '--no-nonletter',
+      '--no-boilerplate',
+      '--no-too-short',
+      '--minChars',
+      '5',
+      '--min-letter-fraction',
+      '0.25',
+      '--doc-chars',
+      '0',
+    ]);
+    expect(p.options).toMatchObject({
+      inputs: ['a.txt', 'b', 'c', 'd.md'],
+      out: 'o',
+      vocabSize: 400,
+      valFraction: 0.2,
+      nearDupThreshold: 0.7,
+      minChars: 5,
+      minLetterFraction: 0.25,
+      docChars: 0,
+      rules: {
+        controlChars: false,
+        markup: false,
+        tooShort: false,
+        anonymize: false,
+        exactDup: false,
+        nonLetter: false,
+        boilerplate: false,
+      },
+    });
+    expect(p.quiet).toBe(true);
+    expect(parsePrepareArgs(['-o', 'x', '-q', '-i', 'y']).options).toMatchObject({ out: 'x', inputs: ['y'] });
+    // Only rules given on the command line are passed on, so --no-noise is not undone by defaults.
+    expect(parsePrepareArgs(['-o', 'x', '--no-noise', '--markup']).options.rules).toEqual({
+      noise: false,
+      markup: true,
+    });
+    expect(parsePrepareArgs(['-o', 'x']).options.rules).toEqual({});
+    expect(parsePrepareArgs(['-h']).help).toBe(true);
+  });
+
+  it('help lists every flag, the rules as --no-<rule>', () => {
+    for (const flag of ['--input, -i <path>...', '--out, -o <dir>', '--tokenizer <gpt2|bpe|char>', '--no-nearDup']) {
+      expect(PREPARE_HELP).toContain(flag);
+    }
+    expect(PREPARE_HELP).toContain('(default 0.05)');
+    expect(PREPARE_HELP).not.toContain('--exactDup');
+  });
+
   it('reports bad arguments as CliError', () => {
     expect(() => parsePrepareArgs(['--out', 'x', '--tokenizer', 'wordpiece'])).toThrow(
-      /--tokenizer must be gpt2, bpe or char/,
+      /--tokenizer must be one of gpt2, bpe, char, got "wordpiece"/,
     );
     expect(() => parsePrepareArgs(['--out', 'x', '--bogus'])).toThrow(CliError);
-    expect(() => parsePrepareArgs(['--out', 'x', '--vocabSize', 'many'])).toThrow(/expects a number/);
+    expect(() => parsePrepareArgs(['--out', 'x', '--vocabSize', 'many'])).toThrow(
+      /--vocabSize must be an integer, got "many"/,
+    );
     expect(() => parsePrepareArgs(['-i', 'a.txt'])).toThrow(/--out/);
-    expect(() => parsePrepareArgs(['--out'])).toThrow(/expects a value/);
+    expect(() => parsePrepareArgs(['--out'])).toThrow(/--out needs a value/);
   });
 
   it('defaults to the Moby-Dick corpus without --input', () => {

@@ -1,14 +1,11 @@
 // The tape's mechanics: fan-out, accumulation across backward calls, noGrad, detach, zeroGrad,
 // release of intermediates, flat memory over many steps, and the errors a user can run into.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { refOpNames, refOps, type RefOpTable } from '../../engine/reference.ts';
 
-let rt: E.Runtime;
-beforeAll(async () => {
-  rt = await E.initEngine();
-});
+const rt = await E.initEngine();
 
 describe('autograd', () => {
   it('sums gradients over fan-out: d/dx (x·x + x) = 2x + 1', async () => {

@@ -2,10 +2,10 @@
 // on fresh random inputs at several shapes: size 1, odd sizes (3, 17, 33, 257) and broadcasting.
 // Every tensor the engine allocates is poisoned with NaN first, so an element a kernel forgot to
 // write fails the comparison.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
+import { Rng } from '../../kernels/random.ts';
 import {
-  Rng,
   randn,
   randu,
   refBackward,
@@ -17,11 +17,8 @@ import {
 } from '../../engine/reference.ts';
 import { assertClose, type TolName } from '../../kernels/check.ts';
 
-let rt: E.Runtime;
-beforeAll(async () => {
-  rt = await E.initEngine();
-  rt.poisonNewTensors = true;
-});
+const rt = await E.initEngine();
+rt.poisonNewTensors = true;
 afterAll(() => {
   rt.poisonNewTensors = false;
 });

@@ -1,13 +1,11 @@
 // The runtime: adapter report, buffer pool, recording and readback, and errors that name the kernel.
 import { execFileSync } from 'node:child_process';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type KernelSpec, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { describe, expect, it } from 'vitest';
+import type { KernelSpec } from '../../kernels/gpu/runtime.ts';
 import { sizeClass } from '../../kernels/gpu/pool.ts';
+import { useRuntime } from '../util/kernel.ts';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const rt = await useRuntime();
 
 const fillSpec: KernelSpec = {
   name: 'test.fill',

@@ -3,7 +3,6 @@
 // forward's rows. Both variants (tiled; subgroup where the adapter has 8-lane-or-wider subgroups),
 // ragged T that divides no tile, head sizes 4 .. 128, non-default tile configurations.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import {
   attentionBackward,
   attentionComposed,
@@ -17,14 +16,14 @@ import {
 import { attentionBackward as refBackward, attentionForward as refForward } from '../../kernels/reference.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
+import { useRuntime, randn } from '../util/kernel.ts';
 
-let rt: Runtime;
+const rt = await useRuntime();
 let variants: AttentionVariant[] = ['tiled'];
 /** Head sizes the tiled variant is tested at here (see SMALL_HS). */
 let tiledHS = (HS: number) => HS > 0;
 const held: GPUBuffer[] = [];
-beforeAll(async () => {
-  rt = await getRuntime();
+beforeAll(() => {
   const minSg = (rt.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number }).subgroupMinSize ?? 0;
   if (rt.features.has('subgroups') && minSg >= 8) variants = ['tiled', 'subgroup'];
   // On CPU adapters the tiled (GPU) variant is tested up to HS = 32 only: lavapipe runs each
@@ -41,22 +40,6 @@ afterEach(() => {
 function hold<T extends GPUBuffer>(b: T): T {
   held.push(b);
   return b;
-}
-
-/** Deterministic normal-ish values (mulberry32 + Box-Muller) times `scale`, rounded to f32. */
-function randn(n: number, seed: number, scale = 1): Float64Array {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++)
-    out[i] = Math.fround(scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
-  return out;
 }
 
 interface Shape {

@@ -1,15 +1,12 @@
 // The strided copy behind permute, slice, concat and broadcast, at both granularities the engine
 // selects (VPI = 1 on GPUs, 16 on CPU adapters) and a ragged one, against a plain-loop oracle.
 // Words are distinct integers, so any element read from or written to the wrong place shows.
-import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { describe, expect, it } from 'vitest';
 import { stridedCopy } from '../../kernels/copy.ts';
 import { poisoned, readU32 } from '../util/gpu.ts';
+import { useRuntime } from '../util/kernel.ts';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const rt = await useRuntime();
 
 interface Case {
   name: string;

@@ -1,5 +1,4 @@
-import { beforeAll, describe, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { describe, it } from 'vitest';
 import {
   crossEntropyBackward,
   crossEntropyForward,
@@ -10,25 +9,10 @@ import { crossEntropyBackward as refBackward, crossEntropyForward as refForward 
 import type { RowTuning } from '../../kernels/rowreduce.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
+import { useRuntime, uniforms } from '../util/kernel.ts';
 
-let rt: Runtime;
-let hasSubgroups = false;
-beforeAll(async () => {
-  rt = await getRuntime();
-  hasSubgroups = rt.features.has('subgroups');
-});
-
-/** Deterministic uniform values in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rt = await useRuntime();
+const hasSubgroups = rt.features.has('subgroups');
 
 interface Case {
   N: number;
@@ -52,7 +36,7 @@ function label(c: Case): string {
 }
 
 function data(c: Case, seed: number): { logits: Float64Array; targets: Int32Array } {
-  const u = rng(seed);
+  const u = uniforms(seed);
   const { N, V, Vp } = c;
   const logits = new Float64Array(N * Vp);
   for (let n = 0; n < N; n++) {

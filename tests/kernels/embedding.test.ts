@@ -1,35 +1,18 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { describe, expect, it } from 'vitest';
 import { embeddingBackward, embeddingForward, type EmbeddingVariant } from '../../kernels/embedding.ts';
 import { encoderBackward, encoderForward } from '../../kernels/reference.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
+import { useRuntime, randu, uniforms } from '../util/kernel.ts';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rt = await useRuntime();
 
 /** Uniform values in [-1, 1), rounded to f32. */
-function rand(n: number, seed: number): Float64Array {
-  const u = rng(seed);
-  return Float64Array.from({ length: n }, () => Math.fround(2 * u() - 1));
-}
+const rand = (n: number, seed: number): Float64Array => randu(n, seed);
 
 /** Token ids in [0, V), skewed towards small ids so that tokens repeat, as in text. */
 function tokens(n: number, V: number, seed: number): Int32Array {
-  const u = rng(seed);
+  const u = uniforms(seed);
   return Int32Array.from({ length: n }, () => Math.min(V - 1, Math.floor(V * u() * u())));
 }
 

@@ -1,8 +1,7 @@
 // matmul against the float64 reference: every configuration in MATMUL_CONFIGS on both load paths
 // (vec4 and scalar), transposed operands, batch broadcast, fused bias / GELU / pre-activation and
 // accumulate, on ragged shapes that divide no tile. Outputs start as NaN (accumulate: as data).
-import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { describe, expect, it } from 'vitest';
 import { geluForward, matmulForward } from '../../kernels/reference.ts';
 import {
   hasCpuSubgroups,
@@ -13,22 +12,14 @@ import {
   type MatmulConfig,
 } from '../../kernels/matmul.ts';
 import { assertClose } from '../../kernels/check.ts';
-import { f32round, poisoned, readF32, upload } from '../util/gpu.ts';
+import { Rng } from '../../kernels/random.ts';
+import { poisoned, readF32, upload } from '../util/gpu.ts';
+import { useRuntime, randu } from '../util/kernel.ts';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const rt = await useRuntime();
 
-let seed = 12345;
-function rand(n: number): Float64Array {
-  const x = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    x[i] = (seed / 4294967296) * 2 - 1;
-  }
-  return f32round(x);
-}
+const stream = new Rng(12345);
+const rand = (n: number): Float64Array => randu(n, stream);
 
 interface Case {
   M: number;

@@ -1,28 +1,14 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { describe, expect, it } from 'vitest';
 import { residualBackward, residualForward, type ResidualVariant } from '../../kernels/residual.ts';
 import { residualBackward as refBackward, residualForward as refForward } from '../../kernels/reference.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
+import { useRuntime, randu } from '../util/kernel.ts';
 
-let rt: Runtime;
-beforeAll(async () => {
-  rt = await getRuntime();
-});
+const rt = await useRuntime();
 
-/** Deterministic uniform values in [-scale, scale), rounded to f32 (mulberry32). */
-function rand(n: number, seed: number, scale = 1): Float64Array {
-  let a = seed >>> 0;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = Math.fround(scale * (2 * (((t ^ (t >>> 14)) >>> 0) / 4294967296) - 1));
-  }
-  return out;
-}
+/** Uniform values in [-scale, scale), rounded to f32. */
+const rand = (n: number, seed: number, scale = 1): Float64Array => randu(n, seed, -scale, scale);
 
 const SIZES: Record<ResidualVariant, number[]> = {
   scalar: [1, 3, 17, 33, 257, 1001, 65537],

@@ -1,5 +1,4 @@
-import { beforeAll, describe, it } from 'vitest';
-import { getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
+import { describe, it } from 'vitest';
 import {
   logSoftmaxBackward as refLogBackward,
   logSoftmaxForward as refLogForward,
@@ -10,29 +9,10 @@ import type { RowTuning } from '../../kernels/rowreduce.ts';
 import { softmaxBackward, softmaxForward, type SoftmaxVariant } from '../../kernels/softmax.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { poisoned, readF32, upload } from '../util/gpu.ts';
+import { useRuntime, randn } from '../util/kernel.ts';
 
-let rt: Runtime;
-let hasSubgroups = false;
-beforeAll(async () => {
-  rt = await getRuntime();
-  hasSubgroups = rt.features.has('subgroups');
-});
-
-/** Deterministic normal-ish values (mulberry32 + Box-Muller) times `scale`, rounded to f32. */
-function randn(n: number, seed: number, scale = 1): Float64Array {
-  let a = seed >>> 0;
-  const u = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++)
-    out[i] = Math.fround(scale * Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u()));
-  return out;
-}
+const rt = await useRuntime();
+const hasSubgroups = rt.features.has('subgroups');
 
 /** Logits with a large offset per row (exp would overflow without the max subtraction). */
 function logits(N: number, C: number, seed: number): Float64Array {

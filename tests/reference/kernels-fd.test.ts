@@ -27,7 +27,7 @@ import {
   softmaxBackward,
   softmaxForward,
 } from '../../kernels/reference.ts';
-import { Rng } from '../../engine/reference.ts';
+import { Rng } from '../../kernels/random.ts';
 import { dot, expectClose, expectGradient } from './fd.ts';
 
 function randArr(rng: Rng, n: number, std = 1): Float64Array {

@@ -2,8 +2,8 @@
 // forwards. A final test fails if an op in the table has no finite-difference case here.
 
 import { describe, expect, it } from 'vitest';
+import { Rng } from '../../kernels/random.ts';
 import {
-  Rng,
   broadcastShapes,
   randn,
   randu,
@@ -65,10 +65,7 @@ const noTies = (...shape: number[]) => {
   const t = refTensor(shape);
   const n = t.data.length;
   const vals = Array.from({ length: n }, (_, i) => (i - n / 2) * 0.37 + 0.05 * rng.uniform());
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(0, i + 1);
-    [vals[i], vals[j]] = [vals[j]!, vals[i]!];
-  }
+  rng.shuffle(vals);
   t.data.set(vals);
   return t;
 };

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../../train/cli-error.ts';
-import { EVAL_SCHEMA, GENERATE_SCHEMA, TRAIN_SCHEMA, formatHelp, parseConfig } from '../../train/config.ts';
+import {
+  EVAL_SCHEMA,
+  GENERATE_SCHEMA,
+  TRAIN_SCHEMA,
+  formatHelp,
+  parseConfig,
+  type Schema,
+} from '../../train/config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgpt-config-'));
 const file = (name: string, text: string): string => {
@@ -66,6 +73,57 @@ describe('parseConfig', () => {
     );
     expect(values.maxTokens).toBe(12);
     expect(values.temperature).toBe(0);
+  });
+
+  it('keys in any spelling, aliases and short flags', () => {
+    const { values } = parseConfig(GENERATE_SCHEMA, ['-c', 'run', '--max_tokens', '3', '--TOPK', '5'], 'generate');
+    expect(values.maxTokens).toBe(3);
+    expect(values.topK).toBe(5);
+    const schema: Schema<{ out: string | null; quiet: boolean }> = {
+      out: { type: 'string', default: null, short: 'o', aliases: ['output'], help: 'o' },
+      quiet: { type: 'boolean', default: false, aliases: ['noProgress'], help: 'q' },
+    };
+    expect(parseConfig(schema, ['--output', 'x', '--no-progress'], 'x').values).toEqual({ out: 'x', quiet: true });
+    expect(parseConfig(schema, ['-o', 'y', '--quiet', '--no-quiet'], 'x').values).toEqual({ out: 'y', quiet: false });
+  });
+
+  it('list keys: repeated, several words after one flag, positional words, JSON arrays', () => {
+    interface L {
+      input: string[];
+      tag: string[];
+      n: number;
+    }
+    const schema: Schema<L> = {
+      input: { type: 'list', default: [], positional: true, short: 'i', help: 'inputs' },
+      tag: { type: 'list', default: [], help: 'tags' },
+      n: { type: 'int', default: 1, help: 'n' },
+    };
+    const p = parseConfig(
+      schema,
+      ['a', '--input', 'b', 'c', '--n', '2', 'd', '-i', 'e', '--tag=x', 'f', '--tag', 'y', 'z'],
+      'x',
+    );
+    expect(p.values).toEqual({ input: ['a', 'b', 'c', 'd', 'e', 'f'], tag: ['x', 'y', 'z'], n: 2 });
+    expect(p.positional).toEqual([]);
+    expect(p.sources.input).toBe('cli');
+    const d = parseConfig(schema, [], 'x');
+    expect(d.values.input).toEqual([]);
+    expect(d.sources.input).toBe('default');
+    const f = file('list.json', JSON.stringify({ tag: ['p', 'q'] }));
+    expect(parseConfig(schema, ['--config', f], 'x').values.tag).toEqual(['p', 'q']);
+    const g = file('list-bad.json', JSON.stringify({ tag: 'p' }));
+    expect(errorOf(() => parseConfig(schema, ['--config', g], 'x')).message).toContain('key "tag" must be a list');
+    expect(errorOf(() => parseConfig(schema, ['--tag'], 'x')).message).toContain('--tag needs a value');
+  });
+
+  it('passUnknown hands unknown options back as strings instead of failing', () => {
+    const p = parseConfig(EVAL_SCHEMA, ['-c', 'x', '-i', 'y', '--M', '512', '--flag', '--K=3', '--json'], 'eval', {
+      passUnknown: true,
+    });
+    expect(p.unknown).toEqual({ M: '512', flag: 'true', K: '3' });
+    expect(p.values.json).toBe(true);
+    expect(parseConfig(EVAL_SCHEMA, ['-c', 'x', '-i', 'y'], 'eval').unknown).toEqual({});
+    expect(() => parseConfig(EVAL_SCHEMA, ['-c', 'x', '-i', 'y', '--M', '512'], 'eval')).toThrow(CliError);
   });
 
   it('unknown keys name the key (command line and file), with a suggestion', () => {

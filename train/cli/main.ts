@@ -26,7 +26,7 @@ export type Main = (argv: string[]) => Promise<number | void>;
 export type Commands = Record<string, () => Promise<Main>>;
 
 const COMMANDS: Commands = {
-  prepare: async () => (await import('../data/prepare.ts')).prepareMain,
+  prepare: async () => (await import('./prepare.ts')).prepareMain,
   pretrain: async () => (await import('./pretrain.ts')).pretrainMain,
   generate: async () => (await import('./generate.ts')).generateMain,
   eval: async () => (await import('./eval.ts')).evalMain,

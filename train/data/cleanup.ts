@@ -1,24 +1,21 @@
+// Cleanup rules. Each one is switchable and counted. Applied to every document in this order:
+//
+// noise (the group switch `noise` turns off all five):
+//   controlChars  C0/C1 control characters (except tab and newline) and stray U+FEFF are deleted;
+//   markup        HTML/XML tags, comments, script/style blocks are stripped and entities decoded;
+//   boilerplate   navigation-like lines ("Home | About | Contact", "Skip to content", "Share on
+//                 Facebook", "All rights reserved", cookie notices, bare URLs) are deleted;
+//   tooShort      documents shorter than `minChars` characters (after the edits above) are dropped;
+//   nonLetter     documents where fewer than `minLetterFraction` of the non-space characters are
+//                 letters are dropped (tables of numbers, base64, symbol soup);
+// anonymize       e-mail addresses, credit-card numbers (13-19 digits passing the Luhn check), IPv4
+//                 and IPv6 addresses and phone numbers are replaced by <EMAIL>, <CARD>, <IP>, <PHONE>;
+// exactDup        documents whose whitespace-normalised text was seen before are dropped;
+// nearDup         documents whose estimated Jaccard similarity (MinHash over word 5-shingles, LSH
+//                 banding) to an earlier kept document is >= the threshold are dropped; the first
+//                 occurrence is kept.
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-
-/**
- * Cleanup rules. Each one is switchable and counted. Applied to every document in this order:
- *
- * noise (the group switch `noise` turns off all five):
- *   controlChars  C0/C1 control characters (except tab and newline) and stray U+FEFF are deleted;
- *   markup        HTML/XML tags, comments, script/style blocks are stripped and entities decoded;
- *   boilerplate   navigation-like lines ("Home | About | Contact", "Skip to content", "Share on
- *                 Facebook", "All rights reserved", cookie notices, bare URLs) are deleted;
- *   tooShort      documents shorter than `minChars` characters (after the edits above) are dropped;
- *   nonLetter     documents where fewer than `minLetterFraction` of the non-space characters are
- *                 letters are dropped (tables of numbers, base64, symbol soup);
- * anonymize       e-mail addresses, credit-card numbers (13-19 digits passing the Luhn check), IPv4
- *                 and IPv6 addresses and phone numbers are replaced by <EMAIL>, <CARD>, <IP>, <PHONE>;
- * exactDup        documents whose whitespace-normalised text was seen before are dropped;
- * nearDup         documents whose estimated Jaccard similarity (MinHash over word 5-shingles, LSH
- *                 banding) to an earlier kept document is >= the threshold are dropped; the first
- *                 occurrence is kept.
- */
 
 export const RULE_NAMES = [
   'controlChars',

@@ -1,7 +1,9 @@
+// Loads a prepared-data folder (what `prepare` wrote) for training and evaluation, checking that
+// the shards and the tokenizer belong together.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer, type Tokenizer } from '../tokenizers/index.ts';
-import type { PrepareReport } from './prepare.ts';
+import type { PrepareReport } from './report.ts';
 import { readShard, type ShardHeader, type TokenArray } from './shards.ts';
 
 export interface PreparedData {

@@ -1,3 +1,4 @@
+// The default corpus, Moby-Dick: shipped in an npm package, so `npm run train` works offline.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';

@@ -1,26 +1,23 @@
+// Reading the corpus.
+//
+// - A path may be a file or a folder. Folders are walked recursively (sorted, hidden entries
+//   skipped) for `.txt`, `.md`/`.markdown` and `.jsonl`/`.ndjson` files.
+// - A `.jsonl` file holds one JSON object per line; the document is the string at `textField`
+//   (a dotted path such as `meta.body` works too). Blank lines are ignored.
+// - Any other file is plain text. **A plain-text file is split into paragraphs at runs of blank
+//   lines, and consecutive paragraphs are packed into documents of at most `docChars` characters**
+//   (a longer paragraph is a document of its own). A file shorter than `docChars` is therefore one
+//   document, and a book becomes many document-sized chunks that deduplication and the train/val
+//   split can work with. Paragraphs inside a document are separated by one blank line. With
+//   `docChars` = 0 every file is exactly one document.
+// - Text is decoded as strict UTF-8 (a leading BOM is dropped), line endings are unified to `\n`
+//   and the text is normalised to Unicode NFC.
+// - Bad input: a binary file (NUL bytes or mostly control bytes), a file or JSONL line that is not
+//   valid UTF-8, a JSONL line that is not JSON or lacks the text field: each is skipped, counted in
+//   the report and named (file and line) in a warning; with `strict` each is an error instead.
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { CliError } from '../cli-error.ts';
-
-/**
- * Reading the corpus.
- *
- * - A path may be a file or a folder. Folders are walked recursively (sorted, hidden entries
- *   skipped) for `.txt`, `.md`/`.markdown` and `.jsonl`/`.ndjson` files.
- * - A `.jsonl` file holds one JSON object per line; the document is the string at `textField`
- *   (a dotted path such as `meta.body` works too). Blank lines are ignored.
- * - Any other file is plain text. **A plain-text file is split into paragraphs at runs of blank
- *   lines, and consecutive paragraphs are packed into documents of at most `docChars` characters**
- *   (a longer paragraph is a document of its own). A file shorter than `docChars` is therefore one
- *   document, and a book becomes many document-sized chunks that deduplication and the train/val
- *   split can work with. Paragraphs inside a document are separated by one blank line. With
- *   `docChars` = 0 every file is exactly one document.
- * - Text is decoded as strict UTF-8 (a leading BOM is dropped), line endings are unified to `\n`
- *   and the text is normalised to Unicode NFC.
- * - Bad input: a binary file (NUL bytes or mostly control bytes), a file or JSONL line that is not
- *   valid UTF-8, a JSONL line that is not JSON or lacks the text field: each is skipped, counted in
- *   the report and named (file and line) in a warning; with `strict` each is an error instead.
- */
 
 export type InputFormat = 'text' | 'jsonl';
 

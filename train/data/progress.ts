@@ -1,3 +1,4 @@
+// Progress display for `prepare`'s phases.
 import cliProgress from 'cli-progress';
 
 /**

@@ -1,23 +1,24 @@
+// Token shards: writing and reading the binary files `prepare` writes, and the two ways training
+// reads batches from a token stream (random windows; fixed evaluation windows).
+//
+// Token shard format (little-endian), version 1:
+//
+//   offset size  field
+//   0      8     magic "WGPTTOK\0"
+//   8      4     format version (1)
+//   12     4     bytes per token: 2 (uint16) or 4 (uint32)
+//   16     4     vocabulary size
+//   20     4     end-of-text id
+//   24     8     token count (uint64)
+//   32     4     document count
+//   36     4     reserved (0)
+//   40     64    tokenizer id, ASCII, NUL-padded (e.g. "gpt2", "bpe-2048-1a2b3c4d")
+//   104    152   reserved (0)
+//   256    ...   tokens (uint16 when vocabSize <= 65536, else uint32); each document is followed
+//                by the end-of-text id
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { Rng, type RngState } from './rng.ts';
+import { Rng } from '../../kernels/random.ts';
 
-/**
- * Token shard format (little-endian), version 1:
- *
- *   offset size  field
- *   0      8     magic "WGPTTOK\0"
- *   8      4     format version (1)
- *   12     4     bytes per token: 2 (uint16) or 4 (uint32)
- *   16     4     vocabulary size
- *   20     4     end-of-text id
- *   24     8     token count (uint64)
- *   32     4     document count
- *   36     4     reserved (0)
- *   40     64    tokenizer id, ASCII, NUL-padded (e.g. "gpt2", "bpe-2048-1a2b3c4d")
- *   104    152   reserved (0)
- *   256    ...   tokens (uint16 when vocabSize <= 65536, else uint32); each document is followed
- *                by the end-of-text id
- */
 export const SHARD_MAGIC = 'WGPTTOK\0';
 export const SHARD_VERSION = 1;
 export const SHARD_HEADER_BYTES = 256;
@@ -158,7 +159,8 @@ export interface Batch {
 export interface SamplerState {
   seed: number;
   step: number;
-  rng: RngState;
+  /** The sfc32 generator's four state words. */
+  rng: number[];
 }
 
 /**
@@ -187,7 +189,7 @@ export class BatchSampler {
     this.B = B;
     this.T = T;
     this.seed = seed;
-    this.rng = new Rng(seed);
+    this.rng = new Rng(seed, 'sfc32');
   }
 
   /** Number of batches drawn so far. */
@@ -201,7 +203,7 @@ export class BatchSampler {
     const tgt = new Int32Array(B * T);
     const starts = tokens.length - T; // s in [0, N - T - 1]
     for (let b = 0; b < B; b++) {
-      const s = this.rng.nextInt(starts);
+      const s = this.rng.unbiasedInt(starts);
       const row = b * T;
       for (let t = 0; t < T; t++) {
         inp[row + t] = tokens[s + t] as number;
@@ -213,13 +215,13 @@ export class BatchSampler {
   }
 
   state(): SamplerState {
-    return { seed: this.seed, step: this.step, rng: this.rng.getState() };
+    return { seed: this.seed, step: this.step, rng: this.rng.getState().words };
   }
 
   setState(state: SamplerState): void {
     if (state.seed !== this.seed)
       throw new Error(`BatchSampler: state is for seed ${state.seed}, this sampler has seed ${this.seed}`);
-    this.rng.setState(state.rng);
+    this.rng.setState({ algorithm: 'sfc32', words: state.rng, spare: null });
     this.step = state.step;
   }
 }

@@ -1,4 +1,5 @@
-import { Rng } from './rng.ts';
+// The train/validation split by document (seeded, reproducible).
+import { Rng } from '../../kernels/random.ts';
 
 /**
  * Train/validation split by document, seeded and reproducible: documents are visited in a seeded
@@ -14,7 +15,7 @@ export function splitByDocument(lengths: readonly number[], valFraction: number,
   let total = 0;
   for (const l of lengths) total += l;
   const target = valFraction * total;
-  const order = new Rng(seed ^ 0x5a17).shuffle(Array.from({ length: n }, (_, i) => i));
+  const order = new Rng(seed ^ 0x5a17, 'sfc32').shuffle(Array.from({ length: n }, (_, i) => i));
   let valChars = 0;
   let valDocs = 0;
   for (const i of order) {

@@ -1,4 +1,5 @@
-/** Token statistics for the report. */
+// Token statistics for the report: counts per id, unigram entropy and cross-entropy (the trainer's
+// context-free baseline), and a growable token buffer for the encoded splits.
 
 /** Adds the ids in `tokens` to `counts` (indexed by id). */
 export function countTokens(tokens: ArrayLike<number>, counts: Float64Array): void {

@@ -1,3 +1,5 @@
+// Byte-level BPE trained here: GPT-2's pre-tokenizer regex, merges learnt from the train split
+// (trainBpe, incremental pair counts and a lazy heap), lowest-rank-first encoding of each piece.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -5,6 +7,8 @@ import {
   EOT_TEXT,
   PieceCache,
   TOKENIZER_FILE,
+  cutPiece,
+  encodePieces,
   fnv1aHex,
   utf8Decoder,
   utf8Encoder,
@@ -27,20 +31,6 @@ export function* pretokenize(text: string, pattern: RegExp, maxPiece: number): G
     if (piece.length <= maxPiece) yield piece;
     else yield* cutPiece(piece, maxPiece);
   }
-}
-
-/** Cuts a long pre-token into pieces of at most `maxPiece` UTF-16 units, never inside a surrogate pair. */
-export function cutPiece(piece: string, maxPiece: number): string[] {
-  const out: string[] = [];
-  let start = 0;
-  while (start < piece.length) {
-    let end = Math.min(start + maxPiece, piece.length);
-    const prev = piece.charCodeAt(end - 1);
-    if (end < piece.length && prev >= 0xd800 && prev <= 0xdbff) end -= 1;
-    out.push(piece.slice(start, end));
-    start = end;
-  }
-  return out;
 }
 
 /** Byte-level BPE: ids 0..255 are bytes, 256 + i is merge i, the last id is end-of-text. */
@@ -95,30 +85,10 @@ export class BpeTokenizer implements Tokenizer {
   }
 
   encode(text: string): number[] {
-    const out: number[] = [];
-    const re = this.pattern;
-    re.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
-      const piece = m[0];
-      if (piece.length > this.maxPiece) {
-        for (const part of cutPiece(piece, this.maxPiece)) this.encodeCached(part, out);
-      } else {
-        this.encodeCached(piece, out);
-      }
-    }
-    return out;
+    return encodePieces(text, this.pattern, this.cache, (piece) => this.encodePiece(piece), this.maxPiece);
   }
 
-  private encodeCached(piece: string, out: number[]): void {
-    let ids = this.cache.get(piece);
-    if (ids === undefined) {
-      ids = this.encodePiece(piece);
-      this.cache.set(piece, ids);
-    }
-    for (let i = 0; i < ids.length; i++) out.push(ids[i] as number);
-  }
-
+  /** One pre-token: the lowest-rank merge first, until none applies. */
   private encodePiece(piece: string): number[] {
     let syms: number[] = [];
     for (let i = 0; i < piece.length; i++) {
@@ -268,6 +238,142 @@ class PairHeap {
   }
 }
 
+/** Pre-token frequencies as byte sequences; pieces of one byte have no pairs and are left out. */
+function countWords(texts: Iterable<string>): { words: Int32Array[]; counts: number[] } {
+  const pattern = new RegExp(BPE_PATTERN, 'gu');
+  const freq = new Map<string, number>();
+  for (const text of texts) {
+    for (const piece of pretokenize(text, pattern, BPE_MAX_PIECE)) freq.set(piece, (freq.get(piece) ?? 0) + 1);
+  }
+  const words: Int32Array[] = [];
+  const counts: number[] = [];
+  for (const [piece, n] of freq) {
+    const bytes = utf8Encoder.encode(piece);
+    if (bytes.length < 2) continue; // no pairs: never affected by merges
+    words.push(Int32Array.from(bytes));
+    counts.push(n);
+  }
+  return { words, counts };
+}
+
+/** `word` with every non-overlapping (a, b), left to right, replaced by `id`. */
+function mergePair(word: Int32Array, a: number, b: number, id: number): Int32Array {
+  const next = new Int32Array(word.length);
+  let len = 0;
+  for (let i = 0; i < word.length; i++) {
+    if (i + 1 < word.length && word[i] === a && word[i + 1] === b) {
+      next[len++] = id;
+      i++;
+    } else {
+      next[len++] = word[i] as number;
+    }
+  }
+  return next.slice(0, len);
+}
+
+function hasPair(word: Int32Array, a: number, b: number): boolean {
+  for (let i = 0; i + 1 < word.length; i++) if (word[i] === a && word[i + 1] === b) return true;
+  return false;
+}
+
+/**
+ * The training state: the words, the count of every adjacent pair (key = left * base + right, unique
+ * since ids < base), which words hold each pair, and a lazy max-heap of pair counts (stale entries
+ * are skipped when popped).
+ */
+class PairCounts {
+  readonly count = new Map<number, number>();
+  private readonly where = new Map<number, number[]>();
+  private readonly heap = new PairHeap();
+  private readonly seenAt: Int32Array;
+  private readonly delta = new Map<number, number>();
+
+  constructor(
+    private readonly words: Int32Array[],
+    private readonly counts: number[],
+    readonly base: number,
+  ) {
+    this.seenAt = new Int32Array(words.length).fill(-1);
+    for (let w = 0; w < words.length; w++) {
+      const word = words[w] as Int32Array;
+      const n = counts[w] as number;
+      for (let i = 0; i + 1 < word.length; i++) {
+        const key = (word[i] as number) * base + (word[i + 1] as number);
+        this.count.set(key, (this.count.get(key) ?? 0) + n);
+        this.index(key, w);
+      }
+    }
+    for (const [key, c] of this.count) this.heap.push(c, key);
+  }
+
+  private index(key: number, w: number): void {
+    let list = this.where.get(key);
+    if (list === undefined) {
+      list = [];
+      this.where.set(key, list);
+    }
+    if (list[list.length - 1] !== w) list.push(w);
+  }
+
+  /** The most frequent pair and its count (ties: the smaller key), or undefined when none is left. */
+  top(): [number, number] | undefined {
+    for (;;) {
+      const top = this.heap.pop();
+      if (top === undefined) return undefined;
+      const [stored, key] = top;
+      const current = this.count.get(key) ?? 0;
+      if (stored === current) return [key, current];
+      if (current > 0) this.heap.push(current, key);
+    }
+  }
+
+  /** Merges pair `key` into `newId` in every word that holds it and updates the counts. */
+  merge(key: number, newId: number, mergeIdx: number): void {
+    const { base, delta } = this;
+    const a = Math.floor(key / base);
+    const b = key - a * base;
+    delta.clear();
+    const affected = this.where.get(key) ?? [];
+    this.where.delete(key);
+    for (const w of affected) {
+      if (this.seenAt[w] === mergeIdx) continue;
+      this.seenAt[w] = mergeIdx;
+      const word = this.words[w] as Int32Array;
+      if (!hasPair(word, a, b)) continue; // stale index entry
+      const n = this.counts[w] as number;
+      for (let i = 0; i + 1 < word.length; i++) {
+        const k = (word[i] as number) * base + (word[i + 1] as number);
+        delta.set(k, (delta.get(k) ?? 0) - n);
+      }
+      const merged = mergePair(word, a, b, newId);
+      this.words[w] = merged;
+      for (let i = 0; i + 1 < merged.length; i++) {
+        const l = merged[i] as number;
+        const r = merged[i + 1] as number;
+        const k = l * base + r;
+        delta.set(k, (delta.get(k) ?? 0) + n);
+        if (l === newId || r === newId) this.index(k, w);
+      }
+    }
+    this.applyDelta();
+    this.count.delete(key);
+  }
+
+  private applyDelta(): void {
+    for (const [k, d] of this.delta) {
+      if (d === 0) continue;
+      const c = (this.count.get(k) ?? 0) + d;
+      if (c <= 0) {
+        this.count.delete(k);
+        this.where.delete(k);
+      } else {
+        this.count.set(k, c);
+        if (d > 0) this.heap.push(c, k);
+      }
+    }
+  }
+}
+
 /**
  * Trains a byte-level BPE on `texts`. Pre-tokens are counted once (word frequencies); then each merge
  * only revisits the words that contain the merged pair (an index pair -> words), updating the pair
@@ -281,125 +387,17 @@ export function trainBpe(texts: Iterable<string>, opts: BpeTrainOptions): BpeTok
   }
   const wantMerges = target - 257;
   const minCount = opts.minPairCount ?? 2;
-  const pattern = new RegExp(BPE_PATTERN, 'gu');
-
-  // 1. Word frequencies.
-  const freq = new Map<string, number>();
-  for (const text of texts) {
-    for (const piece of pretokenize(text, pattern, BPE_MAX_PIECE)) freq.set(piece, (freq.get(piece) ?? 0) + 1);
-  }
-
-  const words: Int32Array[] = [];
-  const counts: number[] = [];
-  for (const [piece, n] of freq) {
-    const bytes = utf8Encoder.encode(piece);
-    if (bytes.length < 2) continue; // no pairs: never affected by merges
-    words.push(Int32Array.from(bytes));
-    counts.push(n);
-  }
-  freq.clear();
-
-  // 2. Pair counts and the pair -> words index.
-  const base = target; // ids < target, so key = a * base + b is unique
-  const pairCount = new Map<number, number>();
-  const where = new Map<number, number[]>();
-  for (let w = 0; w < words.length; w++) {
-    const word = words[w] as Int32Array;
-    const n = counts[w] as number;
-    for (let i = 0; i + 1 < word.length; i++) {
-      const key = (word[i] as number) * base + (word[i + 1] as number);
-      const prev = pairCount.get(key);
-      pairCount.set(key, (prev ?? 0) + n);
-      let list = where.get(key);
-      if (list === undefined) {
-        list = [];
-        where.set(key, list);
-      }
-      if (list[list.length - 1] !== w) list.push(w);
-    }
-  }
-  const heap = new PairHeap();
-  for (const [key, c] of pairCount) heap.push(c, key);
-
-  // 3. Merges.
+  const { words, counts } = countWords(texts);
+  const pairs = new PairCounts(words, counts, target);
   const merges: [number, number][] = [];
-  const seenAt = new Int32Array(words.length).fill(-1);
-  const delta = new Map<number, number>();
   const progressEvery = Math.max(1, Math.floor(wantMerges / 100));
   while (merges.length < wantMerges) {
-    const top = heap.pop();
-    if (top === undefined) break;
-    const [stored, key] = top;
-    const current = pairCount.get(key) ?? 0;
-    if (stored !== current) {
-      if (current > 0) heap.push(current, key);
-      continue;
-    }
-    if (current < minCount) break;
-    const a = Math.floor(key / base);
-    const b = key - a * base;
-    const newId = 256 + merges.length;
-    const mergeIdx = merges.length;
-    merges.push([a, b]);
-    delta.clear();
-    const affected = where.get(key) ?? [];
-    where.delete(key);
-    for (const w of affected) {
-      if (seenAt[w] === mergeIdx) continue;
-      seenAt[w] = mergeIdx;
-      const word = words[w] as Int32Array;
-      let has = false;
-      for (let i = 0; i + 1 < word.length; i++) {
-        if (word[i] === a && word[i + 1] === b) {
-          has = true;
-          break;
-        }
-      }
-      if (!has) continue; // stale index entry
-      const n = counts[w] as number;
-      for (let i = 0; i + 1 < word.length; i++) {
-        const k = (word[i] as number) * base + (word[i + 1] as number);
-        delta.set(k, (delta.get(k) ?? 0) - n);
-      }
-      const next = new Int32Array(word.length);
-      let len = 0;
-      for (let i = 0; i < word.length; i++) {
-        if (i + 1 < word.length && word[i] === a && word[i + 1] === b) {
-          next[len++] = newId;
-          i++;
-        } else {
-          next[len++] = word[i] as number;
-        }
-      }
-      const merged = next.slice(0, len);
-      words[w] = merged;
-      for (let i = 0; i + 1 < merged.length; i++) {
-        const l = merged[i] as number;
-        const r = merged[i + 1] as number;
-        const k = l * base + r;
-        delta.set(k, (delta.get(k) ?? 0) + n);
-        if (l === newId || r === newId) {
-          let list = where.get(k);
-          if (list === undefined) {
-            list = [];
-            where.set(k, list);
-          }
-          if (list[list.length - 1] !== w) list.push(w);
-        }
-      }
-    }
-    for (const [k, d] of delta) {
-      if (d === 0) continue;
-      const c = (pairCount.get(k) ?? 0) + d;
-      if (c <= 0) {
-        pairCount.delete(k);
-        where.delete(k);
-      } else {
-        pairCount.set(k, c);
-        if (d > 0) heap.push(c, k);
-      }
-    }
-    pairCount.delete(key);
+    const top = pairs.top();
+    if (top === undefined || top[1] < minCount) break;
+    const [key] = top;
+    const a = Math.floor(key / pairs.base);
+    merges.push([a, key - a * pairs.base]);
+    pairs.merge(key, 256 + merges.length - 1, merges.length - 1);
     if (opts.onProgress && merges.length % progressEvery === 0) opts.onProgress(merges.length, wantMerges);
   }
   opts.onProgress?.(merges.length, wantMerges);

@@ -1,3 +1,5 @@
+// The character tokenizer: one id per character seen in the train split, with a byte fallback for
+// the rest.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {

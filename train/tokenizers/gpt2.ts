@@ -1,8 +1,9 @@
+// GPT-2's tokenizer (ids identical to OpenAI's `gpt2` encoding) through js-tiktoken.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tiktoken } from 'js-tiktoken/lite';
 import gpt2Ranks from 'js-tiktoken/ranks/gpt2';
-import { PieceCache, TOKENIZER_FILE, type Gpt2TokenizerJSON, type Tokenizer } from './types.ts';
+import { PieceCache, TOKENIZER_FILE, encodePieces, type Gpt2TokenizerJSON, type Tokenizer } from './types.ts';
 
 /** GPT-2 vocabulary size: 50,000 merges + 256 bytes + `<|endoftext|>`. */
 export const GPT2_VOCAB_SIZE = 50257;
@@ -31,21 +32,8 @@ export class Gpt2Tokenizer implements Tokenizer {
   private readonly cache = new PieceCache();
 
   encode(text: string): number[] {
-    const out: number[] = [];
-    const re = this.pattern;
-    re.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
-      const piece = m[0];
-      let ids = this.cache.get(piece);
-      if (ids === undefined) {
-        // [] / []: special-token strings inside text are plain text, never an error.
-        ids = this.enc.encode(piece, [], []);
-        this.cache.set(piece, ids);
-      }
-      for (let i = 0; i < ids.length; i++) out.push(ids[i] as number);
-    }
-    return out;
+    // [] / []: special-token strings inside text are plain text, never an error.
+    return encodePieces(text, this.pattern, this.cache, (piece) => this.enc.encode(piece, [], []));
   }
 
   decode(ids: ArrayLike<number>): string {

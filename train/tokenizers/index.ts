@@ -1,3 +1,5 @@
+// The tokenizers behind one interface: build one by kind on the train split, or load the one a
+// prepared folder (or checkpoint) names.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpeTokenizer, trainBpe } from './bpe.ts';

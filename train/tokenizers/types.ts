@@ -1,3 +1,5 @@
+// The Tokenizer interface, the tokenizer.json formats, and what the tokenizers share: UTF-8
+// codecs, a byte sink, the piece cache and the pre-tokenized encode loop.
 /** The tokenizers that `prepare` can build and that `loadTokenizer` can read back. */
 export type TokenizerKind = 'gpt2' | 'bpe' | 'char';
 
@@ -129,4 +131,49 @@ export class PieceCache {
     }
     this.young.set(piece, ids);
   }
+}
+
+/** Cuts a long pre-token into pieces of at most `maxPiece` UTF-16 units, never inside a surrogate pair. */
+export function cutPiece(piece: string, maxPiece: number): string[] {
+  const out: string[] = [];
+  let start = 0;
+  while (start < piece.length) {
+    let end = Math.min(start + maxPiece, piece.length);
+    const prev = piece.charCodeAt(end - 1);
+    if (end < piece.length && prev >= 0xd800 && prev <= 0xdbff) end -= 1;
+    out.push(piece.slice(start, end));
+    start = end;
+  }
+  return out;
+}
+
+/**
+ * The encode loop of the byte-level BPEs (bpe.ts, gpt2.ts): split `text` with the pre-tokenizer
+ * regex (global), cut pieces longer than `maxPiece`, and encode each distinct piece once: natural
+ * text repeats its pieces, so the cache makes encoding a corpus several times faster.
+ */
+export function encodePieces(
+  text: string,
+  pattern: RegExp,
+  cache: PieceCache,
+  encodePiece: (piece: string) => number[],
+  maxPiece = Infinity,
+): number[] {
+  const out: number[] = [];
+  const add = (piece: string): void => {
+    let ids = cache.get(piece);
+    if (ids === undefined) {
+      ids = encodePiece(piece);
+      cache.set(piece, ids);
+    }
+    for (let i = 0; i < ids.length; i++) out.push(ids[i] as number);
+  };
+  pattern.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = pattern.exec(text)) !== null) {
+    const piece = m[0];
+    if (piece.length > maxPiece) for (const part of cutPiece(piece, maxPiece)) add(part);
+    else add(piece);
+  }
+  return out;
 }
