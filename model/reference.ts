@@ -112,6 +112,113 @@ function mergeHeads(y: Float64Array, out: Float64Array, B: number, T: number, NH
   }
 }
 
+/** Dimensions every function below shares. */
+interface Dims {
+  B: number;
+  T: number;
+  C: number;
+  NH: number;
+  HS: number;
+  BT: number;
+}
+
+function dimsOf(layout: ParamLayout, B: number, T: number): Dims {
+  const C = layout.config.nEmbd;
+  const NH = layout.config.nHead;
+  return { B, T, C, NH, HS: C / NH, BT: B * T };
+}
+
+/** inp (BT, IC) · w (IC, OC) + b, the only matmul shape the blocks use. */
+function linear(
+  out: Float64Array,
+  inp: Float64Array,
+  w: Float64Array,
+  b: Float64Array,
+  BT: number,
+  OC: number,
+  IC: number,
+) {
+  matmulForward(out, inp, w, b, 1, BT, OC, IC, false, false);
+}
+
+/** Gradients of linear: dinp (=), dw and db (+=). */
+function linearBackward(
+  dinp: Float64Array,
+  dw: Float64Array,
+  db: Float64Array,
+  dout: Float64Array,
+  inp: Float64Array,
+  w: Float64Array,
+  BT: number,
+  OC: number,
+  IC: number,
+) {
+  matmulBackward(dinp, dw, db, dout, inp, w, 1, BT, OC, IC, false, false);
+}
+
+function checkInputs(layout: ParamLayout, params: Float64Array, ids: Int32Array, d: Dims): void {
+  const cfg = layout.config;
+  if (params.length !== layout.total)
+    throw new Error(`reference: params has ${params.length} elements, the layout ${layout.total}`);
+  if (d.T > cfg.blockSize) throw new Error(`reference: T=${d.T} > blockSize=${cfg.blockSize}`);
+  for (let i = 0; i < d.BT; i++) {
+    const id = ids[i]!;
+    if (!(id >= 0 && id < cfg.vocabSize))
+      throw new Error(`reference: token id ${id} at ${i} outside [0, ${cfg.vocabSize})`);
+  }
+}
+
+function newActs(residual: Float64Array, { B, T, C, NH, BT }: Dims): LayerActs {
+  const f = (n: number) => new Float64Array(n);
+  return {
+    residual,
+    ln1: f(BT * C),
+    ln1Mean: f(BT),
+    ln1Rstd: f(BT),
+    qkv: f(BT * 3 * C),
+    q: f(BT * C),
+    k: f(BT * C),
+    v: f(BT * C),
+    atty: f(BT * C),
+    lse: f(B * NH * T),
+    attyMerged: f(BT * C),
+    attproj: f(BT * C),
+    residual2: f(BT * C),
+    ln2: f(BT * C),
+    ln2Mean: f(BT),
+    ln2Rstd: f(BT),
+    fch: f(BT * 4 * C),
+    fchGelu: f(BT * 4 * C),
+    fcproj: f(BT * C),
+  };
+}
+
+/** Block l: residual (B, T, C) → its activations and the block's output residual. */
+function blockForward(
+  p: (name: string) => Float64Array,
+  l: number,
+  residual: Float64Array,
+  d: Dims,
+): { a: LayerActs; next: Float64Array } {
+  const { B, T, C, NH, HS, BT } = d;
+  const h = `h.${l}.`;
+  const a = newActs(residual, d);
+  layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, p(h + 'ln_1.weight'), p(h + 'ln_1.bias'), BT, C);
+  linear(a.qkv, a.ln1, p(h + 'attn.c_attn.weight'), p(h + 'attn.c_attn.bias'), BT, 3 * C, C);
+  splitHeads(a.qkv, a.q, a.k, a.v, B, T, NH, HS);
+  attentionForward(a.atty, a.lse, a.q, a.k, a.v, B, NH, T, HS);
+  mergeHeads(a.atty, a.attyMerged, B, T, NH, HS);
+  linear(a.attproj, a.attyMerged, p(h + 'attn.c_proj.weight'), p(h + 'attn.c_proj.bias'), BT, C, C);
+  for (let i = 0; i < BT * C; i++) a.residual2[i] = residual[i]! + a.attproj[i]!;
+  layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, p(h + 'ln_2.weight'), p(h + 'ln_2.bias'), BT, C);
+  linear(a.fch, a.ln2, p(h + 'mlp.c_fc.weight'), p(h + 'mlp.c_fc.bias'), BT, 4 * C, C);
+  geluForward(a.fchGelu, a.fch, BT * 4 * C);
+  linear(a.fcproj, a.fchGelu, p(h + 'mlp.c_proj.weight'), p(h + 'mlp.c_proj.bias'), BT, C, 4 * C);
+  const next = new Float64Array(BT * C);
+  for (let i = 0; i < BT * C; i++) next[i] = a.residual2[i]! + a.fcproj[i]!;
+  return { a, next };
+}
+
 /**
  * Forward pass: ids (B, T) → logits (B, T, Vp), and the mean loss when targets are given
  * (targets equal to ignoreIndex do not count).
@@ -126,83 +233,17 @@ export function refForward(
   ignoreIndex = -1,
 ): RefForwardResult {
   const cfg = layout.config;
-  const C = cfg.nEmbd;
-  const NH = cfg.nHead;
-  const HS = C / NH;
+  const d = dimsOf(layout, B, T);
+  const { C, BT } = d;
   const Vp = cfg.paddedVocabSize;
-  const BT = B * T;
-  if (params.length !== layout.total)
-    throw new Error(`reference: params has ${params.length} elements, the layout ${layout.total}`);
-  if (T > cfg.blockSize) throw new Error(`reference: T=${T} > blockSize=${cfg.blockSize}`);
-  for (let i = 0; i < BT; i++) {
-    const id = ids[i]!;
-    if (!(id >= 0 && id < cfg.vocabSize))
-      throw new Error(`reference: token id ${id} at ${i} outside [0, ${cfg.vocabSize})`);
-  }
+  checkInputs(layout, params, ids, d);
   const p = (name: string) => P(layout, params, name);
 
-  let residual = new Float64Array(BT * C);
+  let residual: Float64Array = new Float64Array(BT * C);
   encoderForward(residual, ids, p('wte.weight'), p('wpe.weight'), B, T, C);
-
   const layers: LayerActs[] = [];
   for (let l = 0; l < cfg.nLayer; l++) {
-    const h = `h.${l}.`;
-    const a: LayerActs = {
-      residual,
-      ln1: new Float64Array(BT * C),
-      ln1Mean: new Float64Array(BT),
-      ln1Rstd: new Float64Array(BT),
-      qkv: new Float64Array(BT * 3 * C),
-      q: new Float64Array(BT * C),
-      k: new Float64Array(BT * C),
-      v: new Float64Array(BT * C),
-      atty: new Float64Array(BT * C),
-      lse: new Float64Array(B * NH * T),
-      attyMerged: new Float64Array(BT * C),
-      attproj: new Float64Array(BT * C),
-      residual2: new Float64Array(BT * C),
-      ln2: new Float64Array(BT * C),
-      ln2Mean: new Float64Array(BT),
-      ln2Rstd: new Float64Array(BT),
-      fch: new Float64Array(BT * 4 * C),
-      fchGelu: new Float64Array(BT * 4 * C),
-      fcproj: new Float64Array(BT * C),
-    };
-    layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, residual, p(h + 'ln_1.weight'), p(h + 'ln_1.bias'), BT, C);
-    matmulForward(a.qkv, a.ln1, p(h + 'attn.c_attn.weight'), p(h + 'attn.c_attn.bias'), 1, BT, 3 * C, C, false, false);
-    splitHeads(a.qkv, a.q, a.k, a.v, B, T, NH, HS);
-    attentionForward(a.atty, a.lse, a.q, a.k, a.v, B, NH, T, HS);
-    mergeHeads(a.atty, a.attyMerged, B, T, NH, HS);
-    matmulForward(
-      a.attproj,
-      a.attyMerged,
-      p(h + 'attn.c_proj.weight'),
-      p(h + 'attn.c_proj.bias'),
-      1,
-      BT,
-      C,
-      C,
-      false,
-      false,
-    );
-    for (let i = 0; i < BT * C; i++) a.residual2[i] = residual[i]! + a.attproj[i]!;
-    layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.residual2, p(h + 'ln_2.weight'), p(h + 'ln_2.bias'), BT, C);
-    matmulForward(a.fch, a.ln2, p(h + 'mlp.c_fc.weight'), p(h + 'mlp.c_fc.bias'), 1, BT, 4 * C, C, false, false);
-    geluForward(a.fchGelu, a.fch, BT * 4 * C);
-    matmulForward(
-      a.fcproj,
-      a.fchGelu,
-      p(h + 'mlp.c_proj.weight'),
-      p(h + 'mlp.c_proj.bias'),
-      1,
-      BT,
-      C,
-      4 * C,
-      false,
-      false,
-    );
-    const next = new Float64Array(BT * C);
-    for (let i = 0; i < BT * C; i++) next[i] = a.residual2[i]! + a.fcproj[i]!;
+    const { a, next } = blockForward(p, l, residual, d);
     layers.push(a);
     residual = next;
   }
@@ -223,6 +264,96 @@ export function refForward(
   return { B, T, ids, logits, loss, targets: targets ?? null, layers, residualOut: residual, lnf, lnfMean, lnfRstd };
 }
 
+/** (B, T, C) → (B, NH, T, HS): the transpose of mergeHeads. */
+function unmergeHeads(dm: Float64Array, out: Float64Array, { B, T, C, NH, HS }: Dims): void {
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      for (let hh = 0; hh < NH; hh++) {
+        const dst = ((b * NH + hh) * T + t) * HS;
+        const src = (b * T + t) * C + hh * HS;
+        for (let k = 0; k < HS; k++) out[dst + k] = dm[src + k]!;
+      }
+    }
+  }
+}
+
+/** dq, dk, dv (B, NH, T, HS) → dqkv (B, T, 3C): the transpose of splitHeads. */
+function joinHeads(dq: Float64Array, dk: Float64Array, dv: Float64Array, dqkv: Float64Array, d: Dims): void {
+  const { B, T, C, NH, HS } = d;
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const dst = (b * T + t) * 3 * C;
+      for (let hh = 0; hh < NH; hh++) {
+        const src = ((b * NH + hh) * T + t) * HS;
+        for (let k = 0; k < HS; k++) {
+          dqkv[dst + hh * HS + k] = dq[src + k]!;
+          dqkv[dst + C + hh * HS + k] = dk[src + k]!;
+          dqkv[dst + 2 * C + hh * HS + k] = dv[src + k]!;
+        }
+      }
+    }
+  }
+}
+
+type Lookup = (name: string) => Float64Array;
+
+/**
+ * Block l backward: dres (B, T, C) holds the gradient of the block's output on entry and of its
+ * input on exit; each branch's layernorm backward adds into it (llm.c's in-place residual trick).
+ */
+function blockBackward(p: Lookup, g: Lookup, l: number, a: LayerActs, dres: Float64Array, d: Dims): void {
+  const { B, T, C, NH, HS, BT } = d;
+  const h = `h.${l}.`;
+  // MLP branch: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2)))).
+  const dfchGelu = new Float64Array(BT * 4 * C);
+  const mp = h + 'mlp.c_proj.';
+  linearBackward(dfchGelu, g(mp + 'weight'), g(mp + 'bias'), dres, a.fchGelu, p(mp + 'weight'), BT, C, 4 * C);
+  const dfch = new Float64Array(BT * 4 * C);
+  geluBackward(dfch, a.fch, dfchGelu, BT * 4 * C);
+  const dln2 = new Float64Array(BT * C);
+  const fc = h + 'mlp.c_fc.';
+  linearBackward(dln2, g(fc + 'weight'), g(fc + 'bias'), dfch, a.ln2, p(fc + 'weight'), BT, 4 * C, C);
+  const ln2 = h + 'ln_2.';
+  layernormBackward(
+    dres,
+    g(ln2 + 'weight'),
+    g(ln2 + 'bias'),
+    dln2,
+    a.residual2,
+    p(ln2 + 'weight'),
+    a.ln2Mean,
+    a.ln2Rstd,
+    BT,
+    C,
+  );
+  // Attention branch: residual2 = residual + c_proj(attention(split(c_attn(ln_1(residual))))).
+  const dattyMerged = new Float64Array(BT * C);
+  const ap = h + 'attn.c_proj.';
+  linearBackward(dattyMerged, g(ap + 'weight'), g(ap + 'bias'), dres, a.attyMerged, p(ap + 'weight'), BT, C, C);
+  const datty = new Float64Array(BT * C);
+  unmergeHeads(dattyMerged, datty, d);
+  const [dq, dk, dv] = [0, 1, 2].map(() => new Float64Array(BT * C)) as [Float64Array, Float64Array, Float64Array];
+  attentionBackward(dq, dk, dv, datty, a.q, a.k, a.v, a.atty, a.lse, B, NH, T, HS);
+  const dqkv = new Float64Array(BT * 3 * C);
+  joinHeads(dq, dk, dv, dqkv, d);
+  const dln1 = new Float64Array(BT * C);
+  const ca = h + 'attn.c_attn.';
+  linearBackward(dln1, g(ca + 'weight'), g(ca + 'bias'), dqkv, a.ln1, p(ca + 'weight'), BT, 3 * C, C);
+  const ln1 = h + 'ln_1.';
+  layernormBackward(
+    dres,
+    g(ln1 + 'weight'),
+    g(ln1 + 'bias'),
+    dln1,
+    a.residual,
+    p(ln1 + 'weight'),
+    a.ln1Mean,
+    a.ln1Rstd,
+    BT,
+    C,
+  );
+}
+
 /**
  * Backward pass of the mean loss: the gradient of every parameter, in a new flat array with the
  * same layout (gaps zero). `ignoreIndex` must be the one given to refForward.
@@ -236,11 +367,9 @@ export function refBackward(
   const cfg = layout.config;
   const { B, T, targets } = fwd;
   if (!targets) throw new Error('reference: backward needs the forward pass to have had targets');
-  const C = cfg.nEmbd;
-  const NH = cfg.nHead;
-  const HS = C / NH;
+  const d = dimsOf(layout, B, T);
+  const { C, BT } = d;
   const Vp = cfg.paddedVocabSize;
-  const BT = B * T;
   const grads = new Float64Array(layout.total);
   const p = (name: string) => P(layout, params, name);
   const g = (name: string) => P(layout, grads, name);
@@ -249,143 +378,22 @@ export function refBackward(
   crossEntropyBackward(dlogits, fwd.logits, targets, BT, cfg.vocabSize, Vp, ignoreIndex, 1);
   const dlnf = new Float64Array(BT * C);
   matmulBackward(dlnf, g('wte.weight'), null, dlogits, fwd.lnf, p('wte.weight'), 1, BT, Vp, C, false, true);
-  // dres is the gradient of the residual stream, flowing down through the blocks; each branch's
-  // layernorm backward adds its contribution into it (llm.c's in-place residual trick).
+  // dres is the gradient of the residual stream, flowing down through the blocks.
   const dres = new Float64Array(BT * C);
+  const { lnfMean, lnfRstd, residualOut } = fwd;
   layernormBackward(
     dres,
     g('ln_f.weight'),
     g('ln_f.bias'),
     dlnf,
-    fwd.residualOut,
+    residualOut,
     p('ln_f.weight'),
-    fwd.lnfMean,
-    fwd.lnfRstd,
+    lnfMean,
+    lnfRstd,
     BT,
     C,
   );
-
-  for (let l = cfg.nLayer - 1; l >= 0; l--) {
-    const h = `h.${l}.`;
-    const a = fwd.layers[l]!;
-    // MLP branch: residual3 = residual2 + c_proj(gelu(c_fc(ln_2(residual2)))).
-    const dfchGelu = new Float64Array(BT * 4 * C);
-    matmulBackward(
-      dfchGelu,
-      g(h + 'mlp.c_proj.weight'),
-      g(h + 'mlp.c_proj.bias'),
-      dres,
-      a.fchGelu,
-      p(h + 'mlp.c_proj.weight'),
-      1,
-      BT,
-      C,
-      4 * C,
-      false,
-      false,
-    );
-    const dfch = new Float64Array(BT * 4 * C);
-    geluBackward(dfch, a.fch, dfchGelu, BT * 4 * C);
-    const dln2 = new Float64Array(BT * C);
-    matmulBackward(
-      dln2,
-      g(h + 'mlp.c_fc.weight'),
-      g(h + 'mlp.c_fc.bias'),
-      dfch,
-      a.ln2,
-      p(h + 'mlp.c_fc.weight'),
-      1,
-      BT,
-      4 * C,
-      C,
-      false,
-      false,
-    );
-    layernormBackward(
-      dres,
-      g(h + 'ln_2.weight'),
-      g(h + 'ln_2.bias'),
-      dln2,
-      a.residual2,
-      p(h + 'ln_2.weight'),
-      a.ln2Mean,
-      a.ln2Rstd,
-      BT,
-      C,
-    );
-    // Attention branch: residual2 = residual + c_proj(attention(split(c_attn(ln_1(residual))))).
-    const dattyMerged = new Float64Array(BT * C);
-    matmulBackward(
-      dattyMerged,
-      g(h + 'attn.c_proj.weight'),
-      g(h + 'attn.c_proj.bias'),
-      dres,
-      a.attyMerged,
-      p(h + 'attn.c_proj.weight'),
-      1,
-      BT,
-      C,
-      C,
-      false,
-      false,
-    );
-    const datty = new Float64Array(BT * C);
-    // (B, T, C) → (B, NH, T, HS): the transpose of mergeHeads.
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        for (let hh = 0; hh < NH; hh++) {
-          const dst = ((b * NH + hh) * T + t) * HS;
-          const src = (b * T + t) * C + hh * HS;
-          for (let d = 0; d < HS; d++) datty[dst + d] = dattyMerged[src + d]!;
-        }
-      }
-    }
-    const dq = new Float64Array(BT * C);
-    const dk = new Float64Array(BT * C);
-    const dv = new Float64Array(BT * C);
-    attentionBackward(dq, dk, dv, datty, a.q, a.k, a.v, a.atty, a.lse, B, NH, T, HS);
-    const dqkv = new Float64Array(BT * 3 * C);
-    for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T; t++) {
-        const dst = (b * T + t) * 3 * C;
-        for (let hh = 0; hh < NH; hh++) {
-          const src = ((b * NH + hh) * T + t) * HS;
-          for (let d = 0; d < HS; d++) {
-            dqkv[dst + hh * HS + d] = dq[src + d]!;
-            dqkv[dst + C + hh * HS + d] = dk[src + d]!;
-            dqkv[dst + 2 * C + hh * HS + d] = dv[src + d]!;
-          }
-        }
-      }
-    }
-    const dln1 = new Float64Array(BT * C);
-    matmulBackward(
-      dln1,
-      g(h + 'attn.c_attn.weight'),
-      g(h + 'attn.c_attn.bias'),
-      dqkv,
-      a.ln1,
-      p(h + 'attn.c_attn.weight'),
-      1,
-      BT,
-      3 * C,
-      C,
-      false,
-      false,
-    );
-    layernormBackward(
-      dres,
-      g(h + 'ln_1.weight'),
-      g(h + 'ln_1.bias'),
-      dln1,
-      a.residual,
-      p(h + 'ln_1.weight'),
-      a.ln1Mean,
-      a.ln1Rstd,
-      BT,
-      C,
-    );
-  }
+  for (let l = cfg.nLayer - 1; l >= 0; l--) blockBackward(p, g, l, fwd.layers[l]!, dres, d);
   encoderBackward(g('wte.weight'), g('wpe.weight'), dres, fwd.ids, B, T, C);
   return grads;
 }
