@@ -29,7 +29,11 @@ export async function generateMain(argv: string[]): Promise<number> {
   }
   const { rt, model, checkpoint } = await openCheckpoint(o.checkpoint!);
   process.stderr.write(`adapter: ${rt.describe()}\ncheckpoint: ${checkpoint.path} (step ${checkpoint.meta.step})\n`);
-  const tok = checkpointTokenizer(checkpoint, o.tokenizer);
+  const tok = checkpointTokenizer(checkpoint, {
+    override: o.tokenizer,
+    allowMismatch: o.allowTokenizerMismatch,
+    warn: (line) => process.stderr.write(line + '\n'),
+  });
   const ids = promptIds(tok, prompt);
   const ctx = model.config.blockSize;
   if (ids.length > ctx)
