@@ -2,7 +2,7 @@
 // bin/webgpu-gpt.mjs): a tokenizer that is not the checkpoint's is refused, a skipped broken
 // checkpoint is reported, inputs `prepare` rejects are rejected.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,5 +92,50 @@ describe("eval and generate refuse a tokenizer that is not the checkpoint's", ()
     );
     expect(same.status).toBe(0);
     expect(same.stderr).not.toMatch(/warning/);
+  });
+});
+
+describe('eval and generate on a run folder with problems', () => {
+  it('warn when they fall back past a broken newer checkpoint, as pretrain does', () => {
+    const copy = join(work, 'broken-newest');
+    cpSync(run, copy, { recursive: true });
+    const newest = join(copy, 'checkpoints', 'ckpt-00000002', 'model.safetensors');
+    writeFileSync(newest, readFileSync(newest).subarray(0, 100));
+    const e = cli('eval', '--checkpoint', copy, '--input', text);
+    expect(e.status).toBe(0);
+    expect(e.stderr).toMatch(
+      /^warning: skipped a broken checkpoint: .*ckpt-00000002: model\.safetensors is truncated/m,
+    );
+    expect(e.stdout).toMatch(/ckpt-00000001 \(step 1\)/);
+    const g = cli('generate', '--checkpoint', copy, '--prompt', 'the', '--maxTokens', '1');
+    expect(g.status).toBe(0);
+    expect(g.stderr).toMatch(/^warning: skipped a broken checkpoint: .*ckpt-00000002/m);
+  });
+
+  it('a corrupt run config.json does not matter: the checkpoint carries the config', () => {
+    const copy = join(work, 'corrupt-config');
+    cpSync(run, copy, { recursive: true });
+    writeFileSync(join(copy, 'config.json'), '{"train": {');
+    const e = cli('eval', '--checkpoint', copy, '--input', text, '--json');
+    expect(e.status).toBe(0);
+    expect(JSON.parse(e.stdout).step).toBe(2);
+  });
+
+  it('eval refuses binary files and invalid UTF-8, which prepare rejects too', () => {
+    const bin = join(work, 'binary.txt');
+    writeFileSync(bin, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0, 0, 0, 0, 0, 0x41, 0x42, 0x43]));
+    expectCleanError(
+      cli('eval', '--checkpoint', run, '--input', bin),
+      /--input .*binary\.txt: looks like a binary file/,
+    );
+    const bad = join(work, 'latin1.txt');
+    writeFileSync(
+      bad,
+      Buffer.concat([Buffer.from('the whale\nthe sea '), Buffer.from([0xe9, 0x74, 0xe9]), Buffer.from('\n')]),
+    );
+    expectCleanError(
+      cli('eval', '--checkpoint', run, '--input', bad),
+      /--input .*latin1\.txt: invalid UTF-8 at line 2/,
+    );
   });
 });

@@ -11,6 +11,7 @@ import { CheckpointError, loadModel, type LoadedCheckpoint } from '../../model/c
 import type { GPT } from '../../model/gpt.ts';
 import { CliError } from '../cli-error.ts';
 import { EVAL_SCHEMA, formatHelp, parseConfig } from '../config.ts';
+import { decodeUtf8, looksBinary } from '../data/inputs.ts';
 import { evalBatches } from '../data/shards.ts';
 import {
   loadTokenizer,
@@ -38,6 +39,9 @@ export async function openCheckpoint(path: string): Promise<{ rt: Runtime; model
   const rt = await initEngine();
   try {
     const { model, checkpoint } = await loadModel(resolve(path));
+    // A run folder falls back past broken newer checkpoints: say so, as `pretrain --resume` does.
+    const skipped = (checkpoint as { skipped?: { error: string }[] }).skipped ?? [];
+    for (const s of skipped) process.stderr.write(`warning: skipped a broken checkpoint: ${s.error}\n`);
     return { rt, model, checkpoint };
   } catch (e) {
     if (e instanceof CheckpointError) throw new CliError(`--checkpoint ${path}: ${e.message}`);
@@ -123,6 +127,17 @@ export interface EvalResult {
   input: string;
 }
 
+/** The text of --input, refusing what `prepare` refuses: binary files and invalid UTF-8. */
+function readInputText(input: string): string {
+  const bytes = readFileSync(input);
+  if (looksBinary(bytes))
+    throw new CliError(`--input ${input}: looks like a binary file (NUL or control bytes), not text`);
+  const dec = decodeUtf8(bytes);
+  if (!dec.ok)
+    throw new CliError(`--input ${input}: invalid UTF-8 at line ${dec.line} (byte ${dec.offset}); save it as UTF-8`);
+  return dec.text;
+}
+
 export async function evalMain(argv: string[]): Promise<number> {
   const parsed = parseConfig(EVAL_SCHEMA, argv, 'eval');
   if (parsed.help) {
@@ -132,7 +147,7 @@ export async function evalMain(argv: string[]): Promise<number> {
   const o = parsed.values;
   const input = o.input!;
   if (!existsSync(input) || !statSync(input).isFile()) throw new CliError(`--input ${input}: no such file`);
-  const text = readFileSync(input, 'utf8');
+  const text = readInputText(input);
   const { rt, model, checkpoint } = await openCheckpoint(o.checkpoint!);
   if (!o.json) process.stderr.write(`adapter: ${rt.describe()}\n`);
   const tok = checkpointTokenizer(checkpoint, {
