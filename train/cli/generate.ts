@@ -1,10 +1,10 @@
 // `webgpu-gpt generate --checkpoint <run dir|checkpoint> --prompt "..." [--maxTokens N --temperature T
 // --topK K --topP P --seed S]`: streams the continuation to stdout token by token (KV cache).
-import { generate } from '../../model/generate.ts';
+import { generate, TextStream } from '../../model/generate.ts';
 import { CliError } from '../cli-error.ts';
 import { formatHelp, GENERATE_SCHEMA, parseConfig } from '../config.ts';
 import { checkpointTokenizer, openCheckpoint } from './eval.ts';
-import { promptIds, TextStream } from '../pretrain.ts';
+import { promptIds } from '../pretrain.ts';
 
 export const GENERATE_HELP = formatHelp(GENERATE_SCHEMA, {
   usage: 'usage: webgpu-gpt generate --checkpoint <run dir|checkpoint dir> --prompt "..." [options]',
