@@ -139,3 +139,10 @@ describe('eval and generate on a run folder with problems', () => {
     );
   });
 });
+
+describe('a model too large for the adapter', () => {
+  it('pretrain --nLayer 1000000 fails at once with one line saying what fits (it hung for minutes)', async () => {
+    const r = cli('pretrain', '--data', await tinyData(), '--out', join(work, 'huge'), '--nLayer', '1000000');
+    expectCleanError(r, /nLayer 1000000, .* parameters .* maxBufferSize .*: at most nLayer \d+ fits at this width/);
+  });
+});
