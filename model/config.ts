@@ -131,3 +131,98 @@ export function flopsPerToken(c: GPTConfig, T = c.blockSize): number {
   const N = countParams(c) - c.blockSize * c.nEmbd;
   return 6 * N + 12 * c.nLayer * c.nEmbd * T;
 }
+
+// ---- does it fit the adapter? ------------------------------------------------------------------
+
+/** The adapter limits the size check reads (a GPUSupportedLimits has them). */
+export interface BufferLimits {
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+}
+
+export interface FitOptions {
+  /** Rows per micro-batch and their length (default blockSize): adds the activations. */
+  batch?: number;
+  T?: number;
+  /** AdamW's two moments too (the model alone holds weights and gradients). */
+  training?: boolean;
+  /** Memory the buffers must fit in, bytes (e.g. host RAM for a software adapter); unknown: not checked. */
+  memoryBytes?: number;
+}
+
+/** A model that cannot fit the adapter: a clear one-line message, no stack trace needed. */
+export class ModelFitError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelFitError';
+  }
+}
+
+const ALIGN = 64; // floats; model/layout.ts PARAM_ALIGN (every tensor starts aligned)
+const up = (n: number): number => Math.ceil(n / ALIGN) * ALIGN;
+
+/** Floats of the flat parameter buffer (model/layout.ts's total), in closed form: no per-layer loop. */
+export function flatParamFloats(c: GPTConfig): number {
+  const C = c.nEmbd;
+  const perLayer = 6 * up(C) + up(3 * C) + up(4 * C) + up(3 * C * C) + up(C * C) + 2 * up(4 * C * C);
+  return up(c.paddedVocabSize * C) + up(c.blockSize * C) + 2 * up(C) + c.nLayer * perLayer;
+}
+
+const fmtBytes = (b: number): string => {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB', 'PB'];
+  let i = 0;
+  while (b >= 1000 && i < units.length - 1) {
+    b /= 1000;
+    i++;
+  }
+  return `${i ? b.toPrecision(3) : b} ${units[i]}`;
+};
+
+/**
+ * Activation floats of one micro-batch: the largest single buffer, and roughly all that backward
+ * keeps (per layer about 18·C per token; attention is fused, so no T x T scores; the logits and
+ * their gradient).
+ */
+function activationFloats(c: GPTConfig, B: number, T: number): { largest: number; total: number } {
+  const C = c.nEmbd;
+  const logits = B * T * c.paddedVocabSize;
+  return { largest: Math.max(logits, B * T * 4 * C), total: c.nLayer * B * T * 18 * C + 3 * logits + 4 * B * T * C };
+}
+
+/**
+ * Checks a model's size against an adapter before anything is allocated (or laid out: a million
+ * layers must fail at once, not after minutes of building their tables). Returns null when it
+ * fits, else a one-line message with the sizes and the largest nLayer that fits at this width.
+ */
+export function checkFits(c: GPTConfig, limits: BufferLimits, o: FitOptions = {}): string | null {
+  const buffers = o.training ? 4 : 2; // weights + gradients (+ AdamW m and v)
+  const T = o.T ?? c.blockSize;
+  const paramBytesAt = (L: number): number => 4 * flatParamFloats({ ...c, nLayer: L });
+  const actBytesAt = (L: number): number => (o.batch ? 4 * activationFloats({ ...c, nLayer: L }, o.batch, T).total : 0);
+  const totalAt = (L: number): number => buffers * paramBytesAt(L) + actBytesAt(L);
+  // Both are linear in nLayer: the largest nLayer under a byte budget, in closed form.
+  const maxLayers = (f: (L: number) => number, budget: number): number => Math.floor((budget - f(0)) / (f(1) - f(0)));
+  const hint = (L: number): string =>
+    L >= 1
+      ? `at most nLayer ${L} fits at this width`
+      : 'even one layer does not fit: use a smaller nEmbd or vocabulary';
+  const C = c.nEmbd;
+  const paramBytes = paramBytesAt(c.nLayer);
+  const largestParam = 4 * Math.max(c.paddedVocabSize * C, c.blockSize * C, 4 * C * C);
+  const largestAct = o.batch ? 4 * activationFloats(c, o.batch, T).largest : 0;
+  const what = `the model (nLayer ${c.nLayer}, nEmbd ${C}, vocabulary ${c.vocabSize}) has ${countParams(c).toLocaleString('en-US')} parameters`;
+  const limit = (name: string, v: number) => `this adapter's ${name} (${fmtBytes(v)})`;
+  if (paramBytes > limits.maxBufferSize)
+    return `${what} (${fmtBytes(paramBytes)} in one buffer), more than ${limit('maxBufferSize', limits.maxBufferSize)}: ${hint(maxLayers(paramBytesAt, limits.maxBufferSize))}`;
+  if (largestParam > limits.maxStorageBufferBindingSize)
+    return `${what}: its largest tensor (${fmtBytes(largestParam)}) exceeds ${limit('maxStorageBufferBindingSize', limits.maxStorageBufferBindingSize)}: use a smaller nEmbd or vocabulary`;
+  if (largestAct > limits.maxStorageBufferBindingSize)
+    return `${what}: a batch of ${o.batch} x ${T} tokens needs an activation of ${fmtBytes(largestAct)}, more than ${limit('maxStorageBufferBindingSize', limits.maxStorageBufferBindingSize)}: use a smaller batchSize or blockSize`;
+  const total = totalAt(c.nLayer);
+  if (o.memoryBytes !== undefined && total > o.memoryBytes) {
+    const act = actBytesAt(c.nLayer);
+    const parts = `${buffers} x ${fmtBytes(paramBytes)} of parameter buffers${act ? ` + ${fmtBytes(act)} of activations` : ''}`;
+    return `${what}: ${o.training ? 'training it' : 'it'} needs about ${fmtBytes(total)} (${parts}), more than the ${fmtBytes(o.memoryBytes)} of memory: ${hint(maxLayers(totalAt, o.memoryBytes))}`;
+  }
+  return null;
+}

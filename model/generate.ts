@@ -181,3 +181,38 @@ export async function generate(model: GPT, prompt: readonly number[], o: Generat
   }
   return { tokens, reason, ms: performance.now() - t0 };
 }
+
+// ---- streaming text --------------------------------------------------------------------------
+
+/**
+ * Turns sampled ids into text as they come, decoding only the ids since the last complete
+ * character (O(1) per token; re-decoding the whole output made long generations slow down).
+ * Byte-level tokens can split a UTF-8 character: while the pending ids decode to text ending in
+ * U+FFFD (an incomplete character, as far as a decoder can tell), they wait for the next id. A
+ * character is at most 4 bytes, so after `maxPending` ids the U+FFFD is real and is written.
+ */
+export class TextStream {
+  private pending: number[] = [];
+  constructor(
+    private readonly tok: { decode(ids: ArrayLike<number>): string },
+    private readonly write: (s: string) => void,
+    private readonly maxPending = 8,
+  ) {}
+
+  push(id: number): void {
+    this.pending.push(id);
+    const text = this.tok.decode(this.pending);
+    if (text.endsWith('\uFFFD') && this.pending.length < this.maxPending) return;
+    this.emit(text);
+  }
+
+  /** Writes what is still pending (an incomplete character at the very end decodes to U+FFFD). */
+  flush(): void {
+    if (this.pending.length) this.emit(this.tok.decode(this.pending));
+  }
+
+  private emit(text: string): void {
+    this.pending = [];
+    if (text) this.write(text);
+  }
+}

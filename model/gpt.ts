@@ -10,6 +10,7 @@
 //   opt.step({ lr, gradScale: 1 / batches.length });
 //   const { loss, gradNorm } = await readStats(lossTensor, opt);   // the only readback
 // (model/train-step.ts `trainStep` does exactly this, optionally skipping non-finite steps.)
+import { totalmem } from 'node:os';
 import {
   add,
   attentionPacked,
@@ -26,7 +27,7 @@ import {
   type Runtime,
   type Tensor,
 } from '../engine/index.ts';
-import { validateConfig, type GPTConfig } from './config.ts';
+import { checkFits, ModelFitError, validateConfig, type FitOptions, type GPTConfig } from './config.ts';
 import type { KVCache } from './kv-cache.ts';
 import type { LayerParams, ParamTree } from './layout.ts';
 import { ParamStore } from './params.ts';
@@ -67,6 +68,18 @@ export function mixSeed(a: number, b: number): number {
 type Dropper = (x: Tensor) => Tensor;
 const noDropout: Dropper = (x) => x;
 
+/**
+ * Validates the config and checks it against the adapter's limits (and, on a software adapter,
+ * the host's memory) before anything is laid out or allocated: a model that cannot fit fails at
+ * once with a ModelFitError saying what fits.
+ */
+export function assertFits(config: GPTConfig, rt: Runtime, fit: FitOptions = {}): void {
+  validateConfig(config);
+  const memoryBytes = fit.memoryBytes ?? (rt.isSoftware ? totalmem() : undefined);
+  const problem = checkFits(config, rt.limits, { ...fit, memoryBytes });
+  if (problem) throw new ModelFitError(problem);
+}
+
 export class GPT {
   readonly config: GPTConfig;
   readonly params: ParamStore;
@@ -87,20 +100,26 @@ export class GPT {
   }
 
   /** A new model with GPT-2 initial weights drawn from `seed` (the same on every adapter). */
-  static create(config: GPTConfig, opts: { seed?: number; rt?: Runtime } = {}): GPT {
-    validateConfig(config);
+  static create(config: GPTConfig, opts: { seed?: number; rt?: Runtime; fit?: FitOptions } = {}): GPT {
+    const rt = opts.rt ?? runtime();
+    assertFits(config, rt, opts.fit);
     const seed = opts.seed ?? 0;
-    return new GPT(ParamStore.create(config, { seed, rt: opts.rt ?? runtime() }), seed);
+    return new GPT(ParamStore.create(config, { seed, rt }), seed);
   }
 
   /**
    * A model whose weights are the given flat parameters (layout.ts order), e.g. from a
    * checkpoint. `seed` only sets the default dropout seeds.
    */
-  static fromParams(config: GPTConfig, flat: Float32Array, opts: { seed?: number; rt?: Runtime } = {}): GPT {
-    validateConfig(config);
+  static fromParams(
+    config: GPTConfig,
+    flat: Float32Array,
+    opts: { seed?: number; rt?: Runtime; fit?: FitOptions } = {},
+  ): GPT {
+    const rt = opts.rt ?? runtime();
+    assertFits(config, rt, opts.fit);
     const seed = opts.seed ?? 0;
-    return new GPT(ParamStore.create(config, { initial: flat, rt: opts.rt ?? runtime() }), seed);
+    return new GPT(ParamStore.create(config, { initial: flat, rt }), seed);
   }
 
   train(): this {

@@ -666,6 +666,7 @@ export interface GenerateConfig {
   topP: number;
   seed: number;
   tokenizer: string | null;
+  allowTokenizerMismatch: boolean;
 }
 
 export const GENERATE_SCHEMA: Schema<GenerateConfig> = {
@@ -689,6 +690,11 @@ export const GENERATE_SCHEMA: Schema<GenerateConfig> = {
   },
   seed: { type: 'int', default: 0, min: 0, max: 0xffffffff, help: 'sampling seed' },
   tokenizer: { type: 'string', default: null, help: 'tokenizer.json to use instead of the one the checkpoint records' },
+  allowTokenizerMismatch: {
+    type: 'boolean',
+    default: false,
+    help: "accept a --tokenizer whose id differs from the checkpoint's (with a warning; the vocabulary must still fit)",
+  },
 };
 
 export interface EvalConfig {
@@ -698,6 +704,7 @@ export interface EvalConfig {
   batchSize: number;
   maxBatches: number;
   tokenizer: string | null;
+  allowTokenizerMismatch: boolean;
 }
 
 export const EVAL_SCHEMA: Schema<EvalConfig> = {
@@ -713,6 +720,11 @@ export const EVAL_SCHEMA: Schema<EvalConfig> = {
   batchSize: { type: 'int', default: 8, min: 1, help: 'windows per batch' },
   maxBatches: { type: 'int', default: 0, min: 0, help: 'evaluate at most this many batches (0 = the whole text)' },
   tokenizer: { type: 'string', default: null, help: 'tokenizer.json to use instead of the one the checkpoint records' },
+  allowTokenizerMismatch: {
+    type: 'boolean',
+    default: false,
+    help: "accept a --tokenizer whose id differs from the checkpoint's (with a warning; the vocabulary must still fit)",
+  },
 };
 
 /** Everything `prepare` reads; train/cli/prepare.ts turns it into PrepareOptions. */

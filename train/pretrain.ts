@@ -73,7 +73,7 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   const elapsed = (): number => elapsedBefore + (performance.now() - t0) / 1000;
 
   const c = run.cfg;
-  const model = GPT.create(modelCfg, { seed: c.seed });
+  const model = GPT.create(modelCfg, { seed: c.seed, fit: { batch: B, T, training: true } });
   const opt = new AdamW(model.params, adamwConfig(c));
   const objective = new PretrainObjective(data, { B, T, ...c });
   const step = ckpt ? ckpt.meta.step : 0;

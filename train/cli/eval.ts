@@ -11,6 +11,7 @@ import { CheckpointError, loadModel, type LoadedCheckpoint } from '../../model/c
 import type { GPT } from '../../model/gpt.ts';
 import { CliError } from '../cli-error.ts';
 import { EVAL_SCHEMA, formatHelp, parseConfig } from '../config.ts';
+import { decodeUtf8, looksBinary } from '../data/inputs.ts';
 import { evalBatches } from '../data/shards.ts';
 import {
   loadTokenizer,
@@ -38,6 +39,9 @@ export async function openCheckpoint(path: string): Promise<{ rt: Runtime; model
   const rt = await initEngine();
   try {
     const { model, checkpoint } = await loadModel(resolve(path));
+    // A run folder falls back past broken newer checkpoints: say so, as `pretrain --resume` does.
+    const skipped = (checkpoint as { skipped?: { error: string }[] }).skipped ?? [];
+    for (const s of skipped) process.stderr.write(`warning: skipped a broken checkpoint: ${s.error}\n`);
     return { rt, model, checkpoint };
   } catch (e) {
     if (e instanceof CheckpointError) throw new CliError(`--checkpoint ${path}: ${e.message}`);
@@ -45,14 +49,49 @@ export async function openCheckpoint(path: string): Promise<{ rt: Runtime; model
   }
 }
 
-/** The tokenizer a checkpoint was trained with. */
-export function checkpointTokenizer(ckpt: LoadedCheckpoint, override: string | null): Tokenizer {
-  if (override !== null) {
+/** The id of the tokenizer a checkpoint records, if it records one. */
+function recordedTokenizerId(ckpt: LoadedCheckpoint): string | null {
+  const meta = ckpt.meta.tokenizer as { id?: string } | string | undefined;
+  if (typeof meta === 'string') return meta;
+  return typeof meta?.id === 'string' ? meta.id : null;
+}
+
+export interface TokenizerChoice {
+  /** --tokenizer: a tokenizer.json (or prepared folder) to use instead of the checkpoint's. */
+  override: string | null;
+  /** --allowTokenizerMismatch: a different id is a warning instead of an error. */
+  allowMismatch?: boolean;
+  warn?: (line: string) => void;
+}
+
+/**
+ * Refuses a tokenizer that is not the one the model was trained with: its ids would mean other
+ * text, and the loss or the samples would look plausible while being meaningless. A vocabulary
+ * larger than the model's can never run; a different id may, with `allowMismatch`.
+ */
+function checkTokenizer(ckpt: LoadedCheckpoint, tok: Tokenizer, source: string, o: TokenizerChoice): void {
+  const V = ckpt.meta.config.vocabSize;
+  const id = recordedTokenizerId(ckpt);
+  const what = `${source} is tokenizer ${tok.id} (vocabulary ${tok.vocabSize})`;
+  const theirs = `checkpoint ${ckpt.path} was trained with ${id ?? 'a tokenizer'} (vocabulary ${V})`;
+  if (tok.vocabSize > V) throw new CliError(`${what} but ${theirs}: its ids do not fit the model`);
+  const mismatch = id !== null ? tok.id !== id : tok.vocabSize !== V;
+  if (!mismatch) return;
+  if (!o.allowMismatch) throw new CliError(`${what} but ${theirs} (pass --allowTokenizerMismatch to use it anyway)`);
+  o.warn?.(`warning: ${what} but ${theirs}; results are not comparable to the checkpoint's`);
+}
+
+/** The tokenizer a checkpoint was trained with (or the --tokenizer override, checked against it). */
+export function checkpointTokenizer(ckpt: LoadedCheckpoint, o: TokenizerChoice): Tokenizer {
+  if (o.override !== null) {
+    let tok: Tokenizer;
     try {
-      return loadTokenizer(resolve(override));
+      tok = loadTokenizer(resolve(o.override));
     } catch (e) {
-      throw new CliError(`--tokenizer ${override}: ${(e as Error).message}`);
+      throw new CliError(`--tokenizer ${o.override}: ${(e as Error).message}`);
     }
+    checkTokenizer(ckpt, tok, `--tokenizer ${o.override}`, o);
+    return tok;
   }
   const meta = ckpt.meta.tokenizer as { id?: string; json?: TokenizerJSON } | string | undefined;
   if (meta && typeof meta === 'object' && meta.json) return tokenizerFromJSON(meta.json);
@@ -64,7 +103,12 @@ export function checkpointTokenizer(ckpt: LoadedCheckpoint, override: string | n
   ];
   const dataDir = (ckpt.meta.data as { dataDir?: string } | undefined)?.dataDir;
   if (dataDir) candidates.push(join(dataDir, TOKENIZER_FILE));
-  for (const c of candidates) if (existsSync(c)) return loadTokenizer(c);
+  for (const c of candidates) {
+    if (!existsSync(c)) continue;
+    const tok = loadTokenizer(c);
+    checkTokenizer(ckpt, tok, c, o);
+    return tok;
+  }
   throw new CliError(
     `checkpoint ${ckpt.path} records no tokenizer and none was found beside it; pass --tokenizer <tokenizer.json>`,
   );
@@ -83,6 +127,17 @@ export interface EvalResult {
   input: string;
 }
 
+/** The text of --input, refusing what `prepare` refuses: binary files and invalid UTF-8. */
+function readInputText(input: string): string {
+  const bytes = readFileSync(input);
+  if (looksBinary(bytes))
+    throw new CliError(`--input ${input}: looks like a binary file (NUL or control bytes), not text`);
+  const dec = decodeUtf8(bytes);
+  if (!dec.ok)
+    throw new CliError(`--input ${input}: invalid UTF-8 at line ${dec.line} (byte ${dec.offset}); save it as UTF-8`);
+  return dec.text;
+}
+
 export async function evalMain(argv: string[]): Promise<number> {
   const parsed = parseConfig(EVAL_SCHEMA, argv, 'eval');
   if (parsed.help) {
@@ -92,10 +147,14 @@ export async function evalMain(argv: string[]): Promise<number> {
   const o = parsed.values;
   const input = o.input!;
   if (!existsSync(input) || !statSync(input).isFile()) throw new CliError(`--input ${input}: no such file`);
-  const text = readFileSync(input, 'utf8');
+  const text = readInputText(input);
   const { rt, model, checkpoint } = await openCheckpoint(o.checkpoint!);
   if (!o.json) process.stderr.write(`adapter: ${rt.describe()}\n`);
-  const tok = checkpointTokenizer(checkpoint, o.tokenizer);
+  const tok = checkpointTokenizer(checkpoint, {
+    override: o.tokenizer,
+    allowMismatch: o.allowTokenizerMismatch,
+    warn: (line) => process.stderr.write(line + '\n'),
+  });
   const ids = tok.encode(text);
   const T = model.config.blockSize;
   // Short texts: one window of whatever length there is.

@@ -1,10 +1,10 @@
 // `webgpu-gpt generate --checkpoint <run dir|checkpoint> --prompt "..." [--maxTokens N --temperature T
 // --topK K --topP P --seed S]`: streams the continuation to stdout token by token (KV cache).
-import { generate } from '../../model/generate.ts';
+import { generate, TextStream } from '../../model/generate.ts';
 import { CliError } from '../cli-error.ts';
 import { formatHelp, GENERATE_SCHEMA, parseConfig } from '../config.ts';
 import { checkpointTokenizer, openCheckpoint } from './eval.ts';
-import { promptIds, TextStream } from '../sample.ts';
+import { promptIds } from '../sample.ts';
 
 export const GENERATE_HELP = formatHelp(GENERATE_SCHEMA, {
   usage: 'usage: webgpu-gpt generate --checkpoint <run dir|checkpoint dir> --prompt "..." [options]',
@@ -29,7 +29,11 @@ export async function generateMain(argv: string[]): Promise<number> {
   }
   const { rt, model, checkpoint } = await openCheckpoint(o.checkpoint!);
   process.stderr.write(`adapter: ${rt.describe()}\ncheckpoint: ${checkpoint.path} (step ${checkpoint.meta.step})\n`);
-  const tok = checkpointTokenizer(checkpoint, o.tokenizer);
+  const tok = checkpointTokenizer(checkpoint, {
+    override: o.tokenizer,
+    allowMismatch: o.allowTokenizerMismatch,
+    warn: (line) => process.stderr.write(line + '\n'),
+  });
   const ids = promptIds(tok, prompt);
   const ctx = model.config.blockSize;
   if (ids.length > ctx)

@@ -40,7 +40,7 @@ export function reportError(e: unknown, write: (s: string) => void = (s) => proc
     write(`error: ${err.message}\n`);
     return 1;
   }
-  if (err && err.name === 'WebGPUError') {
+  if (err && (err.name === 'WebGPUError' || err.name === 'ModelFitError')) {
     write(`error: ${err.message}\n`);
     return 1;
   }
