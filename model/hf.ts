@@ -247,8 +247,13 @@ export function hfAsCheckpoint(dir: string): LoadedCheckpoint {
   const hf = readHfCheckpoint(dir);
   const own = path.join(dir, HF_OWN_TOKENIZER_FILE);
   let tokenizer: unknown;
-  if (fs.existsSync(own)) tokenizer = { json: JSON.parse(fs.readFileSync(own, 'utf8')) as unknown };
-  else if (hf.config.vocabSize === 50257) tokenizer = { id: 'gpt2', json: { type: 'gpt2', version: 1 } };
+  if (fs.existsSync(own)) {
+    try {
+      tokenizer = { json: JSON.parse(fs.readFileSync(own, 'utf8')) as unknown };
+    } catch (e) {
+      throw new CheckpointError(`${own}: ${(e as Error).message}`);
+    }
+  } else if (hf.config.vocabSize === 50257) tokenizer = { id: 'gpt2', json: { type: 'gpt2', version: 1 } };
   const meta = { step: 0, config: hf.config, tokenizer };
   const sidecar = {
     ...meta,

@@ -25,6 +25,8 @@ export interface HfFixtureOptions {
   /** Change the tensor list before writing (drop, rename, reshape). */
   edit?: (tensors: FixtureTensor[]) => void;
   config?: Record<string, unknown>;
+  /** Model shape (default FIXTURE). */
+  shape?: Partial<HfFixtureConfig>;
 }
 
 export interface FixtureTensor {
@@ -117,15 +119,16 @@ export function hfConfigJson(c: HfFixtureConfig = FIXTURE): Record<string, unkno
 
 /** Writes config.json + model.safetensors into `dir`; returns the tensors (without prefix). */
 export function writeHfFixture(dir: string, opts: HfFixtureOptions = {}): FixtureTensor[] {
-  const base = fixtureTensors();
+  const c = { ...FIXTURE, ...opts.shape };
+  const base = fixtureTensors(c);
   const tensors = base.map((t) => ({ ...t, name: (opts.prefix === false ? '' : 'transformer.') + t.name }));
   // Older files carry the causal mask as buffers.
-  for (let i = 0; i < FIXTURE.layers; i++) {
+  for (let i = 0; i < c.layers; i++) {
     const p = opts.prefix === false ? '' : 'transformer.';
     tensors.push({
       name: `${p}h.${i}.attn.bias`,
-      shape: [1, 1, FIXTURE.ctx, FIXTURE.ctx],
-      data: new Float32Array(64).fill(1),
+      shape: [1, 1, c.ctx, c.ctx],
+      data: new Float32Array(c.ctx * c.ctx).fill(1),
     });
   }
   const head = opts.lmHead ?? true;
@@ -136,7 +139,7 @@ export function writeHfFixture(dir: string, opts: HfFixtureOptions = {}): Fixtur
   }
   opts.edit?.(tensors);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...hfConfigJson(), ...opts.config }));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...hfConfigJson(c), ...opts.config }));
   fs.writeFileSync(path.join(dir, 'model.safetensors'), safetensorsBytes(tensors, opts.dtype ?? 'F32'));
   return base;
 }
