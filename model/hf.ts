@@ -20,6 +20,8 @@ export const HF_WEIGHTS_FILE = 'model.safetensors';
 export const HF_OWN_TOKENIZER_FILE = 'webgpu-gpt-tokenizer.json';
 /** The layer-norm epsilon of the kernels (kernels/reference.ts layernormForward). */
 export const LAYER_NORM_EPS = 1e-5;
+/** GPT-2's vocabulary size: a folder with it gets the gpt2 tokenizer (train/tokenizers/gpt2.ts). */
+const GPT2_VOCAB = 50257;
 /** Activations that are GELU's tanh approximation, which is what the kernels compute. */
 const TANH_GELUS = ['gelu_new', 'gelu_pytorch_tanh'];
 
@@ -253,7 +255,7 @@ export function hfAsCheckpoint(dir: string): LoadedCheckpoint {
     } catch (e) {
       throw new CheckpointError(`${own}: ${(e as Error).message}`);
     }
-  } else if (hf.config.vocabSize === 50257) tokenizer = { id: 'gpt2', json: { type: 'gpt2', version: 1 } };
+  } else if (hf.config.vocabSize === GPT2_VOCAB) tokenizer = { id: 'gpt2', json: { type: 'gpt2', version: 1 } };
   const meta = { step: 0, config: hf.config, tokenizer };
   const sidecar = {
     ...meta,

@@ -84,7 +84,7 @@ export function readSafetensorsHeader(fd: number, what: string): SafetensorsHead
   if (n > BigInt(Math.min(fileSize - 8, MAX_HEADER)))
     throw new CheckpointError(`${what}: truncated or corrupt (header length ${n}, file ${fileSize} bytes)`);
   const text = Buffer.alloc(Number(n));
-  fs.readSync(fd, text, 0, text.length, 8);
+  readFully(fd, text, 8, what);
   let header: unknown;
   const json = text.toString('utf8');
   try {
