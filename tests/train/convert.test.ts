@@ -14,7 +14,7 @@ import { initParams, paramLayout } from '../../model/layout.ts';
 import { CliError } from '../../train/cli-error.ts';
 import { convertMain } from '../../train/cli/convert.ts';
 import { checkpointTokenizer } from '../../train/cli/eval.ts';
-import { trainBpe } from '../../train/tokenizers/index.ts';
+import { CharTokenizer, trainBpe } from '../../train/tokenizers/index.ts';
 import { writeHfFixture } from '../model/hf-fixture.ts';
 import { ROOT } from './fixture.ts';
 
@@ -76,6 +76,22 @@ describe('convert', () => {
     expect(sameBits(ck.params, params)).toBe(true);
     expect(ck.meta.config).toEqual({ ...cfg, dropout: 0 });
     expect(checkpointTokenizer(ck, null).id).toBe(tok.id);
+  });
+
+  it('a char-tokenizer run exports the weights only, and its own tokenizer still comes back', async () => {
+    const tok = CharTokenizer.fromTexts(['call me ishmael']);
+    const cfg = resolveConfig({ preset: 'tiny', vocabSize: tok.vocabSize });
+    const run = fresh();
+    writeCheckpoint(path.join(run, 'checkpoints'), {
+      meta: { step: 3, config: cfg, tokenizer: { id: tok.id, json: tok.toJSON() } },
+      params: initParams(paramLayout(cfg), 2),
+    });
+    const hf = fresh();
+    await convert('--from', run, '--to', 'hf', '--out', hf);
+    expect(fs.readdirSync(hf).sort()).toEqual(['config.json', 'model.safetensors', 'webgpu-gpt-tokenizer.json']);
+    const back = fresh();
+    await convert('--from', `hf:${hf}`, '--out', back);
+    expect(checkpointTokenizer(resolveCheckpoint(back), null).id).toBe(tok.id);
   });
 
   it('eval --checkpoint hf:<dir> reads a GPT-2-vocabulary folder through the CLI (gpt2 tokenizer)', () => {
