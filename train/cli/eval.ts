@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { initEngine, type Runtime } from '../../engine/index.ts';
 import { CheckpointError, loadModel, type LoadedCheckpoint } from '../../model/checkpoint.ts';
 import type { GPT } from '../../model/gpt.ts';
+import { loadHfModel } from '../../model/hf.ts';
 import { CliError } from '../cli-error.ts';
 import { EVAL_SCHEMA, formatHelp, parseConfig } from '../config.ts';
 import { decodeUtf8, looksBinary } from '../data/inputs.ts';
@@ -32,13 +33,15 @@ export const EVAL_HELP = formatHelp(EVAL_SCHEMA, {
 
 /** Loads a model from a run folder, a checkpoint folder or a file in one, on the GPU. */
 export async function openCheckpoint(path: string): Promise<{ rt: Runtime; model: GPT; checkpoint: LoadedCheckpoint }> {
-  if (!existsSync(path))
+  // `hf:<dir>`: a Hugging Face GPT-2 folder, imported on the fly (model/hf.ts).
+  const hfDir = path.startsWith('hf:') ? path.slice(3) : null;
+  if (!existsSync(hfDir ?? path))
     throw new CliError(
       `--checkpoint ${path}: no such file or folder (pass a run folder of \`webgpu-gpt pretrain\` or one of its checkpoints/ckpt-* folders)`,
     );
   const rt = await initEngine();
   try {
-    const { model, checkpoint } = await loadModel(resolve(path));
+    const { model, checkpoint } = hfDir !== null ? await loadHfModel(resolve(hfDir)) : await loadModel(resolve(path));
     // A run folder falls back past broken newer checkpoints: say so, as `pretrain --resume` does.
     const skipped = (checkpoint as { skipped?: { error: string }[] }).skipped ?? [];
     for (const s of skipped) process.stderr.write(`warning: skipped a broken checkpoint: ${s.error}\n`);

@@ -16,6 +16,7 @@ commands
   pretrain       train a GPT on prepared data: webgpu-gpt pretrain --data <dir> --out <run dir>
   generate       sample text from a checkpoint: webgpu-gpt generate --checkpoint <run dir> --prompt "..."
   eval           loss and perplexity on a text file: webgpu-gpt eval --checkpoint <run dir> --input <file>
+  convert        Hugging Face GPT-2 weights in and out: webgpu-gpt convert --from hf:<dir> --out <run dir>
   bench          kernel and training-step benchmarks: webgpu-gpt bench <kernel...|all|train>
   doctor         versions, adapter, features, limits, driver and a 10-second speed check, for bug reports
   train-default  the main job (npm run train): prepare Moby-Dick and pre-train a small GPT on it
@@ -30,6 +31,7 @@ const COMMANDS: Commands = {
   pretrain: async () => (await import('./pretrain.ts')).pretrainMain,
   generate: async () => (await import('./generate.ts')).generateMain,
   eval: async () => (await import('./eval.ts')).evalMain,
+  convert: async () => (await import('./convert.ts')).convertMain,
   'train-default': async () => (await import('./default-job.ts')).defaultJobMain,
 };
 
