@@ -75,7 +75,7 @@ describe('convert', () => {
     const ck = resolveCheckpoint(back);
     expect(sameBits(ck.params, params)).toBe(true);
     expect(ck.meta.config).toEqual({ ...cfg, dropout: 0 });
-    expect(checkpointTokenizer(ck, null).id).toBe(tok.id);
+    expect(checkpointTokenizer(ck, { override: null }).id).toBe(tok.id);
   });
 
   it('a char-tokenizer run exports the weights only, and its own tokenizer still comes back', async () => {
@@ -91,7 +91,7 @@ describe('convert', () => {
     expect(fs.readdirSync(hf).sort()).toEqual(['config.json', 'model.safetensors', 'webgpu-gpt-tokenizer.json']);
     const back = fresh();
     await convert('--from', `hf:${hf}`, '--out', back);
-    expect(checkpointTokenizer(resolveCheckpoint(back), null).id).toBe(tok.id);
+    expect(checkpointTokenizer(resolveCheckpoint(back), { override: null }).id).toBe(tok.id);
   });
 
   it('eval --checkpoint hf:<dir> reads a GPT-2-vocabulary folder through the CLI (gpt2 tokenizer)', () => {

@@ -98,7 +98,7 @@ export function importHf(hfDir: string, out: string): { checkpoint: LoadedCheckp
 /** A checkpoint (or a run folder's latest) → a Hugging Face folder; returns the files written. */
 export function exportHf(from: string, out: string, tokenizerFile: string | null = null): string[] {
   const ckpt = fromOrFail(`--from ${from}`, () => resolveCheckpoint(from));
-  const tok = checkpointTokenizer(ckpt, tokenizerFile);
+  const tok = checkpointTokenizer(ckpt, { override: tokenizerFile });
   const tokFiles = hfTokenizerFiles(tok, ckpt.meta.config.blockSize) ?? {};
   writeFolderAtomically(out, (tmp) => {
     writeHfModel(tmp, ckpt.meta.config, ckpt.params, tok.eotId);
