@@ -28,18 +28,39 @@ export function niceTicks(lo: number, hi: number, count = 6): number[] {
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const fmtTick = (v: number): string => (Math.abs(v) >= 1000 ? `${+(v / 1000).toFixed(1)}k` : `${+v.toPrecision(4)}`);
 
-export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {}): string {
-  const W = o.width ?? 800;
-  const H = o.height ?? 480;
-  const m = { left: 64, right: 24, top: 40, bottom: 52 };
-  const pw = W - m.left - m.right;
-  const ph = H - m.top - m.bottom;
+type Pt = readonly [number, number];
+
+/** The plot area and the data → pixel mapping. */
+interface Frame {
+  W: number;
+  H: number;
+  m: { left: number; right: number; top: number; bottom: number };
+  pw: number;
+  ph: number;
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+  X(x: number): number;
+  Y(y: number): number;
+}
+
+function series(metrics: readonly StepMetrics[]): { train: Pt[]; val: Pt[] } {
   const train = metrics
     .filter((x) => x.loss !== null && Number.isFinite(x.loss))
     .map((x) => [x.step, x.loss as number] as const);
   const val = metrics
     .filter((x) => typeof x.valLoss === 'number' && Number.isFinite(x.valLoss))
     .map((x) => [x.step, x.valLoss as number] as const);
+  return { train, val };
+}
+
+function frameFor(train: readonly Pt[], val: readonly Pt[], o: PlotOptions): Frame {
+  const W = o.width ?? 800;
+  const H = o.height ?? 480;
+  const m = { left: 64, right: 24, top: 40, bottom: 52 };
+  const pw = W - m.left - m.right;
+  const ph = H - m.top - m.bottom;
   const ys = [...train.map((p) => p[1]), ...val.map((p) => p[1])];
   if (o.baseline && Number.isFinite(o.baseline.value)) ys.push(o.baseline.value);
   const xs = [...train.map((p) => p[0]), ...val.map((p) => p[0])];
@@ -59,36 +80,36 @@ export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {
   y1 = y1 + pad;
   const X = (x: number): number => m.left + ((x - x0) / (x1 - x0)) * pw;
   const Y = (y: number): number => m.top + (1 - (Math.min(Math.max(y, y0), y1) - y0) / (y1 - y0)) * ph;
-  const path = (pts: readonly (readonly [number, number])[]): string =>
-    pts.map((p, i) => `${i ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('');
+  return { W, H, m, pw, ph, x0, x1, y0, y1, X, Y };
+}
 
-  // Smoothed training loss: an EMA over steps whose window grows with the run's length.
+/** Smoothed training loss: an EMA over steps whose window grows with the run's length. */
+function smoothed(train: readonly Pt[]): Pt[] {
   const beta = Math.min(0.98, Math.max(0.6, 1 - 10 / Math.max(10, train.length)));
   let acc = 0;
   let wsum = 0;
-  const smooth = train.map(([s, l]) => {
+  return train.map(([s, l]) => {
     acc = beta * acc + (1 - beta) * l;
     wsum = beta * wsum + (1 - beta);
     return [s, acc / wsum] as const;
   });
+}
 
+/** Title, grid, ticks, frame and axis labels. */
+function axes(f: Frame, title: string | undefined): string[] {
+  const { W, H, m, pw, ph } = f;
   const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
-  );
-  out.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
-  if (o.title)
-    out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(o.title)}</text>`);
-  // Grid and ticks.
-  for (const t of niceTicks(y0, y1, 6)) {
-    const y = Y(t).toFixed(1);
+  if (title)
+    out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`);
+  for (const t of niceTicks(f.y0, f.y1, 6)) {
+    const y = f.Y(t).toFixed(1);
     out.push(`<line x1="${m.left}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#e5e5e5"/>`);
     out.push(
       `<text x="${m.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle" fill="#444">${fmtTick(t)}</text>`,
     );
   }
-  for (const t of niceTicks(x0, x1, 8)) {
-    const x = X(t).toFixed(1);
+  for (const t of niceTicks(f.x0, f.x1, 8)) {
+    const x = f.X(t).toFixed(1);
     out.push(`<line x1="${x}" y1="${m.top}" x2="${x}" y2="${H - m.bottom}" stroke="#f0f0f0"/>`);
     out.push(`<text x="${x}" y="${H - m.bottom + 18}" text-anchor="middle" fill="#444">${fmtTick(t)}</text>`);
   }
@@ -97,8 +118,17 @@ export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {
   out.push(
     `<text x="16" y="${m.top + ph / 2}" text-anchor="middle" fill="#222" transform="rotate(-90 16 ${m.top + ph / 2})">loss (nats/token)</text>`,
   );
+  return out;
+}
+
+/** The dashed baseline, the raw and smoothed training loss, the validation points. */
+function curves(f: Frame, train: readonly Pt[], smooth: readonly Pt[], val: readonly Pt[], o: PlotOptions): string[] {
+  const { W, m } = f;
+  const path = (pts: readonly Pt[]): string =>
+    pts.map((p, i) => `${i ? 'L' : 'M'}${f.X(p[0]).toFixed(1)},${f.Y(p[1]).toFixed(1)}`).join('');
+  const out: string[] = [];
   if (o.baseline && Number.isFinite(o.baseline.value)) {
-    const y = Y(o.baseline.value).toFixed(1);
+    const y = f.Y(o.baseline.value).toFixed(1);
     out.push(`<line x1="${m.left}" y1="${y}" x2="${W - m.right}" y2="${y}" stroke="#999" stroke-dasharray="6 4"/>`);
     out.push(
       `<text x="${W - m.right - 6}" y="${Number(y) - 6}" text-anchor="end" fill="#777">${esc(o.baseline.label)}</text>`,
@@ -111,11 +141,15 @@ export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {
   if (val.length) {
     out.push(`<path d="${path(val)}" fill="none" stroke="#d62728" stroke-width="2"/>`);
     for (const p of val)
-      out.push(`<circle cx="${X(p[0]).toFixed(1)}" cy="${Y(p[1]).toFixed(1)}" r="3.5" fill="#d62728"/>`);
+      out.push(`<circle cx="${f.X(p[0]).toFixed(1)}" cy="${f.Y(p[1]).toFixed(1)}" r="3.5" fill="#d62728"/>`);
   }
-  // Legend.
-  const lx = m.left + pw - 190;
-  const ly = m.top + 14;
+  return out;
+}
+
+function legend(f: Frame, train: readonly Pt[], smooth: readonly Pt[], val: readonly Pt[]): string[] {
+  const lx = f.m.left + f.pw - 190;
+  const ly = f.m.top + 14;
+  const out: string[] = [];
   out.push(
     `<rect x="${lx - 10}" y="${ly - 12}" width="190" height="${val.length ? 44 : 26}" fill="#ffffff" fill-opacity="0.85" stroke="#ccc"/>`,
   );
@@ -128,7 +162,21 @@ export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {
       `<line x1="${lx}" y1="${ly + 18}" x2="${lx + 24}" y2="${ly + 18}" stroke="#d62728" stroke-width="2"/><circle cx="${lx + 12}" cy="${ly + 18}" r="3.5" fill="#d62728"/><text x="${lx + 32}" y="${ly + 18}" dominant-baseline="middle">val loss (last ${last.toFixed(3)})</text>`,
     );
   }
-  out.push('</svg>');
+  return out;
+}
+
+export function lossCurveSvg(metrics: readonly StepMetrics[], o: PlotOptions = {}): string {
+  const { train, val } = series(metrics);
+  const f = frameFor(train, val, o);
+  const smooth = smoothed(train);
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${f.W}" height="${f.H}" viewBox="0 0 ${f.W} ${f.H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+    `<rect width="${f.W}" height="${f.H}" fill="#ffffff"/>`,
+    ...axes(f, o.title),
+    ...curves(f, train, smooth, val, o),
+    ...legend(f, train, smooth, val),
+    '</svg>',
+  ];
   return out.join('\n') + '\n';
 }
 
