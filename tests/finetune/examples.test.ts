@@ -3,7 +3,7 @@
 // batch's longest example on the right, and the batch order resumes exactly.
 import { describe, expect, it } from 'vitest';
 import { BatchOrder, classifyBatch, sftBatch } from '../../train/finetune/batches.ts';
-import { classifyExamples, IGNORE_INDEX, sftExamples } from '../../train/finetune/examples.ts';
+import { classifyExamples, formatExampleReport, IGNORE_INDEX, sftExamples } from '../../train/finetune/examples.ts';
 import { CharTokenizer } from '../../train/tokenizers/char.ts';
 
 const tok = CharTokenizer.fromTexts(['abcdefghijklmnopqrstuvwxyz :\n']);
@@ -42,6 +42,9 @@ describe('sft examples', () => {
     expect(report).toMatchObject({ records: 3, used: 2, skipped: 1, truncated: 1, truncatedTokens: 3 });
     expect(report.reasons).toEqual({ 'target longer than the context': 1 });
     expect(report.examples).toEqual(['defs.jsonl:3: target longer than the context']);
+    expect(formatExampleReport(report)).toBe(
+      'defs.jsonl: 2 of 3 examples made; skipped: 1 target longer than the context; 1 truncated to fit (3 tokens cut)',
+    );
   });
 });
 

@@ -10,6 +10,7 @@ import type { Tokenizer } from '../tokenizers/types.ts';
 import {
   countSkip,
   emptyReport,
+  formatReport,
   FinetuneDataError,
   type ClassifyRecord,
   type Label,
@@ -42,6 +43,12 @@ export interface ClassifyExample {
   /** Position of the last real token (the closing end-of-text), where the head reads. */
   last: number;
   line: number;
+}
+
+/** `formatReport`'s line plus the truncations, e.g. `…; 5 truncated to fit (37 tokens cut)`. */
+export function formatExampleReport(r: ExampleReport): string {
+  const line = formatReport(r).replace(' records used', ' examples made');
+  return r.truncated === 0 ? line : `${line}; ${r.truncated} truncated to fit (${r.truncatedTokens} tokens cut)`;
 }
 
 function exampleReport(file: string): ExampleReport {
