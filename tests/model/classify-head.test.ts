@@ -2,12 +2,16 @@
 // gradients against finite differences, and the GPU model's head + trunk gradients (with and
 // without the auxiliary LM loss) against that reference; `forward(..., { hidden: true })` returns
 // ln_f's output without running the LM head.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { resolveConfig, validateConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
 import { paramLayout, type ParamLayout } from '../../model/layout.ts';
 import { refClassifyLossAndGrads, refForward } from '../../model/reference.ts';
+import { loadLatestCheckpoint, saveCheckpoint } from '../../model/checkpoint.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { expectClose, numericalGradient } from '../reference/fd.ts';
 
@@ -148,5 +152,26 @@ describe('classification head, GPU vs the float64 reference', () => {
     ).toThrow(/no classification head/);
     plain.dispose();
     model.dispose();
+  });
+});
+
+describe('classification checkpoint', () => {
+  it('saves the head with the model; the config (nClasses) and the weights come back exactly', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gpt-cls-ckpt-'));
+    try {
+      const cfg = resolveConfig({ preset: 'tiny', nClasses: 4 });
+      const a = GPT.create(cfg, { seed: 8 });
+      await saveCheckpoint(dir, { model: a, meta: { step: 1, tokenizer: 'test', rng: {} } });
+      const ck = loadLatestCheckpoint(dir);
+      expect(ck.meta.config.nClasses).toBe(4);
+      const b = GPT.fromParams(ck.meta.config, ck.params);
+      expect(b.w.score!.weight.shape).toEqual([4, cfg.nEmbd]);
+      const pa = await a.params.download();
+      expect(Buffer.from(ck.params.buffer).equals(Buffer.from(pa.buffer))).toBe(true);
+      a.dispose();
+      b.dispose();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
