@@ -64,6 +64,21 @@ describe('classification head layout and config', () => {
   });
 });
 
+describe('gatherRows argument checks', () => {
+  it('names the op and the shapes', () => {
+    E.tidy(() => {
+      const x = E.zeros([2, 3, 4]);
+      const pos = E.fromArray(new Int32Array([0, 2]), [2], 'i32');
+      expect(() => E.gatherRows(E.zeros([6, 4]), pos)).toThrow(/gatherRows: x must be \[B, T, C\]/);
+      expect(() => E.gatherRows(x, E.fromArray(new Int32Array([0, 1, 2]), [3], 'i32'))).toThrow(
+        /gatherRows: positions .* must be \[2\]/,
+      );
+      expect(() => E.gatherRows(x, E.zeros([2]))).toThrow(/gatherRows: expected an i32 or u32 index tensor/);
+      expect(E.gatherRows(x, pos).shape).toEqual([2, 4]);
+    });
+  });
+});
+
 describe('classification head, float64 reference', () => {
   it('every gradient (head and trunk, with an auxiliary LM loss) matches central finite differences', () => {
     const cfg = resolveConfig({ preset: 'tiny', vocabSize: 20, blockSize: 6, nEmbd: 8, nHead: 2, nClasses: 3 });
