@@ -436,24 +436,23 @@ export interface RefClassifyResult {
 }
 
 /**
- * The classification head (model/gpt.ts `classify`) in float64: score.weight · lnf[b, lastPos[b]] +
+ * The classification head (model/gpt.ts `classify`) in float64: score.weight · lnf[b, last[b]] +
  * score.bias, mean cross-entropy against labels; with `targets`, an auxiliary LM loss weighted by
  * `lmWeight` (default 1) is added. Returns the loss, the class logits and every gradient.
  */
 export function refClassifyLossAndGrads(
   layout: ParamLayout,
   params: Float64Array,
-  batch: { ids: Int32Array; lastPos: Int32Array; labels: Int32Array; B: number; T: number },
+  batch: { ids: Int32Array; last: Int32Array; labels: Int32Array; B: number; T: number },
   aux: { targets?: Int32Array; lmWeight?: number } = {},
 ): RefClassifyResult {
-  const { B, T, lastPos, labels } = batch;
+  const { B, T, last, labels } = batch;
   const C = layout.config.nEmbd;
   const K = layout.config.nClasses ?? 0;
   if (K < 1) throw new Error('reference: the model has no classification head (nClasses is 0)');
   const fwd = refForward(layout, params, batch.ids, B, T, aux.targets ?? null);
   const feat = new Float64Array(B * C); // (B, C): each sequence's last real token
-  for (let b = 0; b < B; b++)
-    feat.set(fwd.lnf.subarray((b * T + lastPos[b]!) * C, (b * T + lastPos[b]! + 1) * C), b * C);
+  for (let b = 0; b < B; b++) feat.set(fwd.lnf.subarray((b * T + last[b]!) * C, (b * T + last[b]! + 1) * C), b * C);
   const W = P(layout, params, 'score.weight');
   const logits = new Float64Array(B * K);
   matmulForward(logits, feat, W, P(layout, params, 'score.bias'), 1, B, K, C, false, true);
@@ -468,7 +467,7 @@ export function refClassifyLossAndGrads(
   const g = (name: string) => P(layout, grads, name);
   matmulBackward(dfeat, g('score.weight'), g('score.bias'), dlogits, feat, W, 1, B, K, C, false, true);
   const dlnf = new Float64Array(B * T * C);
-  for (let b = 0; b < B; b++) dlnf.set(dfeat.subarray(b * C, (b + 1) * C), (b * T + lastPos[b]!) * C);
+  for (let b = 0; b < B; b++) dlnf.set(dfeat.subarray(b * C, (b + 1) * C), (b * T + last[b]!) * C);
   if (aux.targets) lmHeadBackward(layout, params, fwd, aux.targets, grads, dlnf, -1, lmWeight);
   trunkBackward(layout, params, fwd, dlnf, grads);
   return { loss, logits, grads };

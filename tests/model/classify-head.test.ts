@@ -41,7 +41,7 @@ function classBatch(seed: number, B: number, T: number, V: number, K: number) {
   return {
     ids: Int32Array.from({ length: B * T }, () => rng.int(V)),
     targets: Int32Array.from({ length: B * T }, () => rng.int(V)),
-    lastPos: Int32Array.from({ length: B }, (_, b) => (b === 0 ? T - 1 : rng.int(T))),
+    last: Int32Array.from({ length: B }, (_, b) => (b === 0 ? T - 1 : rng.int(T))),
     labels: Int32Array.from({ length: B }, () => rng.int(K)),
     B,
     T,
@@ -112,7 +112,7 @@ describe('classification head, GPU vs the float64 reference', () => {
       const ids = E.fromArray(b.ids, [B, T], 'i32');
       const tgt = lmWeight === null ? null : E.fromArray(b.targets, [B, T], 'i32');
       const r = model.forward(ids, tgt, { hidden: true });
-      const scores = model.classify(r.hidden, E.fromArray(b.lastPos, [B], 'i32'));
+      const scores = model.classify(r.hidden, E.fromArray(b.last, [B], 'i32'));
       let l = E.crossEntropy(scores, E.fromArray(b.labels, [B], 'i32'));
       if (r.loss) l = E.add(l, E.mulScalar(r.loss, lmWeight!));
       E.backward(l);

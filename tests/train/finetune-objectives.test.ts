@@ -99,15 +99,15 @@ class ParitySupplier implements BatchSupplier<ClassifyBatch> {
     const { B, V } = this;
     const T = 4 + rng.int(this.maxT - 3); // padded per batch: 4..maxT
     const ids = new Int32Array(B * T);
-    const lastPos = new Int32Array(B);
+    const last = new Int32Array(B);
     const labels = new Int32Array(B);
     for (let b = 0; b < B; b++) {
       const len = 2 + rng.int(T - 1);
       for (let t = 0; t < len; t++) ids[b * T + t] = 1 + rng.int(V - 1);
-      lastPos[b] = len - 1;
+      last[b] = len - 1;
       labels[b] = ids[b * T + len - 1]! % 2;
     }
-    return { ids, lastPos, labels, B, T };
+    return { ids, last, labels, B, T };
   }
 
   state(): Record<string, unknown> {
@@ -123,7 +123,7 @@ describe('classify objective', () => {
   it('lmTargets: next tokens of the real tokens only', () => {
     const b: ClassifyBatch = {
       ids: Int32Array.from([5, 6, 7, 0, 8, 9, 0, 0]),
-      lastPos: Int32Array.from([2, 1]),
+      last: Int32Array.from([2, 1]),
       labels: Int32Array.from([0, 1]),
       B: 2,
       T: 4,

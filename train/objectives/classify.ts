@@ -12,16 +12,21 @@ import { classificationReport, type ClassificationReport } from '../eval/classif
 import type { Evaluation, Objective } from './objective.ts';
 import type { BatchSupplier } from './sft.ts';
 
-/** One padded classification micro-batch, row-major. */
+/**
+ * One padded classification micro-batch, row-major: the fields the fine-tuning data layer's
+ * batches (train/finetune/batches.ts ClassifyBatch) carry under the same names.
+ */
 export interface ClassifyBatch {
   /** i32 [B·T]: each text, then padding. */
   ids: Int32Array;
   /** i32 [B]: the position of each text's last real token. */
-  lastPos: Int32Array;
+  last: Int32Array;
   /** i32 [B]: class indices in [0, nClasses). */
   labels: Int32Array;
   B: number;
   T: number;
+  /** i32 [B·T]: next-token targets of the real tokens (-1 elsewhere); derived from ids when absent. */
+  lmTargets?: Int32Array;
 }
 
 export interface ClassifyObjectiveOptions {
@@ -35,13 +40,13 @@ export interface ClassifyObjectiveOptions {
 }
 
 export function checkClassifyBatch(b: ClassifyBatch, nClasses: number, what: string): void {
-  if (!(b.B >= 1 && b.T >= 1) || b.ids.length !== b.B * b.T || b.lastPos.length !== b.B || b.labels.length !== b.B)
+  if (!(b.B >= 1 && b.T >= 1) || b.ids.length !== b.B * b.T || b.last.length !== b.B || b.labels.length !== b.B)
     throw new Error(
-      `${what}: ids (${b.ids.length}), lastPos (${b.lastPos.length}) and labels (${b.labels.length}) must hold B·T, B and B values for B=${b.B}, T=${b.T}`,
+      `${what}: ids (${b.ids.length}), last (${b.last.length}) and labels (${b.labels.length}) must hold B·T, B and B values for B=${b.B}, T=${b.T}`,
     );
   for (let i = 0; i < b.B; i++) {
-    if (!(b.lastPos[i]! >= 0 && b.lastPos[i]! < b.T))
-      throw new Error(`${what}: lastPos[${i}] = ${b.lastPos[i]} outside [0, ${b.T})`);
+    if (!(b.last[i]! >= 0 && b.last[i]! < b.T))
+      throw new Error(`${what}: last[${i}] = ${b.last[i]} outside [0, ${b.T})`);
     if (!(b.labels[i]! >= 0 && b.labels[i]! < nClasses))
       throw new Error(`${what}: label[${i}] = ${b.labels[i]} outside [0, ${nClasses})`);
   }
@@ -50,7 +55,7 @@ export function checkClassifyBatch(b: ClassifyBatch, nClasses: number, what: str
 /** Next-token targets of the real tokens (the last real token and the padding are ignored). */
 export function lmTargets(b: ClassifyBatch): Int32Array {
   const out = new Int32Array(b.B * b.T).fill(-1);
-  for (let r = 0; r < b.B; r++) for (let t = 0; t < b.lastPos[r]!; t++) out[r * b.T + t] = b.ids[r * b.T + t + 1]!;
+  for (let r = 0; r < b.B; r++) for (let t = 0; t < b.last[r]!; t++) out[r * b.T + t] = b.ids[r * b.T + t + 1]!;
   return out;
 }
 
@@ -62,9 +67,9 @@ function headLogits(
   lm: boolean,
 ): { logits: Tensor; lmLoss?: Tensor } {
   const ids = fromArray(b.ids, [b.B, b.T], 'i32');
-  const targets = lm ? fromArray(lmTargets(b), [b.B, b.T], 'i32') : null;
+  const targets = lm ? fromArray(b.lmTargets ?? lmTargets(b), [b.B, b.T], 'i32') : null;
   const r = model.forward(ids, targets, { dropoutSeed, hidden: true });
-  const logits = model.classify(r.hidden, fromArray(b.lastPos, [b.B], 'i32'));
+  const logits = model.classify(r.hidden, fromArray(b.last, [b.B], 'i32'));
   return r.loss ? { logits, lmLoss: r.loss } : { logits };
 }
 
