@@ -1,7 +1,14 @@
 // Specs and dispatch sizes for kernels/layernorm.wgsl: layer normalisation forward (saving mean
 // and rstd) and backward (dinp, and dweight / dbias reduced in two deterministic stages).
 import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
-import { loadRowKernel, resolveTuning, subgroupMinSize, type Reduction, type RowTuning } from './rowreduce.ts';
+import {
+  chunkAccessors,
+  loadRowKernel,
+  resolveTuning,
+  subgroupMinSize,
+  type Reduction,
+  type RowTuning,
+} from './rowreduce.ts';
 
 const params = [
   ['N', 'u32'],
@@ -51,6 +58,21 @@ const BINDINGS: Record<Entry, KernelSpec['bindings']> = {
 const MAX_ROWS = 16;
 const specs = new Map<string, KernelSpec>();
 
+/** The scalar variants' accessors (layernorm.wgsl includes them as gen/chunks.wgsl). */
+const CHUNKS = chunkAccessors(
+  [
+    { name: 'inp', shape: 'row' },
+    { name: 'dout', shape: 'row' },
+    { name: 'weight', shape: 'vector' },
+    { name: 'bias', shape: 'vector' },
+  ],
+  [
+    { name: 'out', shape: 'row' },
+    { name: 'dinp', shape: 'row' },
+    { name: 'partial', shape: 'row' },
+  ],
+);
+
 /** The spec of one entry point linked with one reduction (built once, then cached). */
 export function layernormSpec(entry: Entry, variant: LayernormVariant, reduction: Reduction): KernelSpec {
   const entryPoint = entry === 'layernorm_forward_cached' ? entry : `${entry}_${variant}`;
@@ -59,7 +81,7 @@ export function layernormSpec(entry: Entry, variant: LayernormVariant, reduction
   if (!spec) {
     spec = {
       name: `layernorm.${entryPoint}${reduction === 'subgroup' ? '+subgroups' : ''}`,
-      wgsl: loadRowKernel('layernorm.wgsl', reduction),
+      wgsl: loadRowKernel('layernorm.wgsl', reduction, { 'gen/chunks.wgsl': CHUNKS }),
       entryPoint,
       params,
       bindings: BINDINGS[entry],

@@ -26,10 +26,51 @@ type Buf = GPUBuffer | BufferRef;
  * A row kernel's module: `file` (which includes lib/rowreduce.wgsl) linked with the reductions
  * chosen, the subgroup ones swapped in for `reduction: 'subgroup'`.
  */
-export function loadRowKernel(file: string, reduction: Reduction): string {
+export function loadRowKernel(
+  file: string,
+  reduction: Reduction,
+  generated: Readonly<Record<string, string>> = {},
+): string {
   const swap: Record<string, string> =
     reduction === 'subgroup' ? { 'lib/rowreduce.wgsl': 'lib/rowreduce-subgroup.wgsl' } : {};
-  return loadWGSL(import.meta.url, file, { swap });
+  return loadWGSL(import.meta.url, file, { swap, generated });
+}
+
+/** A buffer a row kernel's scalar variant reads or writes by 4-column chunks. */
+export interface ChunkBuffer {
+  /** The binding's name in the kernel (and its KernelSpec). */
+  name: string;
+  /** 'row': an [N, C] buffer read at a row's base offset; 'vector': one [C] row (a weight). */
+  shape: 'row' | 'vector';
+}
+
+/**
+ * WGSL accessors `load_chunk_<name>` / `store_chunk_<name>` for chunk c (columns 4c..4c+3) of a
+ * row of p.C columns, bounded by p.C (columns past it read 0 and are not written): the scalar
+ * variants' way to use vec4 arithmetic on rows whose C is not a multiple of 4. One function per
+ * buffer, generated, since a storage buffer cannot be a function parameter in WGSL except through
+ * the unrestricted_pointer_parameters extension, which made layernorm's scalar variant 60x slower
+ * on lavapipe (Mesa 25.0.7: 618 ms instead of 10 ms for the forward at [4096 x 767]).
+ */
+export function chunkAccessors(loads: readonly ChunkBuffer[], stores: readonly ChunkBuffer[]): string {
+  const at = (b: ChunkBuffer): string => (b.shape === 'row' ? 'base + 4u * c + i' : '4u * c + i');
+  const args = (b: ChunkBuffer): string => (b.shape === 'row' ? 'base: u32, c: u32' : 'c: u32');
+  const guard = (body: string): string[] => [
+    '  for (var i = 0u; i < 4u; i++) {',
+    '    if (4u * c + i < p.C) {',
+    `      ${body}`,
+    '    }',
+    '  }',
+  ];
+  const out: string[] = [];
+  for (const b of loads) {
+    out.push(`fn load_chunk_${b.name}(${args(b)}) -> vec4f {`, '  var x = vec4f(0.0);');
+    out.push(...guard(`x[i] = ${b.name}[${at(b)}];`), '  return x;', '}', '');
+  }
+  for (const b of stores) {
+    out.push(`fn store_chunk_${b.name}(${args(b)}, y: vec4f) {`, ...guard(`${b.name}[${at(b)}] = y[i];`), '}', '');
+  }
+  return out.join('\n');
 }
 
 /** The adapter's smallest subgroup size, or 0 when the device has no subgroup operations. */

@@ -20,6 +20,12 @@ export interface LinkOptions {
    * same functions (e.g. `{ 'lib/rowreduce.wgsl': 'lib/rowreduce-subgroup.wgsl' }`).
    */
   swap?: Readonly<Record<string, string>>;
+  /**
+   * Include path → WGSL text made by the launcher instead of read from a file (`//! include
+   * gen/<name>`): code that differs only in which binding it touches, such as per-buffer accessors
+   * (WGSL has no pointers to storage buffers as parameters that lavapipe compiles well).
+   */
+  generated?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -48,7 +54,7 @@ export function linkWGSL(name: string, source: string, read: (path: string) => s
       linked.add(path);
       let body: string;
       try {
-        body = read(path);
+        body = opts.generated?.[path] ?? read(path);
       } catch (e) {
         throw new Error(`WGSL: ${file} includes ${path}, which cannot be read (${(e as Error).message})`);
       }

@@ -2,6 +2,7 @@
 // directives hoisted, clear errors. Pure text, no GPU.
 import { describe, expect, it } from 'vitest';
 import { linkWGSL, loadWGSL } from '../../kernels/gpu/wgsl.ts';
+import { chunkAccessors } from '../../kernels/rowreduce.ts';
 
 function reader(files: Record<string, string>): (path: string) => string {
   return (path) => {
@@ -54,6 +55,13 @@ describe('linkWGSL', () => {
     expect(code(out)).toEqual(['fn fast() {}']);
   });
 
+  it('takes a generated include from the launcher instead of a file', () => {
+    const out = linkWGSL('k.wgsl', 'fn main() {}\n//! include gen/acc.wgsl', reader({}), {
+      generated: { 'gen/acc.wgsl': 'fn load_chunk_inp() {}' },
+    });
+    expect(code(out)).toEqual(['fn main() {}', 'fn load_chunk_inp() {}']);
+  });
+
   it('names the including file when an included file is missing', () => {
     const files = { 'lib/a.wgsl': '//! include lib/missing.wgsl' };
     expect(() => linkWGSL('k.wgsl', '//! include lib/a.wgsl', reader(files))).toThrow(
@@ -81,5 +89,16 @@ describe('loadWGSL', () => {
 
   it('throws naming the file for a missing kernel file', () => {
     expect(() => loadWGSL(import.meta.url, 'nope.wgsl')).toThrow(/nope\.wgsl/);
+  });
+});
+
+describe('chunkAccessors', () => {
+  it('writes one bounded accessor per buffer, row buffers offset by base', () => {
+    const text = chunkAccessors([{ name: 'w', shape: 'vector' }], [{ name: 'out', shape: 'row' }]);
+    expect(text).toContain('fn load_chunk_w(c: u32) -> vec4f {');
+    expect(text).toContain('x[i] = w[4u * c + i];');
+    expect(text).toContain('fn store_chunk_out(base: u32, c: u32, y: vec4f) {');
+    expect(text).toContain('out[base + 4u * c + i] = y[i];');
+    expect(text.match(/if \(4u \* c \+ i < p\.C\)/g)).toHaveLength(2);
   });
 });
