@@ -17,7 +17,8 @@ import { adamwConfig, type TrainConfig } from './config.ts';
 import { trainLoop, type LoopHooks } from './loop.ts';
 import { progressMode, TrainProgress } from './metrics.ts';
 import { batchShape, loadData, PretrainObjective } from './objectives/pretrain.ts';
-import { initialState, openRunFolder, resolveRun, type KeySources } from './run-dir.ts';
+import { initialState, openRunFolder, resolveRun, type KeySources, type ResolvedRun } from './run-dir.ts';
+import { RunLock } from './run-lock.ts';
 import { reportRun, summarize, type RunSummary } from './report.ts';
 import { StopRequest } from './stop.ts';
 
@@ -53,6 +54,21 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   const log = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const t0 = performance.now();
   const run = resolveRun(cfgIn, opts.sources);
+  const lock = RunLock.acquire(run.runDir, log);
+  try {
+    return await pretrainLocked(run, opts, log, t0);
+  } finally {
+    lock.release();
+  }
+}
+
+/** pretrain() once the run folder is resolved and locked. */
+async function pretrainLocked(
+  run: ResolvedRun,
+  opts: PretrainOptions,
+  log: (line: string) => void,
+  t0: number,
+): Promise<RunSummary> {
   for (const s of run.ckpt?.skipped ?? []) log(`warning: skipped a broken checkpoint: ${s.error}`);
   const { ckpt, runDir } = run;
   const data = loadData(run.cfg.data!);
