@@ -20,7 +20,7 @@ import { batchShape, loadData, PretrainObjective } from './objectives/pretrain.t
 import { initialState, openRunFolder, resolveRun, type KeySources, type ResolvedRun } from './run-dir.ts';
 import { RunLock } from './run-lock.ts';
 import { reportRun, summarize, type RunSummary } from './report.ts';
-import { StopRequest } from './stop.ts';
+import { STOP_EXIT_STATUS, StopRequest } from './stop.ts';
 
 export type { RunSummary } from './report.ts';
 
@@ -47,6 +47,11 @@ export function modelConfigFor(cfg: TrainConfig, vocabSize: number): GPTConfig {
   } catch (e) {
     throw new CliError((e as Error).message.replace(/^invalid GPT config: /, 'invalid model: '));
   }
+}
+
+/** The CLI's exit status for a run: 0 finished, 128 + the signal's number when a signal stopped it. */
+export function exitStatus(s: RunSummary): number {
+  return s.status === 'stopped' && s.stoppedBy ? (STOP_EXIT_STATUS[s.stoppedBy as 'SIGINT'] ?? 1) : 0;
 }
 
 /** Runs pre-training as configured; returns the summary (also written to <out>/summary.json). */
@@ -137,6 +142,7 @@ async function pretrainLocked(
     tokenizer: data.tokenizer.id,
     data: data.dir,
   });
+  if (summary.status === 'stopped' && stop.signal) summary.stoppedBy = stop.signal;
   model.dispose();
   opt.dispose();
   if (summary.status === 'finished') files.writeJson('summary.json', summary);

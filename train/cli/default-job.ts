@@ -14,7 +14,7 @@ import { prepare } from '../data/prepare.ts';
 import { formatReport } from '../data/report.ts';
 import { listCheckpoints } from '../../model/checkpoint.ts';
 import { formatDuration } from '../metrics.ts';
-import { pretrain } from '../pretrain.ts';
+import { exitStatus, pretrain } from '../pretrain.ts';
 import { clearRun } from '../run-dir.ts';
 
 export interface DefaultJobConfig extends TrainConfig {
@@ -173,5 +173,5 @@ export async function defaultJobMain(argv: string[]): Promise<number> {
     );
     log(`try: npx webgpu-gpt generate --checkpoint ${runDir} --prompt "Call me Ishmael."`);
   }
-  return 0;
+  return exitStatus(summary);
 }
