@@ -17,7 +17,15 @@ import { adamwConfig, type TrainConfig } from './config.ts';
 import { trainLoop, type LoopHooks } from './loop.ts';
 import { progressMode, TrainProgress } from './metrics.ts';
 import { batchShape, loadData, PretrainObjective } from './objectives/pretrain.ts';
-import { initialState, openRunFolder, resolveRun, type KeySources, type ResolvedRun } from './run-dir.ts';
+import {
+  cleanLeftovers,
+  initialState,
+  namingFile,
+  openRunFolder,
+  resolveRun,
+  type KeySources,
+  type ResolvedRun,
+} from './run-dir.ts';
 import { RunLock } from './run-lock.ts';
 import { reportRun, summarize, type RunSummary } from './report.ts';
 import { STOP_EXIT_STATUS, StopRequest } from './stop.ts';
@@ -61,6 +69,7 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   const run = resolveRun(cfgIn, opts.sources);
   const lock = RunLock.acquire(run.runDir, log);
   try {
+    cleanLeftovers(run.runDir);
     return await pretrainLocked(run, opts, log, t0);
   } finally {
     lock.release();
@@ -82,6 +91,7 @@ async function pretrainLocked(
     throw new CliError(
       `--resume: the checkpoint's vocabulary (${run.ckpt.meta.config.vocabSize}) differs from the data's (${modelCfg.vocabSize})`,
     );
+  checkResumeTokenizer(run, data.tokenizer.id, data.dir);
   const { B, T, accum } = batchShape(run.cfg, data, modelCfg);
 
   const rt = await initEngine();
@@ -106,6 +116,11 @@ async function pretrainLocked(
   const { cfg, files } = openRunFolder(run, { model: modelCfg, data, accum, adapter }, log);
   state.trainConfig = cfg;
   if (ckpt) log(`resuming ${runDir} at step ${step} of ${state.totalSteps} (${ckpt.path})`);
+  const last = run.resumes.at(-1);
+  if (ckpt && last?.step === step) {
+    const what = Object.entries(last.changed).map(([k, [a, b]]) => `--${k} ${String(a)} -> ${String(b)}`);
+    log(`changed on resume: ${what.join(', ')} (recorded in config.json "resumes")`);
+  }
 
   const progress = new TrainProgress(progressMode(cfg.progress), (l) => process.stderr.write(l + '\n'));
   const stop = new StopRequest((l) => progress.message(l)).follow(opts.signal);
@@ -114,10 +129,9 @@ async function pretrainLocked(
     state.elapsedSec = elapsed();
     const meta = { step: at, tokenizer: { id: data.tokenizer.id, json: data.tokenizer.toJSON() } };
     const full = { ...meta, data: objective.dataState(), extra: { ...state } };
-    return saveCheckpoint(
-      join(runDir, 'checkpoints'),
-      { model, optimizer: opt, meta: full },
-      { keep: cfg.keepCheckpoints },
+    const dir = join(runDir, 'checkpoints');
+    return namingFile(dir, runDir, () =>
+      saveCheckpoint(dir, { model, optimizer: opt, meta: full }, { keep: cfg.keepCheckpoints }),
     );
   };
   const budget = new TimeBudget(cfg);
@@ -148,6 +162,15 @@ async function pretrainLocked(
   if (summary.status === 'finished') files.writeJson('summary.json', summary);
   reportRun(summary, { totalSteps: state.totalSteps, elapsedSec: totalElapsed, runDir }, log);
   return summary;
+}
+
+/** A resumed run must read the data with the tokenizer it was trained with (same size is not enough). */
+function checkResumeTokenizer(run: ResolvedRun, dataTokenizer: string, dataDir: string): void {
+  const id = (run.ckpt?.meta.tokenizer as { id?: unknown } | null | undefined)?.id;
+  if (typeof id === 'string' && id !== dataTokenizer)
+    throw new CliError(
+      `--resume: the run was trained with tokenizer ${id}, but ${dataDir} is tokenized with ${dataTokenizer} (prepared again?): resume on the data it was trained on`,
+    );
 }
 
 /**
