@@ -16,7 +16,7 @@ import { CliError } from './cli-error.ts';
 import { adamwConfig, type TrainConfig } from './config.ts';
 import { trainLoop, type LoopHooks } from './loop.ts';
 import { progressMode, TrainProgress } from './metrics.ts';
-import { batchShape, loadData, PretrainObjective } from './objectives/pretrain.ts';
+import { batchShape, loadData, PretrainObjective, type DataSet } from './objectives/pretrain.ts';
 import {
   cleanLeftovers,
   initialState,
@@ -87,11 +87,7 @@ async function pretrainLocked(
   const { ckpt, runDir } = run;
   const data = loadData(run.cfg.data!);
   const modelCfg = modelConfigFor(run.cfg, data.tokenizer.vocabSize);
-  if (run.ckpt && run.ckpt.meta.config.vocabSize !== modelCfg.vocabSize)
-    throw new CliError(
-      `--resume: the checkpoint's vocabulary (${run.ckpt.meta.config.vocabSize}) differs from the data's (${modelCfg.vocabSize})`,
-    );
-  checkResumeTokenizer(run, data.tokenizer.id, data.dir);
+  checkResumeData(run, data, modelCfg.vocabSize);
   const { B, T, accum } = batchShape(run.cfg, data, modelCfg);
 
   const rt = await initEngine();
@@ -115,12 +111,7 @@ async function pretrainLocked(
 
   const { cfg, files } = openRunFolder(run, { model: modelCfg, data, accum, adapter }, log);
   state.trainConfig = cfg;
-  if (ckpt) log(`resuming ${runDir} at step ${step} of ${state.totalSteps} (${ckpt.path})`);
-  const last = run.resumes.at(-1);
-  if (ckpt && last?.step === step) {
-    const what = Object.entries(last.changed).map(([k, [a, b]]) => `--${k} ${String(a)} -> ${String(b)}`);
-    log(`changed on resume: ${what.join(', ')} (recorded in config.json "resumes")`);
-  }
+  if (ckpt) logResume(run, state.totalSteps, log);
 
   const progress = new TrainProgress(progressMode(cfg.progress), (l) => process.stderr.write(l + '\n'));
   const stop = new StopRequest((l) => progress.message(l)).follow(opts.signal);
@@ -164,13 +155,28 @@ async function pretrainLocked(
   return summary;
 }
 
-/** A resumed run must read the data with the tokenizer it was trained with (same size is not enough). */
-function checkResumeTokenizer(run: ResolvedRun, dataTokenizer: string, dataDir: string): void {
-  const id = (run.ckpt?.meta.tokenizer as { id?: unknown } | null | undefined)?.id;
-  if (typeof id === 'string' && id !== dataTokenizer)
+/** A resumed run must read data of its own tokenizer: the same id, not only the same size. */
+function checkResumeData(run: ResolvedRun, data: DataSet, vocabSize: number): void {
+  if (!run.ckpt) return;
+  if (run.ckpt.meta.config.vocabSize !== vocabSize)
     throw new CliError(
-      `--resume: the run was trained with tokenizer ${id}, but ${dataDir} is tokenized with ${dataTokenizer} (prepared again?): resume on the data it was trained on`,
+      `--resume: the checkpoint's vocabulary (${run.ckpt.meta.config.vocabSize}) differs from the data's (${vocabSize})`,
     );
+  const id = (run.ckpt.meta.tokenizer as { id?: unknown } | null | undefined)?.id;
+  if (typeof id === 'string' && id !== data.tokenizer.id)
+    throw new CliError(
+      `--resume: the run was trained with tokenizer ${id}, but ${data.dir} is tokenized with ${data.tokenizer.id} (prepared again?): resume on the data it was trained on`,
+    );
+}
+
+/** Where a resume starts, and the keys it changed. */
+function logResume(run: ResolvedRun, totalSteps: number, log: (line: string) => void): void {
+  const { step } = run.ckpt!.meta;
+  log(`resuming ${run.runDir} at step ${step} of ${totalSteps} (${run.ckpt!.path})`);
+  const last = run.resumes.at(-1);
+  if (last?.step !== step) return;
+  const what = Object.entries(last.changed).map(([k, [a, b]]) => `--${k} ${String(a)} -> ${String(b)}`);
+  log(`changed on resume: ${what.join(', ')} (recorded in config.json "resumes")`);
 }
 
 /**

@@ -127,6 +127,52 @@ function alreadyPrepared(dataDir: string, inputs: string[], tokenizer: string, v
   }
 }
 
+/**
+ * The data of the job: a prepared --data folder as it is, else the inputs prepared into `dataDir`
+ * (skipped when they already are); a --data folder that is neither prepared nor empty is refused.
+ */
+async function ensureData(
+  d: {
+    dataDir: string;
+    given: string | null;
+    input: string | null;
+    inputs: string[];
+    tokenizer: string;
+    vocabSize: number;
+  },
+  sources: { vocabSize?: string },
+  log: (line: string) => void,
+): Promise<void> {
+  const { dataDir, given, input, inputs, tokenizer, vocabSize } = d;
+  if (given !== null && isPrepared(dataDir)) {
+    if (input !== null && !alreadyPrepared(dataDir, inputs, tokenizer, vocabSize))
+      throw new CliError(
+        `--data ${given} is already prepared from other text or another tokenizer: leave out --input to train on it, or give an empty --data folder to prepare ${input} into`,
+      );
+    log(`data: using ${dataDir} (prepared folder given with --data)`);
+  } else if (given !== null && existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new CliError(
+      `--data ${given}: not a prepared data folder (no report.json, train.bin, val.bin; run webgpu-gpt prepare), and not empty, so nothing is prepared into it`,
+    );
+  } else if (alreadyPrepared(dataDir, inputs, tokenizer, vocabSize)) {
+    log(`data: using ${dataDir} (already prepared; delete it to prepare again)`);
+  } else {
+    log(
+      `preparing ${input ?? 'the default corpus (Moby-Dick)'} into ${dataDir} (${tokenizer}${tokenizer === 'bpe' ? ` ${vocabSize}` : ''} tokenizer)...`,
+    );
+    const report = await prepare({
+      inputs,
+      out: dataDir,
+      tokenizer: tokenizer as 'bpe' | 'char' | 'gpt2',
+      vocabSize:
+        tokenizer === 'gpt2' ? undefined : tokenizer === 'char' && sources.vocabSize !== 'cli' ? undefined : vocabSize,
+      progress: process.stderr.isTTY ? 'bar' : 'off',
+    });
+    const lines = formatReport(report).split('\n');
+    log(lines.filter((l) => /tokenizer|tokens,|^prepared|done in/.test(l)).join('\n'));
+  }
+}
+
 export async function defaultJobMain(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const parsed = parseConfig(DEFAULT_JOB_SCHEMA, argv, 'train-default');
@@ -154,37 +200,11 @@ export async function defaultJobMain(argv: string[]): Promise<number> {
 
   // 1. Data.
   const dataGiven = parsed.sources.data === 'cli' || parsed.sources.data === 'file';
-  if (dataGiven && isPrepared(dataDir)) {
-    if (input !== null && !alreadyPrepared(dataDir, inputs, tokenizer, vocabSize))
-      throw new CliError(
-        `--data ${train.data} is already prepared from other text or another tokenizer: leave out --input to train on it, or give an empty --data folder to prepare ${input} into`,
-      );
-    log(`data: using ${dataDir} (prepared folder given with --data)`);
-  } else if (dataGiven && existsSync(dataDir) && readdirSync(dataDir).length > 0) {
-    throw new CliError(
-      `--data ${train.data}: not a prepared data folder (no report.json, train.bin, val.bin; run webgpu-gpt prepare), and not empty, so nothing is prepared into it`,
-    );
-  } else if (alreadyPrepared(dataDir, inputs, tokenizer, vocabSize)) {
-    log(`data: using ${dataDir} (already prepared; delete it to prepare again)`);
-  } else {
-    log(
-      `preparing ${input ?? 'the default corpus (Moby-Dick)'} into ${dataDir} (${tokenizer}${tokenizer === 'bpe' ? ` ${vocabSize}` : ''} tokenizer)...`,
-    );
-    const report = await prepare({
-      inputs,
-      out: dataDir,
-      tokenizer: tokenizer as 'bpe' | 'char' | 'gpt2',
-      vocabSize:
-        tokenizer === 'gpt2'
-          ? undefined
-          : tokenizer === 'char' && parsed.sources.vocabSize !== 'cli'
-            ? undefined
-            : vocabSize,
-      progress: process.stderr.isTTY ? 'bar' : 'off',
-    });
-    const lines = formatReport(report).split('\n');
-    log(lines.filter((l) => /tokenizer|tokens,|^prepared|done in/.test(l)).join('\n'));
-  }
+  await ensureData(
+    { dataDir, given: dataGiven ? train.data : null, input, inputs, tokenizer, vocabSize },
+    parsed.sources,
+    log,
+  );
 
   // 2. Training: resume an interrupted run, else start a fresh one.
   const ckpts = listCheckpoints(join(runDir, 'checkpoints'));
