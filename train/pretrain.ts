@@ -68,10 +68,15 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   const t0 = performance.now();
   const run = resolveRun(cfgIn, opts.sources);
   const lock = RunLock.acquire(run.runDir, log);
+  // Signals count from here: one during start-up (data, device, pipelines) stops the run after
+  // its first step, with a checkpoint and the lock released, like one during training.
+  const stop = new StopRequest((l) => process.stderr.write(l + '\n')).follow(opts.signal);
+  if (opts.handleSigint ?? false) stop.listen();
   try {
     cleanLeftovers(run.runDir);
-    return await pretrainLocked(run, opts, log, t0);
+    return await pretrainLocked(run, opts, stop, log, t0);
   } finally {
+    stop.dispose();
     lock.release();
   }
 }
@@ -80,6 +85,7 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
 async function pretrainLocked(
   run: ResolvedRun,
   opts: PretrainOptions,
+  stop: StopRequest,
   log: (line: string) => void,
   t0: number,
 ): Promise<RunSummary> {
@@ -114,8 +120,7 @@ async function pretrainLocked(
   if (ckpt) logResume(run, state.totalSteps, log);
 
   const progress = new TrainProgress(progressMode(cfg.progress), (l) => process.stderr.write(l + '\n'));
-  const stop = new StopRequest((l) => progress.message(l)).follow(opts.signal);
-  if (opts.handleSigint ?? false) stop.listen();
+  stop.tellVia((l) => progress.message(l));
   const checkpoint = async (at: number): Promise<string> => {
     state.elapsedSec = elapsed();
     const meta = { step: at, tokenizer: { id: data.tokenizer.id, json: data.tokenizer.toJSON() } };
@@ -126,15 +131,10 @@ async function pretrainLocked(
     );
   };
   const budget = new TimeBudget(cfg);
-  let res;
-  try {
-    if (budget.enabled && step < state.totalSteps) await probeEvaluation(budget, objective, model);
-    const lastCheckpoint = ckpt?.path ?? null;
-    const loop = { model, opt, objective, cfg, accum, state, step, files, budget, stop, progress, elapsed };
-    res = await trainLoop({ ...loop, checkpoint, lastCheckpoint, hooks: opts });
-  } finally {
-    stop.dispose();
-  }
+  if (budget.enabled && step < state.totalSteps) await probeEvaluation(budget, objective, model);
+  const lastCheckpoint = ckpt?.path ?? null;
+  const loop = { model, opt, objective, cfg, accum, state, step, files, budget, stop, progress, elapsed };
+  const res = await trainLoop({ ...loop, checkpoint, lastCheckpoint, hooks: opts });
 
   const totalElapsed = elapsed();
   const summary = summarize(res, state, {

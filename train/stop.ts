@@ -21,8 +21,14 @@ export class StopRequest {
   private readonly handler = (sig: NodeJS.Signals): void => this.onSignal(sig);
   private listening = false;
 
-  /** `say` prints a line for the user (above a progress bar). */
-  constructor(private readonly say: (line: string) => void) {}
+  /** `say` prints a line for the user (above a progress bar, once there is one: see tellVia). */
+  constructor(private say: (line: string) => void) {}
+
+  /** Prints the stop messages through `say` from now on. */
+  tellVia(say: (line: string) => void): this {
+    this.say = say;
+    return this;
+  }
 
   /** Stops like a first Ctrl-C when `signal` is aborted. */
   follow(signal: AbortSignal | undefined): this {

@@ -75,6 +75,33 @@ describe('signals to the webgpu-gpt process', () => {
     });
   }
 
+  it('SIGTERM during start-up (before the first step) also stops with a checkpoint and no lock left', async () => {
+    const out = join(work, 'early');
+    const cli = startCli([
+      'pretrain',
+      '--data',
+      data,
+      '--out',
+      out,
+      ...TINY_FLAGS,
+      '--steps',
+      '100000',
+      '--evalEvery',
+      '0',
+    ]);
+    let trainer = 0;
+    await waitFor(
+      () => (trainer = readLock(join(out, LOCK_FILE))?.pid ?? 0) > 0,
+      () => `no lock: ${cli.stderr()}`,
+      120_000,
+      5,
+    );
+    process.kill(cli.pid, 'SIGTERM');
+    expect(await cli.exited, cli.stderr()).toEqual({ code: 143, signal: null });
+    expect(gone(trainer)).toBe(true);
+    await expectResumable(out, cli.stdout());
+  });
+
   it('kill -9 of the supervisor: the trainer checkpoints and exits on its own', async () => {
     const out = join(work, 'kill9');
     const { cli, trainer } = await startTraining(out);
