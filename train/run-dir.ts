@@ -234,6 +234,8 @@ export function openRunFolder(
   const { runDir, ckpt } = run;
   const { model, data, accum } = o;
   mkdirSync(join(runDir, 'checkpoints'), { recursive: true });
+  // A resumed run is not finished until it finishes again (train-default keeps finished runs).
+  if (ckpt) rmSync(join(runDir, 'summary.json'), { force: true });
   copyFileSync(join(data.dir, TOKENIZER_FILE), join(runDir, TOKENIZER_FILE));
   const T = model.blockSize;
   const resolved: RunConfig = {

@@ -160,6 +160,15 @@ describe('run folder edges', () => {
     expect(steps).toEqual(['1', '2', '3', '4']);
   });
 
+  it('a finished run resumed for more steps and stopped is no longer marked finished', async () => {
+    const out = join(work, 'extended');
+    await pretrain(tinyConfig(data, out, { steps: 2, evalEvery: 0, sampleTokens: 0 }), quiet);
+    expect(existsSync(join(out, 'summary.json'))).toBe(true);
+    const s = await resume(out, { steps: 6 }, { ...quiet, stopAfterSteps: 1 });
+    expect(s.status).toBe('stopped');
+    expect(existsSync(join(out, 'summary.json'))).toBe(false);
+  });
+
   it('--steps on a resume must exceed the steps already taken', async () => {
     const out = await stoppedRun('fewer-steps');
     expect(await cliError(resume(out, { steps: 2 }))).toMatch(/--steps 2: the run has already taken 2 steps/);
