@@ -1,6 +1,7 @@
-// Pre-training: wires the parts together. The run folder (fresh or resumed, run-dir.ts), the data
-// and the objective (objectives/pretrain.ts), the model and AdamW, the time budget (budget.ts),
-// stop handling (stop.ts), then the loop (loop.ts) and the summary (summary.ts).
+// Pre-training: wires the parts together. The run folder (fresh or resumed, run-dir.ts) and its
+// lock (run-lock.ts), stop handling (stop.ts), the data and the objective (objectives/pretrain.ts),
+// the model and AdamW, the time budget (budget.ts), then the loop (loop.ts) and the summary
+// (report.ts).
 //
 // Reproducible: the weights, the batch sampler and every dropout mask derive from `seed`, and a
 // checkpoint holds everything that changes (weights, AdamW moments and step, sampler state, step,

@@ -193,7 +193,8 @@ export async function defaultJobMain(argv: string[]): Promise<number> {
   if (finished && !fresh) {
     log(
       `${runDir} already holds a finished run (${describeFinished(runDir)}): nothing to do. ` +
-        `Pass --fresh to replace it (its checkpoints are deleted), or --out <folder> to train another.`,
+        `Pass --fresh to replace it (its checkpoints are deleted), --out <folder> to train another, ` +
+        `or extend it: webgpu-gpt pretrain --resume ${runDir} --steps <more>.`,
     );
     return 0;
   }
