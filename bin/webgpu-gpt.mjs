@@ -54,7 +54,12 @@ async function run() {
     process.stderr.columns = Number(process.env.WEBGPU_GPT_STDERR_COLUMNS);
   }
   // The supervisor is gone (killed with -9): stop like on SIGTERM (a trainer checkpoints first).
-  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  // Its stderr went to the supervisor, a closed pipe now: drop what is written there (EPIPE
+  // would otherwise crash the trainer before its checkpoint).
+  process.on('disconnect', () => {
+    process.stderr.on('error', () => {});
+    process.kill(process.pid, 'SIGTERM');
+  });
   process.channel?.unref(); // the IPC channel alone must not keep the process alive
   // A git checkout has the TypeScript sources (run through tsx, never a stale build); an installed
   // package has only the compiled dist/.

@@ -356,9 +356,19 @@ export function listCheckpoints(dir: string): { step: number; path: string }[] {
     .sort((a, b) => b.step - a.step);
 }
 
-/** Deletes all but the newest `keep` checkpoints, and leftovers of interrupted writes. */
+/**
+ * Deletes all but the newest `keep` checkpoints, and leftovers of interrupted writes. Each old
+ * checkpoint is renamed to a `.tmp-ckpt-*` name before it is deleted: a kill mid-delete leaves a
+ * leftover that the next prune (or the trainer's start) removes, never a half-deleted directory
+ * under a checkpoint's name.
+ */
 export function pruneCheckpoints(dir: string, keep: number): void {
-  if (keep >= 1) for (const c of listCheckpoints(dir).slice(keep)) fs.rmSync(c.path, { recursive: true, force: true });
+  if (keep >= 1)
+    for (const c of listCheckpoints(dir).slice(keep)) {
+      const doomed = path.join(dir, `.tmp-${path.basename(c.path)}-${process.pid}-${Date.now()}-pruned`);
+      fs.renameSync(c.path, doomed);
+      fs.rmSync(doomed, { recursive: true, force: true });
+    }
   for (const d of fs.readdirSync(dir)) {
     const m = /^\.tmp-ckpt-\d+-(\d+)-/.exec(d);
     // Only this process's leftovers, or those of processes that no longer exist.

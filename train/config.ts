@@ -499,7 +499,7 @@ export const TRAIN_SCHEMA: Schema<TrainConfig> = {
     type: 'string',
     default: null,
     group: 'data',
-    help: 'continue the stopped run in this folder (its saved config is used; --steps/--maxMinutes may extend it)',
+    help: 'continue the stopped run in this folder (its saved config is used; --steps, --maxMinutes, --evalEvery, --lr, --minLr, --gradClip and the sampling keys may change)',
   },
   model: {
     type: 'string',

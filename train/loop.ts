@@ -182,7 +182,7 @@ function countSkipped<M>(r: TrainLoop<M>, res: LoopResult, m: StepMetrics, stats
   throw new CliError(
     `training stopped: ${state.badStreak} steps in a row had a non-finite loss or gradient norm (at step ${m.step}). ` +
       `The last good checkpoint is intact${ckpt ? ` (${ckpt})` : ' (none was written yet)'}; ` +
-      `try a lower --lr (now ${r.cfg.lr}) or --gradClip, then --resume ${r.files.dir}.`,
+      `continue with a lower learning rate: --resume ${r.files.dir} --lr ${r.cfg.lr / 4} (or a tighter --gradClip, now ${r.cfg.gradClip}).`,
   );
 }
 

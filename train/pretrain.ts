@@ -1,6 +1,7 @@
-// Pre-training: wires the parts together. The run folder (fresh or resumed, run-dir.ts), the data
-// and the objective (objectives/pretrain.ts), the model and AdamW, the time budget (budget.ts),
-// stop handling (stop.ts), then the loop (loop.ts) and the summary (summary.ts).
+// Pre-training: wires the parts together. The run folder (fresh or resumed, run-dir.ts) and its
+// lock (run-lock.ts), stop handling (stop.ts), the data and the objective (objectives/pretrain.ts),
+// the model and AdamW, the time budget (budget.ts), then the loop (loop.ts) and the summary
+// (report.ts).
 //
 // Reproducible: the weights, the batch sampler and every dropout mask derive from `seed`, and a
 // checkpoint holds everything that changes (weights, AdamW moments and step, sampler state, step,
@@ -16,10 +17,19 @@ import { CliError } from './cli-error.ts';
 import { adamwConfig, type TrainConfig } from './config.ts';
 import { trainLoop, type LoopHooks } from './loop.ts';
 import { progressMode, TrainProgress } from './metrics.ts';
-import { batchShape, loadData, PretrainObjective } from './objectives/pretrain.ts';
-import { initialState, openRunFolder, resolveRun, type KeySources } from './run-dir.ts';
+import { batchShape, loadData, PretrainObjective, type DataSet } from './objectives/pretrain.ts';
+import {
+  cleanLeftovers,
+  initialState,
+  namingFile,
+  openRunFolder,
+  resolveRun,
+  type KeySources,
+  type ResolvedRun,
+} from './run-dir.ts';
+import { RunLock } from './run-lock.ts';
 import { reportRun, summarize, type RunSummary } from './report.ts';
-import { StopRequest } from './stop.ts';
+import { STOP_EXIT_STATUS, StopRequest } from './stop.ts';
 
 export type { RunSummary } from './report.ts';
 
@@ -48,19 +58,43 @@ export function modelConfigFor(cfg: TrainConfig, vocabSize: number): GPTConfig {
   }
 }
 
+/** The CLI's exit status for a run: 0 finished, 128 + the signal's number when a signal stopped it. */
+export function exitStatus(s: RunSummary): number {
+  return s.status === 'stopped' && s.stoppedBy ? (STOP_EXIT_STATUS[s.stoppedBy as 'SIGINT'] ?? 1) : 0;
+}
+
 /** Runs pre-training as configured; returns the summary (also written to <out>/summary.json). */
 export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): Promise<RunSummary> {
   const log = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const t0 = performance.now();
   const run = resolveRun(cfgIn, opts.sources);
+  const lock = RunLock.acquire(run.runDir, log);
+  // Signals count from here: one during start-up (data, device, pipelines) stops the run after
+  // its first step, with a checkpoint and the lock released, like one during training.
+  const stop = new StopRequest((l) => process.stderr.write(l + '\n')).follow(opts.signal);
+  if (opts.handleSigint ?? false) stop.listen();
+  try {
+    cleanLeftovers(run.runDir);
+    return await pretrainLocked(run, opts, stop, log, t0);
+  } finally {
+    stop.dispose();
+    lock.release();
+  }
+}
+
+/** pretrain() once the run folder is resolved and locked. */
+async function pretrainLocked(
+  run: ResolvedRun,
+  opts: PretrainOptions,
+  stop: StopRequest,
+  log: (line: string) => void,
+  t0: number,
+): Promise<RunSummary> {
   for (const s of run.ckpt?.skipped ?? []) log(`warning: skipped a broken checkpoint: ${s.error}`);
   const { ckpt, runDir } = run;
   const data = loadData(run.cfg.data!);
   const modelCfg = modelConfigFor(run.cfg, data.tokenizer.vocabSize);
-  if (run.ckpt && run.ckpt.meta.config.vocabSize !== modelCfg.vocabSize)
-    throw new CliError(
-      `--resume: the checkpoint's vocabulary (${run.ckpt.meta.config.vocabSize}) differs from the data's (${modelCfg.vocabSize})`,
-    );
+  checkResumeData(run, data, modelCfg.vocabSize);
   const { B, T, accum } = batchShape(run.cfg, data, modelCfg);
 
   const rt = await initEngine();
@@ -84,31 +118,24 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
 
   const { cfg, files } = openRunFolder(run, { model: modelCfg, data, accum, adapter }, log);
   state.trainConfig = cfg;
-  if (ckpt) log(`resuming ${runDir} at step ${step} of ${state.totalSteps} (${ckpt.path})`);
+  if (ckpt) logResume(run, state.totalSteps, log);
 
   const progress = new TrainProgress(progressMode(cfg.progress), (l) => process.stderr.write(l + '\n'));
-  const stop = new StopRequest((l) => progress.message(l)).follow(opts.signal);
-  if (opts.handleSigint ?? false) stop.listen();
+  stop.tellVia((l) => progress.message(l));
   const checkpoint = async (at: number): Promise<string> => {
     state.elapsedSec = elapsed();
     const meta = { step: at, tokenizer: { id: data.tokenizer.id, json: data.tokenizer.toJSON() } };
     const full = { ...meta, data: objective.dataState(), extra: { ...state } };
-    return saveCheckpoint(
-      join(runDir, 'checkpoints'),
-      { model, optimizer: opt, meta: full },
-      { keep: cfg.keepCheckpoints },
+    const dir = join(runDir, 'checkpoints');
+    return namingFile(dir, runDir, () =>
+      saveCheckpoint(dir, { model, optimizer: opt, meta: full }, { keep: cfg.keepCheckpoints }),
     );
   };
   const budget = new TimeBudget(cfg);
-  let res;
-  try {
-    if (budget.enabled && step < state.totalSteps) await probeEvaluation(budget, objective, model);
-    const lastCheckpoint = ckpt?.path ?? null;
-    const loop = { model, opt, objective, cfg, accum, state, step, files, budget, stop, progress, elapsed };
-    res = await trainLoop({ ...loop, checkpoint, lastCheckpoint, hooks: opts });
-  } finally {
-    stop.dispose();
-  }
+  if (budget.enabled && step < state.totalSteps) await probeEvaluation(budget, objective, model);
+  const lastCheckpoint = ckpt?.path ?? null;
+  const loop = { model, opt, objective, cfg, accum, state, step, files, budget, stop, progress, elapsed };
+  const res = await trainLoop({ ...loop, checkpoint, lastCheckpoint, hooks: opts });
 
   const totalElapsed = elapsed();
   const summary = summarize(res, state, {
@@ -121,11 +148,36 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
     tokenizer: data.tokenizer.id,
     data: data.dir,
   });
+  if (summary.status === 'stopped' && stop.signal) summary.stoppedBy = stop.signal;
   model.dispose();
   opt.dispose();
   if (summary.status === 'finished') files.writeJson('summary.json', summary);
   reportRun(summary, { totalSteps: state.totalSteps, elapsedSec: totalElapsed, runDir }, log);
   return summary;
+}
+
+/** A resumed run must read data of its own tokenizer: the same id, not only the same size. */
+function checkResumeData(run: ResolvedRun, data: DataSet, vocabSize: number): void {
+  if (!run.ckpt) return;
+  if (run.ckpt.meta.config.vocabSize !== vocabSize)
+    throw new CliError(
+      `--resume: the checkpoint's vocabulary (${run.ckpt.meta.config.vocabSize}) differs from the data's (${vocabSize})`,
+    );
+  const id = (run.ckpt.meta.tokenizer as { id?: unknown } | null | undefined)?.id;
+  if (typeof id === 'string' && id !== data.tokenizer.id)
+    throw new CliError(
+      `--resume: the run was trained with tokenizer ${id}, but ${data.dir} is tokenized with ${data.tokenizer.id} (prepared again?): resume on the data it was trained on`,
+    );
+}
+
+/** Where a resume starts, and the keys it changed. */
+function logResume(run: ResolvedRun, totalSteps: number, log: (line: string) => void): void {
+  const { step } = run.ckpt!.meta;
+  log(`resuming ${run.runDir} at step ${step} of ${totalSteps} (${run.ckpt!.path})`);
+  const last = run.resumes.at(-1);
+  if (last?.step !== step) return;
+  const what = Object.entries(last.changed).map(([k, [a, b]]) => `--${k} ${String(a)} -> ${String(b)}`);
+  log(`changed on resume: ${what.join(', ')} (recorded in config.json "resumes")`);
 }
 
 /**

@@ -10,6 +10,8 @@ import { formatDuration } from './metrics.ts';
 
 export interface RunSummary {
   status: 'finished' | 'stopped';
+  /** The signal that stopped the run (SIGINT, SIGTERM, SIGHUP), if one did. */
+  stoppedBy?: string;
   steps: number;
   skippedSteps: number;
   finalValLoss: number | null;

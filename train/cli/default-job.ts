@@ -4,8 +4,8 @@
 //
 // Every pretrain key works here too (`npm run train -- --lr 1e-3`), plus --input to train on any
 // text instead (`npm run train -- --input my-texts/ --out runs/mine`). An interrupted run (Ctrl-C)
-// is resumed by running the same command again; a finished one is replaced by a fresh run.
-import { existsSync, readFileSync } from 'node:fs';
+// is resumed by running the same command again; a finished one is kept (--fresh replaces it).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CliError } from '../cli-error.ts';
 import { formatHelp, parseConfig, TRAIN_SCHEMA, type Schema, type TrainConfig } from '../config.ts';
@@ -14,8 +14,9 @@ import { prepare } from '../data/prepare.ts';
 import { formatReport } from '../data/report.ts';
 import { listCheckpoints } from '../../model/checkpoint.ts';
 import { formatDuration } from '../metrics.ts';
-import { pretrain } from '../pretrain.ts';
+import { exitStatus, pretrain, type RunSummary } from '../pretrain.ts';
 import { clearRun } from '../run-dir.ts';
+import { RunLock } from '../run-lock.ts';
 
 export interface DefaultJobConfig extends TrainConfig {
   input: string | null;
@@ -54,14 +55,17 @@ export const DEFAULT_JOB_SCHEMA: Schema<DefaultJobConfig> = {
     type: 'boolean',
     default: false,
     group: 'data',
-    help: 'start over even if an interrupted run could be resumed',
+    help: 'start over even if an interrupted run could be resumed, or replace a finished run',
   },
   out: {
     ...TRAIN_SCHEMA.out,
     default: 'runs/moby-dick',
     help: 'run folder (the prepared data goes to <out>/data unless --data is given)',
   },
-  data: { ...TRAIN_SCHEMA.data, help: 'prepared data folder to use or create (default <out>/data)' },
+  data: {
+    ...TRAIN_SCHEMA.data,
+    help: 'prepared data folder: used as it is if prepared, else (missing or empty) prepared from --input (default <out>/data)',
+  },
   model: { ...TRAIN_SCHEMA.model, default: 'mini' },
   batchSize: { ...TRAIN_SCHEMA.batchSize, default: 8 },
   steps: {
@@ -90,6 +94,21 @@ export const DEFAULT_JOB_HELP = formatHelp(DEFAULT_JOB_SCHEMA, {
     'Ctrl-C stops cleanly with a checkpoint; running the command again resumes. Every pretrain key works here.',
 });
 
+/** "N steps, val loss X" of a finished run's summary.json. */
+function describeFinished(runDir: string): string {
+  try {
+    const s = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as RunSummary;
+    return `${s.steps} steps, final val loss ${s.finalValLoss?.toFixed(4) ?? '-'}`;
+  } catch {
+    return 'summary.json';
+  }
+}
+
+/** A folder written by `webgpu-gpt prepare`. */
+function isPrepared(dataDir: string): boolean {
+  return ['report.json', 'train.bin', 'val.bin', 'tokenizer.json'].every((f) => existsSync(join(dataDir, f)));
+}
+
 function alreadyPrepared(dataDir: string, inputs: string[], tokenizer: string, vocabSize: number): boolean {
   const reportFile = join(dataDir, 'report.json');
   if (!existsSync(reportFile) || !existsSync(join(dataDir, 'train.bin')) || !existsSync(join(dataDir, 'val.bin')))
@@ -108,6 +127,52 @@ function alreadyPrepared(dataDir: string, inputs: string[], tokenizer: string, v
   }
 }
 
+/**
+ * The data of the job: a prepared --data folder as it is, else the inputs prepared into `dataDir`
+ * (skipped when they already are); a --data folder that is neither prepared nor empty is refused.
+ */
+async function ensureData(
+  d: {
+    dataDir: string;
+    given: string | null;
+    input: string | null;
+    inputs: string[];
+    tokenizer: string;
+    vocabSize: number;
+  },
+  sources: { vocabSize?: string },
+  log: (line: string) => void,
+): Promise<void> {
+  const { dataDir, given, input, inputs, tokenizer, vocabSize } = d;
+  if (given !== null && isPrepared(dataDir)) {
+    if (input !== null && !alreadyPrepared(dataDir, inputs, tokenizer, vocabSize))
+      throw new CliError(
+        `--data ${given} is already prepared from other text or another tokenizer: leave out --input to train on it, or give an empty --data folder to prepare ${input} into`,
+      );
+    log(`data: using ${dataDir} (prepared folder given with --data)`);
+  } else if (given !== null && existsSync(dataDir) && readdirSync(dataDir).length > 0) {
+    throw new CliError(
+      `--data ${given}: not a prepared data folder (no report.json, train.bin, val.bin; run webgpu-gpt prepare), and not empty, so nothing is prepared into it`,
+    );
+  } else if (alreadyPrepared(dataDir, inputs, tokenizer, vocabSize)) {
+    log(`data: using ${dataDir} (already prepared; delete it to prepare again)`);
+  } else {
+    log(
+      `preparing ${input ?? 'the default corpus (Moby-Dick)'} into ${dataDir} (${tokenizer}${tokenizer === 'bpe' ? ` ${vocabSize}` : ''} tokenizer)...`,
+    );
+    const report = await prepare({
+      inputs,
+      out: dataDir,
+      tokenizer: tokenizer as 'bpe' | 'char' | 'gpt2',
+      vocabSize:
+        tokenizer === 'gpt2' ? undefined : tokenizer === 'char' && sources.vocabSize !== 'cli' ? undefined : vocabSize,
+      progress: process.stderr.isTTY ? 'bar' : 'off',
+    });
+    const lines = formatReport(report).split('\n');
+    log(lines.filter((l) => /tokenizer|tokens,|^prepared|done in/.test(l)).join('\n'));
+  }
+}
+
 export async function defaultJobMain(argv: string[]): Promise<number> {
   const t0 = performance.now();
   const parsed = parseConfig(DEFAULT_JOB_SCHEMA, argv, 'train-default');
@@ -123,36 +188,36 @@ export async function defaultJobMain(argv: string[]): Promise<number> {
   const inputs = input !== null ? [input] : [defaultCorpusPath()];
   const log = (l: string): void => void process.stdout.write(l + '\n');
 
-  // 1. Data.
-  if (alreadyPrepared(dataDir, inputs, tokenizer, vocabSize)) {
-    log(`data: using ${dataDir} (already prepared; delete it to prepare again)`);
-  } else {
+  // 0. A finished run stays: running the job again only says where it is.
+  const finished = existsSync(join(runDir, 'summary.json'));
+  if (finished && !fresh) {
     log(
-      `preparing ${input ?? 'the default corpus (Moby-Dick)'} into ${dataDir} (${tokenizer}${tokenizer === 'bpe' ? ` ${vocabSize}` : ''} tokenizer)...`,
+      `${runDir} already holds a finished run (${describeFinished(runDir)}): nothing to do. ` +
+        `Pass --fresh to replace it (its checkpoints are deleted), --out <folder> to train another, ` +
+        `or extend it: webgpu-gpt pretrain --resume ${runDir} --steps <more>.`,
     );
-    const report = await prepare({
-      inputs,
-      out: dataDir,
-      tokenizer: tokenizer as 'bpe' | 'char' | 'gpt2',
-      vocabSize:
-        tokenizer === 'gpt2'
-          ? undefined
-          : tokenizer === 'char' && parsed.sources.vocabSize !== 'cli'
-            ? undefined
-            : vocabSize,
-      progress: process.stderr.isTTY ? 'bar' : 'off',
-    });
-    const lines = formatReport(report).split('\n');
-    log(lines.filter((l) => /tokenizer|tokens,|^prepared|done in/.test(l)).join('\n'));
+    return 0;
   }
+
+  // 1. Data.
+  const dataGiven = parsed.sources.data === 'cli' || parsed.sources.data === 'file';
+  await ensureData(
+    { dataDir, given: dataGiven ? train.data : null, input, inputs, tokenizer, vocabSize },
+    parsed.sources,
+    log,
+  );
 
   // 2. Training: resume an interrupted run, else start a fresh one.
   const ckpts = listCheckpoints(join(runDir, 'checkpoints'));
-  const finished = existsSync(join(runDir, 'summary.json'));
-  const resume = ckpts.length > 0 && !finished && !fresh;
+  const resume = ckpts.length > 0 && !fresh;
   if (!resume && (ckpts.length > 0 || finished)) {
-    log(`${finished ? 'replacing the finished run' : 'starting over'} in ${runDir}`);
-    clearRun(runDir);
+    log(`${finished ? 'replacing the finished run (--fresh)' : 'starting over'} in ${runDir}`);
+    const lock = RunLock.acquire(runDir, log); // never clear a folder another trainer writes
+    try {
+      clearRun(runDir);
+    } finally {
+      lock.release();
+    }
   }
   const spentMin = (performance.now() - t0) / 60000;
   const cfg: TrainConfig = {
@@ -173,5 +238,5 @@ export async function defaultJobMain(argv: string[]): Promise<number> {
     );
     log(`try: npx webgpu-gpt generate --checkpoint ${runDir} --prompt "Call me Ishmael."`);
   }
-  return 0;
+  return exitStatus(summary);
 }

@@ -3,7 +3,7 @@
 // SIGHUP stop it with a checkpoint).
 import { CliError } from '../cli-error.ts';
 import { formatHelp, parseConfig, TRAIN_SCHEMA } from '../config.ts';
-import { pretrain } from '../pretrain.ts';
+import { exitStatus, pretrain } from '../pretrain.ts';
 
 export const PRETRAIN_HELP = formatHelp(TRAIN_SCHEMA, {
   usage:
@@ -26,6 +26,6 @@ export async function pretrainMain(argv: string[]): Promise<number> {
     throw new CliError(
       `unexpected argument "${parsed.positional[0]}" (options are --key value; see webgpu-gpt pretrain --help)`,
     );
-  await pretrain(parsed.values, { sources: parsed.sources, handleSigint: true });
-  return 0;
+  // A run stopped by a signal exits with 128 + its number (after the checkpoint is on disk).
+  return exitStatus(await pretrain(parsed.values, { sources: parsed.sources, handleSigint: true }));
 }

@@ -1,0 +1,72 @@
+// The real CLI as a user starts it (node bin/webgpu-gpt.mjs ...), for the tests that signal or
+// kill it: its output, its exit, and whether a process is gone.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { processAlive } from '../../train/run-lock.ts';
+import { ROOT } from './fixture.ts';
+
+export const TINY_FLAGS = [
+  '--model',
+  'tiny',
+  '--nLayer',
+  '1',
+  '--nHead',
+  '2',
+  '--nEmbd',
+  '16',
+  '--blockSize',
+  '16',
+  '--batchSize',
+  '4',
+  '--progress',
+  'off',
+];
+
+export interface CliProcess {
+  pid: number;
+  stdout: () => string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `node bin/webgpu-gpt.mjs ...args`, as a user starts it. */
+export function startCli(args: string[]): CliProcess {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'webgpu-gpt.mjs'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on('close', (code, signal) => r({ code, signal })),
+  );
+  return { pid: child.pid!, stdout: () => out, stderr: () => err, exited };
+}
+
+/** Waits until `cond` holds (polling), or fails with `what`. */
+export async function waitFor(
+  cond: () => boolean,
+  what: () => string,
+  limitMs = 120_000,
+  everyMs = 100,
+): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > limitMs) throw new Error(`timed out waiting: ${what()}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A process is gone: no such pid, or a zombie nobody reaped yet. */
+export function gone(pid: number): boolean {
+  if (!processAlive(pid)) return true;
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
