@@ -772,6 +772,47 @@ export const embedding = defineOp('embedding', {
   },
 });
 
+/**
+ * x [B, T, C] and positions pos [B] (i32) → x[b, pos[b], :] as [B, C]: the hidden state of each
+ * sequence's last real token, for a classifier. Built from the copy and embedding kernels, which a
+ * training run has compiled already: x is copied to a table [T, B·C] whose row t holds every
+ * sequence's token t, the lookup of pos[b] gives [B, B·C], and sequence b's own block is the
+ * diagonal. The backward runs the same path in reverse (diagonal into zeros, the embedding's
+ * scatter-add into a zero table, the table copied back to [B, T, C]), so dx is zero except at the
+ * gathered rows. A position outside [0, T) reads a zero row (the lookup's rule) and gets no gradient.
+ */
+export const gatherRows = defineOp('gatherRows', {
+  check: (x: Tensor, pos: Tensor): OpCall<T2, { B: number; T: number; C: number }> => {
+    assertF32('gatherRows', x);
+    assertInt('gatherRows', pos);
+    if (x.rank !== 3) throw new Error(`gatherRows: x must be [B, T, C], got ${x.describe()}`);
+    const [B, T, C] = x.shape as [number, number, number];
+    if (pos.rank !== 1 || pos.size !== B)
+      throw new Error(`gatherRows: positions ${pos.describe()} must be [${B}] to match ${x.describe()}`);
+    return { inputs: [x, pos], attrs: { B, T, C } };
+  },
+  forward: ([x, pos], { B, T, C }) => {
+    const table = kGather(x, [T, B, C], [C, T * C, 1]);
+    const rows = empty([B, B * C]);
+    embeddingForward(runtime(), { out: rows.ref(), inp: pos.ref(), wte: table.ref() }, { B: 1, T: B, C: B * C, V: T });
+    table.dispose();
+    const out = kGather(rows, [B, C], [B * C + C, 1]);
+    rows.dispose();
+    return out;
+  },
+  backward: (g, [, pos], { B, T, C }) => {
+    const rt = runtime();
+    const drows = zerosLike([B, B * C]);
+    stridedCopy(rt, { out: drows.ref(), inp: g.ref() }, { shape: [B, C], si: [C, 1], so: [B * C + C, 1] });
+    const dtable = zerosLike([T, B * C]);
+    embeddingBackward(rt, { dwte: dtable.ref(), dout: drows.ref(), inp: pos.ref() }, { B: 1, T: B, C: B * C, V: T });
+    drows.dispose();
+    const dx = kGather(dtable, [B, T, C], [C, B * C, 1]);
+    dtable.dispose();
+    return [dx, null];
+  },
+});
+
 interface AttnShape {
   B: number;
   NH: number;
@@ -1119,6 +1160,7 @@ export const OPS = {
   logSoftmax,
   crossEntropy,
   embedding,
+  gatherRows,
   layernorm,
   attention,
   attentionPacked,

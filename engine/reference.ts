@@ -231,6 +231,8 @@ export interface RefOpAttrs {
   logSoftmax: NoAttrs;
   crossEntropy: { ignoreIndex?: number };
   embedding: NoAttrs;
+  /** x [B, T, C] and positions pos [B] (integers in [0, T)) → x[b, pos[b], :] as [B, C] */
+  gatherRows: NoAttrs;
   layernorm: { eps?: number };
   /** causal attention of q, k, v [B, NH, T, HS] */
   attention: NoAttrs;
@@ -798,6 +800,40 @@ const embedding: RefOpDef<NoAttrs> = {
   },
 };
 
+// One row per sequence (a classifier reads the last real token's hidden state); the backward
+// scatters each row back to its position, zero elsewhere.
+function gatherDims(inputs: readonly RefTensor[]): { x: RefTensor; pos: RefTensor; B: number; T: number; C: number } {
+  arity(inputs, 2, 'gatherRows');
+  const x = input(inputs, 0, 'gatherRows');
+  const pos = input(inputs, 1, 'gatherRows');
+  if (x.shape.length !== 3) throw new Error(`gatherRows: x must be [B, T, C], got ${fmt(x.shape)}`);
+  const [B, T, C] = x.shape as [number, number, number];
+  if (!shapeEq(pos.shape, [B])) throw new Error(`gatherRows: pos must be [${B}], got ${fmt(pos.shape)}`);
+  assertIntegerValued('gatherRows positions', pos, 0, T);
+  return { x, pos, B, T, C };
+}
+
+const gatherRows: RefOpDef<NoAttrs> = {
+  forward(inputs) {
+    const { x, pos, B, T, C } = gatherDims(inputs);
+    const out = refTensor([B, C]);
+    for (let b = 0; b < B; b++) {
+      const row = (b * T + pos.data[b]!) * C;
+      for (let c = 0; c < C; c++) out.data[b * C + c] = x.data[row + c]!;
+    }
+    return out;
+  },
+  backward(inputs, _attrs, _out, dout) {
+    const { x, pos, B, T, C } = gatherDims(inputs);
+    const dx = refTensor(x.shape);
+    for (let b = 0; b < B; b++) {
+      const row = (b * T + pos.data[b]!) * C;
+      for (let c = 0; c < C; c++) dx.data[row + c] = dout.data[b * C + c]!;
+    }
+    return [dx, null];
+  },
+};
+
 function lnDims(x: RefTensor, w: RefTensor, b: RefTensor): { N: number; C: number } {
   const { N, C } = lastAxis(x, 'layernorm');
   if (!shapeEq(w.shape, [C]) || !shapeEq(b.shape, [C])) {
@@ -1141,6 +1177,7 @@ export const refOps: RefOpTable = {
   logSoftmax: rowwise('logSoftmax', logSoftmaxForward, logSoftmaxBackward),
   crossEntropy,
   embedding,
+  gatherRows,
   layernorm,
   attention,
   attentionPacked,

@@ -21,6 +21,11 @@ export interface GPTConfig {
   nEmbd: number;
   /** Dropout probability (after the embeddings and on both residual branches); 0 disables it. */
   dropout: number;
+  /**
+   * Classes of a sequence-classification head (`score.weight` [nClasses, nEmbd], `score.bias`)
+   * on the last real token's final hidden state. Absent or 0: a plain language model.
+   */
+  nClasses?: number;
 }
 
 /** Multiple the vocabulary is padded to. */
@@ -80,6 +85,8 @@ export function validateConfig(c: GPTConfig): GPTConfig {
     }
   }
   if (c.nEmbd % 4 !== 0) problems.push(`nEmbd (${c.nEmbd}) must be a multiple of 4`);
+  if (c.nClasses !== undefined && !(Number.isInteger(c.nClasses) && c.nClasses >= 0))
+    problems.push(`nClasses must be a non-negative integer, got ${JSON.stringify(c.nClasses)}`);
   if (problems.length) throw new Error(`invalid GPT config: ${problems.join('; ')}`);
   return c;
 }
@@ -94,8 +101,8 @@ export function resolveConfig(opts: Partial<GPTConfig> & { preset?: PresetName }
     throw new Error(`unknown model preset "${String(preset)}" (known: ${PRESET_NAMES.join(', ')})`);
   }
   for (const k of Object.keys(over)) {
-    if (!(FIELDS as readonly string[]).includes(k))
-      throw new Error(`unknown GPT config key "${k}" (known: ${FIELDS.join(', ')})`);
+    if (!(FIELDS as readonly string[]).includes(k) && k !== 'nClasses')
+      throw new Error(`unknown GPT config key "${k}" (known: ${FIELDS.join(', ')}, nClasses)`);
   }
   const base: PresetShape = { ...PRESETS[preset ?? 'tiny'] };
   const merged = { ...base, ...over };
@@ -107,6 +114,7 @@ export function resolveConfig(opts: Partial<GPTConfig> & { preset?: PresetName }
     nHead: merged.nHead,
     nEmbd: merged.nEmbd,
     dropout: merged.dropout,
+    ...(over.nClasses ? { nClasses: over.nClasses } : {}),
   };
   return validateConfig(cfg);
 }

@@ -17,6 +17,7 @@ import {
   crossEntropy,
   dropout,
   embedding,
+  gatherRows,
   layernorm,
   linear,
   noGrad,
@@ -45,12 +46,25 @@ export interface ForwardOptions {
   ignoreIndex?: number;
   /** Decode with this KV cache (see `GPT.forward`). */
   cache?: KVCache;
+  /**
+   * Return the final hidden states (after ln_f) for a classifier; the LM head runs only when
+   * targets are given (an auxiliary language-modelling loss). Not with a cache.
+   */
+  hidden?: boolean;
 }
 
 export interface ForwardResult {
   /** [B, T, paddedVocabSize] ([B, 1, ..] with a cache); columns >= vocabSize are padding (never predicted). */
   logits: Tensor;
   /** Mean cross-entropy over the non-ignored targets (a scalar tensor), when targets were given. */
+  loss?: Tensor;
+}
+
+export interface HiddenResult {
+  /** [B, T, C]: the final hidden states, after ln_f. */
+  hidden: Tensor;
+  /** With targets: the LM logits and mean cross-entropy, as in ForwardResult. */
+  logits?: Tensor;
   loss?: Tensor;
 }
 
@@ -146,23 +160,43 @@ export class GPT {
    * the positions cache.pos.., their keys and values are appended to the cache, and only the last
    * position's logits [B, 1, Vp] are computed. No tape, no dropout, no targets.
    */
-  forward(ids: Tensor, targets?: Tensor | null, opts: ForwardOptions = {}): ForwardResult {
+  forward(ids: Tensor, targets: Tensor | null | undefined, opts: ForwardOptions & { hidden: true }): HiddenResult;
+  forward(ids: Tensor, targets?: Tensor | null, opts?: ForwardOptions): ForwardResult;
+  forward(ids: Tensor, targets?: Tensor | null, opts: ForwardOptions = {}): ForwardResult | HiddenResult {
     const { B, T } = this.checkIds(ids, 'forward');
     const cache = opts.cache ?? null;
     if (cache) {
       if (targets)
         throw new Error('forward: targets cannot be given with a KV cache (it computes the last logits only)');
+      if (opts.hidden) throw new Error('forward: hidden states cannot be asked for with a KV cache');
       cache.check(B, T);
-      return { logits: noGrad(() => this.run(ids, noDropout, cache)) };
+      return { logits: noGrad(() => this.lmHead(this.run(ids, noDropout, cache))) };
     }
     if (targets) this.checkTargets(targets, B, T);
-    const logits = this.run(ids, this.dropper(opts), null);
+    const hidden = this.run(ids, this.dropper(opts), null);
+    if (opts.hidden && !targets) return { hidden };
+    const logits = this.lmHead(hidden);
     if (!targets) return { logits };
     const loss = crossEntropy(logits, targets, { V: this.config.vocabSize, ignoreIndex: opts.ignoreIndex ?? -1 });
-    return { logits, loss };
+    return opts.hidden ? { hidden, logits, loss } : { logits, loss };
   }
 
-  /** The network: ids [B, T] → logits [B, T, Vp] ([B, 1, Vp] with a cache). */
+  /**
+   * The classification head on each sequence's last real token: hidden [B, T, C] (forward with
+   * `hidden: true`) and lastPos i32 [B] → class logits [B, nClasses]. Needs config.nClasses > 0.
+   */
+  classify(hidden: Tensor, lastPos: Tensor): Tensor {
+    const score = this.w.score;
+    if (!score) throw new Error('classify: this model has no classification head (config.nClasses is 0)');
+    return linear(gatherRows(hidden, lastPos), score.weight, score.bias, { transW: true });
+  }
+
+  /** Tied LM head over the padded vocabulary: logits = x · wteᵀ. */
+  private lmHead(x: Tensor): Tensor {
+    return linear(x, this.w.wte.weight, null, { transW: true });
+  }
+
+  /** The network up to ln_f: ids [B, T] → hidden [B, T, C] ([B, 1, C] with a cache). */
   private run(ids: Tensor, drop: Dropper, cache: KVCache | null): Tensor {
     const T = ids.shape[1]!;
     const pos = cache?.pos ?? 0;
@@ -175,9 +209,7 @@ export class GPT {
       cache.pos = pos + T;
       if (T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]: only the next token is wanted
     }
-    x = layernorm(x, w.ln_f.weight, w.ln_f.bias);
-    // Tied LM head over the padded vocabulary: logits = x · wteᵀ.
-    return linear(x, w.wte.weight, null, { transW: true });
+    return layernorm(x, w.ln_f.weight, w.ln_f.bias);
   }
 
   /** One pre-LN transformer block, nanoGPT's Block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */

@@ -79,6 +79,12 @@ const LAYER = {
   'mlp.c_proj.bias': { shape: (c) => [c.nEmbd], init: 'zeros' },
 } as const satisfies Record<string, Proto>;
 
+/** The classification head, only when config.nClasses > 0 (model order: after ln_f). */
+const HEAD = {
+  'score.weight': { shape: (c) => [c.nClasses ?? 0, c.nEmbd], init: 'normal' },
+  'score.bias': { shape: (c) => [c.nClasses ?? 0], init: 'zeros' },
+} as const satisfies Record<string, Proto>;
+
 export type GlobalTensor = keyof typeof EMBED | keyof typeof FINAL;
 export type LayerTensor = keyof typeof LAYER;
 /** Per-layer tensor names (suffixes of `h.{i}.`) in model order. */
@@ -95,7 +101,11 @@ type Tree<P extends string, T> = {
 /** One block's tensors by their GPT-2 names: `ln_1.weight`, `attn.c_attn.bias`, ... */
 export type LayerParams<T> = Tree<LayerTensor, T>;
 /** Every tensor by its GPT-2 name: `wte.weight`, `h[3].mlp.c_fc.weight`, `ln_f.bias`. */
-export type ParamTree<T> = Tree<GlobalTensor, T> & { readonly h: readonly LayerParams<T>[] };
+export type ParamTree<T> = Tree<GlobalTensor, T> & {
+  readonly h: readonly LayerParams<T>[];
+  /** The classification head (config.nClasses > 0), else absent. */
+  readonly score?: Tree<'weight' | 'bias', T>;
+};
 
 export function paramLayout(config: GPTConfig): ParamLayout {
   type Named = { name: string; shape: number[]; init: InitKind };
@@ -104,6 +114,7 @@ export function paramLayout(config: GPTConfig): ParamLayout {
   const protos = named(EMBED);
   for (let i = 0; i < config.nLayer; i++) protos.push(...named(LAYER, `h.${i}.`));
   protos.push(...named(FINAL));
+  if ((config.nClasses ?? 0) > 0) protos.push(...named(HEAD));
   // The 2-D matrices (wte and wpe included) are weight-decayed and go first, each group in model order.
   const isDecayed = (p: Named) => p.shape.length === 2;
   const entries: ParamSpec[] = [];

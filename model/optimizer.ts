@@ -2,10 +2,16 @@
 // kernels/adamw.ts: one deterministic global-norm reduction (two dispatches) and one AdamW
 // dispatch for all parameters, clipping by the global norm on the GPU (no readback needed).
 // Weight decay applies to [0, decayEnd): the matrices, which the layout puts first.
+//
+// Freezing (`freeze: 'wte,wpe,h.0-3'`): the frozen tensors' gradients are zeroed before the norm
+// (so clipping and the logged norm see only what trains), and the fused AdamW runs over the
+// unfrozen ranges of the flat buffers only, so frozen weights and their moments are never written.
+// Every tensor starts on a 256-byte boundary, so each range binds directly.
 import { adamw, globalNorm, type AdamWConfig } from '../kernels/adamw.ts';
-import type { ReadOptions, Runtime } from '../kernels/gpu/runtime.ts';
-import type { Tensor } from '../engine/tensor.ts';
-import { flatBuffer, type ParamStore } from './params.ts';
+import type { BufferRef, ReadOptions, Runtime } from '../kernels/gpu/runtime.ts';
+import { keep, type Tensor } from '../engine/tensor.ts';
+import { alignUp, type ParamLayout } from './layout.ts';
+import { flatBuffer, zeroFlat, type ParamStore } from './params.ts';
 
 export type { AdamWConfig };
 
@@ -31,6 +37,66 @@ export interface OptimizerState {
   v: Float32Array;
 }
 
+/**
+ * The tensor names a freeze spec selects, in layout order. The spec is comma-separated patterns
+ * over GPT-2 names, each matching a whole name or a dotted prefix of one: `wte`, `ln_f`,
+ * `h.0-3` (layers 0 to 3), `h.*.ln_1` (`*` is one name component), `h.2.attn.c_attn.weight`.
+ * A pattern that matches nothing is an error naming it.
+ */
+export function frozenTensors(layout: ParamLayout, spec: string | readonly string[]): string[] {
+  const patterns = (typeof spec === 'string' ? spec.split(',') : spec).map((p) => p.trim()).filter((p) => p !== '');
+  const picked = new Set<string>();
+  for (const pat of patterns) {
+    const re = patternRegExp(pat);
+    const hits = layout.entries.filter((e) => re.test(e.name));
+    if (hits.length === 0) {
+      const tops = [...new Set(layout.entries.map((e) => e.name.replace(/^(h\.\d+)\..*$|^([^.]+)\..*$/, '$1$2')))];
+      const L = layout.config.nLayer;
+      const known = tops.filter((t) => !t.startsWith('h.')).concat(L > 0 ? [`h.0-${L - 1}`] : []);
+      throw new Error(`freeze: pattern "${pat}" matches no parameter (this model has ${known.join(', ')})`);
+    }
+    for (const e of hits) picked.add(e.name);
+  }
+  return layout.entries.filter((e) => picked.has(e.name)).map((e) => e.name);
+}
+
+/** One pattern as a RegExp over whole names or their dotted prefixes. */
+function patternRegExp(pat: string): RegExp {
+  if (!/^[A-Za-z0-9_.*-]+$/.test(pat))
+    throw new Error(`freeze: invalid pattern "${pat}" (letters, digits, _ . * and a-b ranges)`);
+  const parts = pat.split('.').map((part) => {
+    if (part === '*') return '[^.]+';
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      const [lo, hi] = [Number(range[1]), Number(range[2])];
+      if (lo > hi) throw new Error(`freeze: empty layer range "${part}" in "${pat}"`);
+      return `(?:${Array.from({ length: hi - lo + 1 }, (_, i) => lo + i).join('|')})`;
+    }
+    if (part.includes('*') || part.includes('-') || part === '')
+      throw new Error(`freeze: invalid component "${part}" in "${pat}" (use * for a whole component, a-b for layers)`);
+    return part;
+  });
+  return new RegExp(`^${parts.join('\\.')}(?:\\.|$)`);
+}
+
+/** [start, end) element ranges of the flat buffer that train: the complement of the frozen tensors. */
+function trainableRanges(layout: ParamLayout, frozen: ReadonlySet<string>): [number, number][] {
+  const out: [number, number][] = [];
+  let start = 0;
+  for (const e of layout.entries) {
+    if (!frozen.has(e.name)) continue;
+    if (e.offset > start) out.push([start, e.offset]);
+    start = alignUp(e.offset + e.size);
+  }
+  if (layout.total > start) out.push([start, layout.total]);
+  return out;
+}
+
+export interface AdamWOptions {
+  /** Tensors that get no update and no moments: a freeze spec (see frozenTensors). */
+  freeze?: string | readonly string[];
+}
+
 export class AdamW {
   readonly config: AdamWConfig;
   /** Moments, flat, same layout as the parameters. */
@@ -40,12 +106,18 @@ export class AdamW {
   readonly norm: Tensor;
   /** Steps taken so far. */
   stepCount = 0;
+  /** Names of the frozen tensors, in layout order (empty: everything trains). */
+  readonly frozen: readonly string[];
   private readonly rt: Runtime;
+  private readonly ranges: [number, number][];
+  /** Gradient views of the frozen tensors, zeroed before each norm. */
+  private readonly frozenGrads: Tensor[];
   private disposed = false;
 
   constructor(
     readonly params: ParamStore,
     config: Partial<AdamWConfig> = {},
+    opts: AdamWOptions = {},
   ) {
     for (const k of Object.keys(config)) {
       if (!(k in ADAMW_DEFAULTS))
@@ -61,11 +133,22 @@ export class AdamW {
     this.m = flatBuffer(this.rt, params.n, 'adamw-m');
     this.v = flatBuffer(this.rt, params.n, 'adamw-v');
     this.norm = flatBuffer(this.rt, 4, 'grad-norm');
+    const L = params.layout;
+    this.frozen = opts.freeze === undefined ? [] : frozenTensors(L, opts.freeze);
+    const frozen = new Set(this.frozen);
+    this.ranges = trainableRanges(L, frozen);
+    this.frozenGrads = L.entries
+      .filter((e) => frozen.has(e.name))
+      .map((e) => keep(params.grad.view([e.size], e.offset)));
   }
 
-  /** Records the global norm of gradScale · grad into `norm` (what clipping and logging use). */
+  /**
+   * Records the global norm of gradScale · grad into `norm` (what clipping and logging use),
+   * after zeroing the frozen tensors' gradients.
+   */
   computeNorm(gradScale = 1): void {
     this.assertLive();
+    for (const g of this.frozenGrads) zeroFlat(this.rt, g);
     globalNorm(this.rt, { norm: this.norm.ref(), grads: this.params.grad.ref() }, { n: this.params.n, gradScale });
   }
 
@@ -79,28 +162,35 @@ export class AdamW {
     if (!Number.isFinite(o.lr) || o.lr < 0) throw new Error(`AdamW: lr must be a finite number >= 0, got ${o.lr}`);
     const c = this.config;
     this.stepCount++;
-    adamw(
-      this.rt,
-      {
-        params: this.params.data.ref(),
-        grads: this.params.grad.ref(),
-        m: this.m.ref(),
-        v: this.v.ref(),
-        norm: this.norm.ref(),
-      },
-      {
-        n: this.params.n,
-        decayEnd: this.params.layout.decayEnd,
-        lr: o.lr,
-        beta1: c.beta1,
-        beta2: c.beta2,
-        eps: c.eps,
-        weightDecay: c.weightDecay,
-        step: this.stepCount,
-        maxNorm: c.maxNorm,
-        gradScale: o.gradScale ?? 1,
-      },
-    );
+    const sub = (t: Tensor, start: number, end: number): BufferRef => ({
+      buffer: t.buffer,
+      offset: (t.offset + start) * 4,
+      size: (end - start) * 4,
+    });
+    for (const [start, end] of this.ranges) {
+      adamw(
+        this.rt,
+        {
+          params: sub(this.params.data, start, end),
+          grads: sub(this.params.grad, start, end),
+          m: sub(this.m, start, end),
+          v: sub(this.v, start, end),
+          norm: this.norm.ref(),
+        },
+        {
+          n: end - start,
+          decayEnd: Math.min(end - start, Math.max(0, this.params.layout.decayEnd - start)),
+          lr: o.lr,
+          beta1: c.beta1,
+          beta2: c.beta2,
+          eps: c.eps,
+          weightDecay: c.weightDecay,
+          step: this.stepCount,
+          maxNorm: c.maxNorm,
+          gradScale: o.gradScale ?? 1,
+        },
+      );
+    }
   }
 
   /** Records one optimizer step: global norm, clipping and the AdamW update, all on the GPU. */
@@ -141,6 +231,7 @@ export class AdamW {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const g of this.frozenGrads) g.dispose();
     this.m.dispose();
     this.v.dispose();
     this.norm.dispose();

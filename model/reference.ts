@@ -364,20 +364,50 @@ export function refBackward(
   fwd: RefForwardResult,
   ignoreIndex = -1,
 ): Float64Array {
-  const cfg = layout.config;
   const { B, T, targets } = fwd;
   if (!targets) throw new Error('reference: backward needs the forward pass to have had targets');
-  const d = dimsOf(layout, B, T);
-  const { C, BT } = d;
-  const Vp = cfg.paddedVocabSize;
   const grads = new Float64Array(layout.total);
+  const dlnf = new Float64Array(B * T * layout.config.nEmbd);
+  lmHeadBackward(layout, params, fwd, targets, grads, dlnf, ignoreIndex, 1);
+  trunkBackward(layout, params, fwd, dlnf, grads);
+  return grads;
+}
+
+/** The tied LM head's backward for a loss weighted by `weight`: adds into dlnf and grads' wte. */
+function lmHeadBackward(
+  layout: ParamLayout,
+  params: Float64Array,
+  fwd: RefForwardResult,
+  targets: Int32Array,
+  grads: Float64Array,
+  dlnf: Float64Array,
+  ignoreIndex: number,
+  weight: number,
+): void {
+  const cfg = layout.config;
+  const BT = fwd.B * fwd.T;
+  const Vp = cfg.paddedVocabSize;
+  const dlogits = new Float64Array(BT * Vp);
+  crossEntropyBackward(dlogits, fwd.logits, targets, BT, cfg.vocabSize, Vp, ignoreIndex, weight);
+  const dx = new Float64Array(BT * cfg.nEmbd);
+  const wte = P(layout, params, 'wte.weight');
+  matmulBackward(dx, P(layout, grads, 'wte.weight'), null, dlogits, fwd.lnf, wte, 1, BT, Vp, cfg.nEmbd, false, true);
+  for (let i = 0; i < dx.length; i++) dlnf[i]! += dx[i]!;
+}
+
+/** From the gradient of ln_f's output down to the embeddings, accumulating into grads. */
+function trunkBackward(
+  layout: ParamLayout,
+  params: Float64Array,
+  fwd: RefForwardResult,
+  dlnf: Float64Array,
+  grads: Float64Array,
+): void {
+  const cfg = layout.config;
+  const d = dimsOf(layout, fwd.B, fwd.T);
+  const { B, T, C, BT } = d;
   const p = (name: string) => P(layout, params, name);
   const g = (name: string) => P(layout, grads, name);
-
-  const dlogits = new Float64Array(BT * Vp);
-  crossEntropyBackward(dlogits, fwd.logits, targets, BT, cfg.vocabSize, Vp, ignoreIndex, 1);
-  const dlnf = new Float64Array(BT * C);
-  matmulBackward(dlnf, g('wte.weight'), null, dlogits, fwd.lnf, p('wte.weight'), 1, BT, Vp, C, false, true);
   // dres is the gradient of the residual stream, flowing down through the blocks.
   const dres = new Float64Array(BT * C);
   const { lnfMean, lnfRstd, residualOut } = fwd;
@@ -395,7 +425,53 @@ export function refBackward(
   );
   for (let l = cfg.nLayer - 1; l >= 0; l--) blockBackward(p, g, l, fwd.layers[l]!, dres, d);
   encoderBackward(g('wte.weight'), g('wpe.weight'), dres, fwd.ids, B, T, C);
-  return grads;
+}
+
+export interface RefClassifyResult {
+  /** Cross-entropy of the head's logits vs labels, plus lmWeight · the LM loss when targets were given. */
+  loss: number;
+  /** (B, nClasses) */
+  logits: Float64Array;
+  grads: Float64Array;
+}
+
+/**
+ * The classification head (model/gpt.ts `classify`) in float64: score.weight · lnf[b, lastPos[b]] +
+ * score.bias, mean cross-entropy against labels; with `targets`, an auxiliary LM loss weighted by
+ * `lmWeight` (default 1) is added. Returns the loss, the class logits and every gradient.
+ */
+export function refClassifyLossAndGrads(
+  layout: ParamLayout,
+  params: Float64Array,
+  batch: { ids: Int32Array; lastPos: Int32Array; labels: Int32Array; B: number; T: number },
+  aux: { targets?: Int32Array; lmWeight?: number } = {},
+): RefClassifyResult {
+  const { B, T, lastPos, labels } = batch;
+  const C = layout.config.nEmbd;
+  const K = layout.config.nClasses ?? 0;
+  if (K < 1) throw new Error('reference: the model has no classification head (nClasses is 0)');
+  const fwd = refForward(layout, params, batch.ids, B, T, aux.targets ?? null);
+  const feat = new Float64Array(B * C); // (B, C): each sequence's last real token
+  for (let b = 0; b < B; b++)
+    feat.set(fwd.lnf.subarray((b * T + lastPos[b]!) * C, (b * T + lastPos[b]! + 1) * C), b * C);
+  const W = P(layout, params, 'score.weight');
+  const logits = new Float64Array(B * K);
+  matmulForward(logits, feat, W, P(layout, params, 'score.bias'), 1, B, K, C, false, true);
+  const lmWeight = aux.lmWeight ?? 1;
+  let loss = crossEntropyForward(new Float64Array(B), logits, labels, B, K, K, -1);
+  if (fwd.loss !== null) loss += lmWeight * fwd.loss;
+
+  const grads = new Float64Array(layout.total);
+  const dlogits = new Float64Array(B * K);
+  crossEntropyBackward(dlogits, logits, labels, B, K, K, -1, 1);
+  const dfeat = new Float64Array(B * C);
+  const g = (name: string) => P(layout, grads, name);
+  matmulBackward(dfeat, g('score.weight'), g('score.bias'), dlogits, feat, W, 1, B, K, C, false, true);
+  const dlnf = new Float64Array(B * T * C);
+  for (let b = 0; b < B; b++) dlnf.set(dfeat.subarray(b * C, (b + 1) * C), (b * T + lastPos[b]!) * C);
+  if (aux.targets) lmHeadBackward(layout, params, fwd, aux.targets, grads, dlnf, -1, lmWeight);
+  trunkBackward(layout, params, fwd, dlnf, grads);
+  return { loss, logits, grads };
 }
 
 /** Loss and all gradients in one call. */

@@ -228,6 +228,20 @@ const CASES: Case[] = [
     intInputs: [1],
     run: ([wt, i]) => E.embedding(wt!, i!),
   })),
+  // Shapes that divide no tile or vector width (B·C odd, T > B, a single sequence).
+  ...[
+    [1, 1, 1],
+    [3, 5, 7],
+    [5, 17, 33],
+    [2, 3, 4],
+  ].map(([B, T, C]): Case => ({
+    name: `gatherRows [${B},${T},${C}]`,
+    ref: 'gatherRows',
+    attrs: {},
+    inputs: [normal([B!, T!, C!]), ints([B!], T!, [T! - 1])],
+    intInputs: [1],
+    run: ([x, p]) => E.gatherRows(x!, p!),
+  })),
   ...[
     [1, 2],
     [3, 17],

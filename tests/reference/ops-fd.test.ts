@@ -151,6 +151,8 @@ const cases: OpCase[] = [
   opCase('[5,3] ids [2,3] repeated', 'embedding', [rn(5, 3), ints([2, 3], [1, 4, 1, 0, 4, 1])], {}, [1]),
   opCase('ids [4]', 'embedding', [rn(6, 2), ints([4], [5, 0, 5, 2])], {}, [1]),
   opCase('scalar id', 'embedding', [rn(3, 4), ints([], [2])], {}, [1]),
+  opCase('[3,5,2] last rows', 'gatherRows', [rn(3, 5, 2), ints([3], [4, 0, 2])], {}, [1]),
+  opCase('[2,1,3] T=1', 'gatherRows', [rn(2, 1, 3), ints([2], [0, 0])], {}, [1]),
   opCase('[2,3,4]', 'layernorm', [rn(2, 3, 4), rn(4), rn(4)], {}),
   opCase('[5,2]', 'layernorm', [rn(5, 2), rn(2), rn(2)], {}),
   opCase('[3,7] eps 1e-3', 'layernorm', [rn(3, 7), rn(7), rn(7)], { eps: 1e-3 }),

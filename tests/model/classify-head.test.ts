@@ -1,0 +1,152 @@
+// The classification head (config.nClasses > 0): its layout entries, the float64 reference's
+// gradients against finite differences, and the GPU model's head + trunk gradients (with and
+// without the auxiliary LM loss) against that reference; `forward(..., { hidden: true })` returns
+// ln_f's output without running the LM head.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as E from '../../engine/index.ts';
+import { resolveConfig, validateConfig } from '../../model/config.ts';
+import { GPT } from '../../model/gpt.ts';
+import { paramLayout, type ParamLayout } from '../../model/layout.ts';
+import { refClassifyLossAndGrads, refForward } from '../../model/reference.ts';
+import { assertClose } from '../../kernels/check.ts';
+import { expectClose, numericalGradient } from '../reference/fd.ts';
+
+let rt: E.Runtime;
+beforeAll(async () => {
+  rt = await E.initEngine();
+});
+afterAll(async () => {
+  await rt.sync();
+});
+
+function randomParams(L: ParamLayout, seed: number, std = 0.1): Float32Array {
+  const rng = new E.Rng(seed);
+  const p = new Float32Array(L.total);
+  for (const e of L.entries) {
+    const v = p.subarray(e.offset, e.offset + e.size);
+    const base = /ln_.*\.weight$/.test(e.name) ? 1 : 0;
+    const s = e.shape.length === 2 ? std : std / 2;
+    for (let i = 0; i < v.length; i++) v[i] = base + s * rng.normal();
+    if (e.name === 'wte.weight') v.fill(0, L.config.vocabSize * L.config.nEmbd);
+  }
+  return p;
+}
+
+function classBatch(seed: number, B: number, T: number, V: number, K: number) {
+  const rng = new E.Rng(seed);
+  return {
+    ids: Int32Array.from({ length: B * T }, () => rng.int(V)),
+    targets: Int32Array.from({ length: B * T }, () => rng.int(V)),
+    lastPos: Int32Array.from({ length: B }, (_, b) => (b === 0 ? T - 1 : rng.int(T))),
+    labels: Int32Array.from({ length: B }, () => rng.int(K)),
+    B,
+    T,
+  };
+}
+
+describe('classification head layout and config', () => {
+  it('score.weight [nClasses, C] and score.bias exist only when nClasses > 0; the weight is decayed', () => {
+    const plain = paramLayout(resolveConfig({ preset: 'tiny' }));
+    expect(plain.byName.has('score.weight')).toBe(false);
+    const cfg = resolveConfig({ preset: 'tiny', nClasses: 3 });
+    const L = paramLayout(cfg);
+    expect(L.byName.get('score.weight')!.shape).toEqual([3, cfg.nEmbd]);
+    expect(L.byName.get('score.weight')!.decay).toBe(true);
+    expect(L.byName.get('score.bias')!.shape).toEqual([3]);
+    expect(L.byName.get('score.bias')!.decay).toBe(false);
+    expect(L.count).toBe(plain.count + 3 * cfg.nEmbd + 3);
+    expect(resolveConfig({ preset: 'tiny', nClasses: 0 })).toEqual(resolveConfig({ preset: 'tiny' }));
+    expect(() => validateConfig({ ...cfg, nClasses: 1.5 })).toThrow(/nClasses must be a non-negative integer/);
+  });
+});
+
+describe('classification head, float64 reference', () => {
+  it('every gradient (head and trunk, with an auxiliary LM loss) matches central finite differences', () => {
+    const cfg = resolveConfig({ preset: 'tiny', vocabSize: 20, blockSize: 6, nEmbd: 8, nHead: 2, nClasses: 3 });
+    const L = paramLayout(cfg);
+    const params = Float64Array.from(randomParams(L, 3, 0.3));
+    const b = classBatch(4, 3, 5, cfg.vocabSize, 3);
+    const aux = { targets: b.targets, lmWeight: 0.3 };
+    const { grads } = refClassifyLossAndGrads(L, params, b, aux);
+    const numeric = numericalGradient(() => refClassifyLossAndGrads(L, params, b, aux).loss, params, 1e-5);
+    for (const e of L.entries) {
+      expectClose(grads.subarray(e.offset, e.offset + e.size), numeric.subarray(e.offset, e.offset + e.size), {
+        rtol: 1e-5,
+        atol: 1e-8,
+        label: e.name,
+      });
+    }
+    expect(grads.subarray(L.byName.get('score.bias')!.offset).some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('classification head, GPU vs the float64 reference', () => {
+  const cfg = resolveConfig({ preset: 'tiny', nClasses: 3 });
+  const L = paramLayout(cfg);
+
+  async function compare(lmWeight: number | null, B: number, T: number): Promise<void> {
+    const model = GPT.fromParams(cfg, randomParams(L, 21, 0.3));
+    const flat = await model.params.download();
+    const b = classBatch(9, B, T, cfg.vocabSize, 3);
+    model.params.zeroGrads();
+    const [logits, loss] = E.tidy(() => {
+      const ids = E.fromArray(b.ids, [B, T], 'i32');
+      const tgt = lmWeight === null ? null : E.fromArray(b.targets, [B, T], 'i32');
+      const r = model.forward(ids, tgt, { hidden: true });
+      const scores = model.classify(r.hidden, E.fromArray(b.lastPos, [B], 'i32'));
+      let l = E.crossEntropy(scores, E.fromArray(b.labels, [B], 'i32'));
+      if (r.loss) l = E.add(l, E.mulScalar(r.loss, lmWeight!));
+      E.backward(l);
+      return [scores, l];
+    });
+    const ref = refClassifyLossAndGrads(
+      L,
+      Float64Array.from(flat),
+      b,
+      lmWeight === null ? {} : { targets: b.targets, lmWeight },
+    );
+    expect(logits.shape).toEqual([B, 3]);
+    assertClose(await logits.data(), ref.logits, 'f32Chain', 'class logits');
+    assertClose([await loss.item()], [ref.loss], 'f32Chain', 'loss');
+    const grads = await model.params.downloadGrads();
+    for (const e of L.entries)
+      assertClose(
+        grads.subarray(e.offset, e.offset + e.size),
+        ref.grads.subarray(e.offset, e.offset + e.size),
+        'f32Chain',
+        `grad ${e.name}`,
+      );
+    logits.dispose();
+    loss.dispose();
+    model.dispose();
+  }
+
+  it('head only: every parameter gradient matches (odd T, sequences ending before T - 1)', async () => {
+    await compare(null, 3, 7);
+  });
+
+  it('with the auxiliary LM loss (weight 0.5): every parameter gradient matches', async () => {
+    await compare(0.5, 2, 8);
+  });
+
+  it('forward with hidden: true returns ln_f output [B, T, C] (and logits only with targets)', async () => {
+    const model = GPT.fromParams(cfg, randomParams(L, 5));
+    const flat = await model.params.download();
+    const b = classBatch(2, 2, 5, cfg.vocabSize, 3);
+    const r = E.tidy(() => model.forward(E.fromArray(b.ids, [2, 5], 'i32'), null, { hidden: true }));
+    expect(r.hidden.shape).toEqual([2, 5, cfg.nEmbd]);
+    expect(r.logits).toBeUndefined();
+    const ref = refForward(L, Float64Array.from(flat), b.ids, 2, 5);
+    assertClose(await r.hidden.data(), ref.lnf, 'f32Chain', 'hidden');
+    r.hidden.dispose();
+    const plain = GPT.fromParams(
+      resolveConfig({ preset: 'tiny' }),
+      randomParams(paramLayout(resolveConfig({ preset: 'tiny' })), 5),
+    );
+    expect(() =>
+      E.tidy(() => plain.classify(E.zeros([1, 2, cfg.nEmbd]), E.fromArray(new Int32Array([1]), [1], 'i32'))),
+    ).toThrow(/no classification head/);
+    plain.dispose();
+    model.dispose();
+  });
+});
