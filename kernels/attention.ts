@@ -1,5 +1,5 @@
 // Specs and dispatch sizes for fused causal attention (kernels/attention.wgsl, the portable tiled
-// variant, and kernels/attention-sg.wgsl, the subgroup variant for CPU SIMD adapters), plus the
+// variant, and kernels/attention-subgroup.wgsl, the subgroup variant for CPU SIMD adapters), plus the
 // composed path (matmul -> causal softmax -> matmul) that tests and the bench compare against.
 import type { BufferRef, KernelSpec, Runtime } from './gpu/runtime.ts';
 import { unary } from './elementwise.ts';
@@ -82,7 +82,7 @@ function specs(file: string, tag: string, overrides: Record<string, number>) {
 }
 
 export const attentionTiledSpecs = specs('attention.wgsl', 'tiled', { HS: 64, BR: 64, BC: 32 });
-export const attentionSubgroupSpecs = specs('attention-sg.wgsl', 'subgroup', { HS: 64, WG: 8 });
+export const attentionSubgroupSpecs = specs('attention-subgroup.wgsl', 'subgroup', { HS: 64, WG: 8 });
 
 /** The variant used when none is asked for: subgroup on CPU adapters that can run it, else tiled. */
 export function defaultAttentionVariant(rt: Runtime): AttentionVariant {

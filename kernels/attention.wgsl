@@ -1,6 +1,7 @@
 // Fused causal self-attention, FlashAttention-2 style: forward, backward and KV-cache decoding.
-// This is the portable ("tiled") variant, written for GPUs; kernels/attention-sg.wgsl computes the
-// same thing with a mapping that suits CPU SIMD adapters (lavapipe). attention.ts picks one.
+// This is the portable ("tiled") variant, written for GPUs; kernels/attention-subgroup.wgsl
+// computes the same thing with a mapping that suits CPU SIMD adapters (lavapipe). attention.ts
+// picks one.
 // (On lavapipe this variant runs at ~2 GFLOP/s and, fully unrolled, takes LLVM seconds to minutes
 // to compile as HS grows: its tests there use HS <= 16.)
 //
@@ -26,7 +27,7 @@
 //
 // ---- Layout and bindings ----------------------------------------------------------------------
 // q, k, v, out, dq, dk, dv, dout: (B, NH, T, HS) contiguous f32, bound as array<vec4f> (HS % 4 == 0).
-// lse, D: (B, NH, T). Uniform struct Attn { T, qOffset, kvStride, scale, hs4 }.
+// lse, D: (B, NH, T). Uniform struct Params { T, qOffset, kvStride, scale, hs4 }.
 //   attention_forward       1 out (rw)  2 q  3 k  4 v  5 lse (rw)
 //   attention_backward_dq   1 dq (rw)   2 q  3 k  4 v  5 dout  6 out  7 lse  8 D (rw)
 //   attention_backward_dkv  1 dk (rw)   2 q  3 k  4 v  5 dout  6 dv (rw)  7 lse  8 D
@@ -34,6 +35,8 @@
 // qOffset .. qOffset+Tq-1, attending to keys 0 .. qOffset+Tq-1 of k and v whose heads are
 // kvStride (= maxT, the cache length) rows apart. Training passes qOffset = 0, kvStride = T.
 // Dispatch: forward and dq (ceil(T / BR), B·NH) workgroups of BR; dkv (ceil(T / BC), B·NH) of BC.
+// Includes: lib/attention-io.wgsl (Params, HS, MASKED, the bindings above), shared with
+// attention-subgroup.wgsl.
 //
 // ---- Work decomposition ------------------------------------------------------------------------
 // forward, dq: a workgroup owns BR consecutive query rows of one (batch, head)
@@ -55,39 +58,11 @@
 // the dkv pass exceeds a GPU's 255 registers per thread and spills; splitting HS over several
 // invocations per row would be the next step there).
 
-struct Attn {
-  T: u32,         // query rows per head (Tq when decoding)
-  qOffset: u32,   // absolute position of query row 0 (0 in training)
-  kvStride: u32,  // rows between heads in k and v (T in training, maxT for a KV cache)
-  scale: f32,     // 1 / sqrt(HS)
-  hs4: u32,       // HS / 4 (loop bound in attention-sg.wgsl; unused here)
-}
+//! include lib/attention-io.wgsl
 
-override HS: u32 = 64u;       // head size, a multiple of 4, at most MAX_HS
 override BR: u32 = 64u;       // query rows per tile (forward/dq: invocations per workgroup)
 override BC: u32 = 32u;       // key rows per tile (dkv: invocations per workgroup)
-override HS4: u32 = HS / 4u;
 const MAX_HS4: u32 = 32u;     // register arrays are sized for HS = 128; HS4 bounds every loop
-const MASKED: f32 = -1.0e30;  // a masked score: exp(MASKED - m) == 0 for any finite m
-const QUAD = vec4u(0u, 1u, 2u, 3u);
-
-@group(0) @binding(0) var<uniform> p: Attn;
-// forward
-@group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
-@group(0) @binding(2) var<storage, read> q: array<vec4f>;
-@group(0) @binding(3) var<storage, read> k: array<vec4f>;
-@group(0) @binding(4) var<storage, read> v: array<vec4f>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-// backward: dq pass (q, k, v as above). Bindings of different entry points may share numbers.
-@group(0) @binding(1) var<storage, read_write> dq: array<vec4f>;
-@group(0) @binding(5) var<storage, read> dout: array<vec4f>;
-@group(0) @binding(6) var<storage, read> o: array<vec4f>;
-@group(0) @binding(7) var<storage, read> lse_in: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dvec: array<f32>;
-// backward: dk/dv pass (q, k, v, dout, lse_in as above)
-@group(0) @binding(1) var<storage, read_write> dk: array<vec4f>;
-@group(0) @binding(6) var<storage, read_write> dv: array<vec4f>;
-@group(0) @binding(8) var<storage, read> dvec_in: array<f32>;
 
 // forward, dq: a tile of BC key rows of k and v. dkv: a tile of BR query rows of q and dout.
 var<workgroup> tileA: array<vec4f, BC * HS4>;

@@ -15,7 +15,7 @@
 // Dispatch: one invocation per (outer row, chunk of VPI) pair, n = rows · chunks of them,
 // WG per workgroup, 2-D grid (`row` = invocations per grid row).
 
-struct Copy {
+struct Params {
   n: u32,          // invocations doing work: rows * chunks
   row: u32,        // invocations per row of the 2-D grid
   chunks: u32,     // ceil(inner / VPI)
@@ -33,7 +33,7 @@ struct Copy {
 override WG: u32 = 256;
 override VPI: u32 = 1;  // inner elements per invocation
 
-@group(0) @binding(0) var<uniform> p: Copy;
+@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> inp: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<u32>;
 

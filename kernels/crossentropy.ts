@@ -2,7 +2,7 @@
 // ignore index and vocabulary padding; per-row losses, their mean and dlogits, all on the GPU.
 import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
 import {
-  linkRowKernel,
+  loadRowKernel,
   pickRowTuning,
   resolveTuning,
   rowBlocks,
@@ -10,9 +10,7 @@ import {
   type Reduction,
   type RowTuning,
 } from './rowreduce.ts';
-import { loadWGSL } from './gpu/wgsl.ts';
 
-const wgsl = loadWGSL(import.meta.url, 'crossentropy.wgsl');
 const params = [
   ['N', 'u32'],
   ['V', 'u32'],
@@ -22,10 +20,10 @@ const params = [
 
 type Buf = GPUBuffer | BufferRef;
 export type CrossEntropyVariant = 'vec4' | 'scalar';
-type Entry = 'ce_rows' | 'ce_count' | 'ce_mean';
+type Entry = 'crossentropy_forward_backward' | 'crossentropy_count' | 'crossentropy_mean';
 
 const BINDINGS: Record<Entry, KernelSpec['bindings']> = {
-  ce_rows: [
+  crossentropy_forward_backward: [
     ['losses', 'rw'],
     ['dlogits', 'rw'],
     ['logits', 'read'],
@@ -33,11 +31,11 @@ const BINDINGS: Record<Entry, KernelSpec['bindings']> = {
     ['dloss', 'read'],
     ['stats', 'read'],
   ],
-  ce_count: [
+  crossentropy_count: [
     ['stats', 'rw'],
     ['targets', 'read'],
   ],
-  ce_mean: [
+  crossentropy_mean: [
     ['loss', 'rw'],
     ['losses', 'read'],
     ['targets', 'read'],
@@ -48,13 +46,13 @@ const specs = new Map<string, KernelSpec>();
 
 /** The spec of one entry point linked with one reduction (built once, then cached). */
 export function crossEntropySpec(entry: Entry, variant: CrossEntropyVariant, reduction: Reduction): KernelSpec {
-  const entryPoint = entry === 'ce_rows' && variant === 'vec4' ? 'ce_rows_vec4' : entry;
+  const entryPoint = entry === 'crossentropy_forward_backward' ? `${entry}_${variant}` : entry;
   const key = `${entryPoint}/${reduction}`;
   let spec = specs.get(key);
   if (!spec) {
     spec = {
       name: `crossentropy.${entryPoint}${reduction === 'subgroup' ? '+subgroups' : ''}`,
-      wgsl: linkRowKernel(wgsl, reduction),
+      wgsl: loadRowKernel('crossentropy.wgsl', reduction),
       entryPoint,
       params,
       bindings: BINDINGS[entry],
@@ -108,7 +106,7 @@ function plan(rt: Runtime, s: CrossEntropyShape): Plan {
 }
 
 function count(rt: Runtime, p: Plan, s: CrossEntropyShape, targets: Buf, stats: GPUBuffer): void {
-  rt.dispatch(crossEntropySpec('ce_count', p.variant, p.t.reduction), {
+  rt.dispatch(crossEntropySpec('crossentropy_count', p.variant, p.t.reduction), {
     bindings: { stats, targets },
     params: { N: s.N, V: s.V, Vp: s.Vp, ignore: p.ignore },
     overrides: { WG: p.t.WG },
@@ -117,7 +115,7 @@ function count(rt: Runtime, p: Plan, s: CrossEntropyShape, targets: Buf, stats: 
 }
 
 function mean(rt: Runtime, p: Plan, s: CrossEntropyShape, b: { loss: Buf; losses: Buf; targets: Buf }): void {
-  rt.dispatch(crossEntropySpec('ce_mean', p.variant, p.t.reduction), {
+  rt.dispatch(crossEntropySpec('crossentropy_mean', p.variant, p.t.reduction), {
     bindings: b,
     params: { N: s.N, V: s.V, Vp: s.Vp, ignore: p.ignore },
     overrides: { WG: p.t.WG },
@@ -125,7 +123,7 @@ function mean(rt: Runtime, p: Plan, s: CrossEntropyShape, b: { loss: Buf; losses
   });
 }
 
-/** ce_rows over all rows, in blocks that fit one storage binding. */
+/** crossentropy_forward_backward over all rows, in blocks that fit one storage binding. */
 function rows(
   rt: Runtime,
   p: Plan,
@@ -134,7 +132,7 @@ function rows(
   write: { loss: boolean; grad: boolean },
 ): void {
   const { N, V, Vp } = s;
-  const spec = crossEntropySpec('ce_rows', p.variant, p.t.reduction);
+  const spec = crossEntropySpec('crossentropy_forward_backward', p.variant, p.t.reduction);
   const overrides = { WG: p.t.WG, VPT: p.t.VPT, LOSS: write.loss ? 1 : 0, GRAD: write.grad ? 1 : 0 };
   const rowBytes = Vp * 4;
   for (const [r0, n] of rowBlocks(rt, 'crossentropy', N, rowBytes, s.maxBindingBytes)) {

@@ -9,27 +9,36 @@
 //   dlogits[n, j] = dloss / count * (softmax(logits[n, :V])[j] - [j == targets[n]])   for j < V
 //   dlogits[n, j] = 0 for j >= V and for ignored rows. dlogits is written, not accumulated.
 // dloss is the upstream gradient of the mean loss, read from a GPU buffer (the trainer sets 1)
-// and count comes from ce_count: nothing is read back to the host.
+// and count comes from crossentropy_count: nothing is read back to the host.
 //
 // Entry points (bindings after @binding(0) Params):
-//   ce_count:           1 stats (rw)                       stats[0] = count, as f32
-//   ce_rows[_vec4]:     1 losses (rw), 2 dlogits (rw), 3 logits, 4 targets, 5 dloss, 6 stats
-//                       override LOSS writes losses, GRAD writes dlogits (the training step
-//                       sets both: one pass over the logits for the statistics, one for dlogits)
-//   ce_mean:            1 loss (rw), 2 losses, 3 targets  loss[0] = the mean over kept rows
-// (ce_count binds targets at 2 and ce_mean its losses at 2: each entry point has its own layout.)
-// `_vec4` moves vec4s and needs Vp % 4 == 0; the plain one takes any Vp.
+//   crossentropy_count:       1 stats (rw)          stats[0] = count, as f32
+//   crossentropy_forward_backward_scalar / _vec4:
+//                             1 losses (rw), 2 dlogits (rw), 3 logits, 4 targets, 5 dloss, 6 stats
+//                             override LOSS writes losses, GRAD writes dlogits (the training step
+//                             sets both: one pass over the logits for the statistics, one for
+//                             dlogits)
+//   crossentropy_mean:        1 loss (rw), 2 losses, 3 targets   loss[0] = the mean over kept rows
+// (crossentropy_count binds targets at 2 and crossentropy_mean its losses at 2: each entry point
+// has its own layout.) `_vec4` moves vec4s and needs Vp % 4 == 0; `_scalar` takes any Vp.
 //
-// Dispatch: ce_rows: one workgroup of WG invocations per row, as in softmax.wgsl (whose comments
-// explain the register cache of VPT chunks per invocation and the online-softmax streaming of the
-// rest): pass 1 finds the row's max and sum of exps, pass 2 writes the gradient, recomputing the
-// exps of streamed chunks. ce_count and ce_mean: one workgroup of WG invocations striding over
-// all N rows, then a workgroup reduction (rowreduce.wgsl / rowreduce-subgroups.wgsl), in a fixed
-// order: deterministic.
+// Dispatch: crossentropy_forward_backward: one workgroup of WG invocations per row, as in
+// softmax.wgsl (whose comments explain the register cache of VPT chunks per invocation and the
+// online-softmax streaming of the rest): pass 1 finds the row's max and sum of exps, pass 2
+// writes the gradient, recomputing the exps of streamed chunks. crossentropy_count and
+// crossentropy_mean: one workgroup of WG invocations striding over all N rows, then a workgroup
+// reduction, in a fixed order: deterministic.
+//
+// Includes: lib/rows.wgsl (row_index, max4, sum4, the online-softmax step `absorb`, mask_chunk,
+// NEG_BIG, MAX_VPT) and lib/rowreduce.wgsl (wg_max_sum, wg_sum, wg_sum2), for which
+// crossentropy.ts swaps in lib/rowreduce-subgroup.wgsl when the adapter allows.
 //
 // No branch depends on the target: a target read from a storage buffer is not uniform in WGSL's
 // analysis, and the reductions must be reached by the whole workgroup. An ignored row is computed
 // like any other (reading column 0 in place of its target) and its results are multiplied by 0.
+
+//! include lib/rows.wgsl
+//! include lib/rowreduce.wgsl
 
 struct Params {
   N: u32,       // rows in this dispatch
@@ -38,18 +47,14 @@ struct Params {
   ignore: i32,  // target value that marks a row to ignore
 }
 
-const MAX_VPT = 32u;
-
-override WG: u32 = 64u;     // invocations per workgroup, a power of two (rowreduce.wgsl)
-override VPT: u32 = 4u;     // ce_rows: chunks of 4 columns each invocation keeps in registers
-override LOSS: bool = true; // ce_rows writes losses
-override GRAD: bool = true; // ce_rows writes dlogits
-
-const NEG_BIG = -3.0e38;    // finite -infinity, see softmax.wgsl
+override WG: u32 = 64u;     // invocations per workgroup, a power of two (lib/rowreduce.wgsl)
+override VPT: u32 = 4u;     // crossentropy_forward_backward: chunks of 4 columns each invocation keeps in registers
+override LOSS: bool = true; // crossentropy_forward_backward writes losses
+override GRAD: bool = true; // crossentropy_forward_backward writes dlogits
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-// ce_rows
+// crossentropy_forward_backward
 @group(0) @binding(1) var<storage, read_write> losses: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dlogits4: array<vec4f>;
@@ -59,38 +64,14 @@ const NEG_BIG = -3.0e38;    // finite -infinity, see softmax.wgsl
 @group(0) @binding(5) var<storage, read> dloss: array<f32>;
 @group(0) @binding(6) var<storage, read> stats: array<f32>;
 
-// ce_count
+// crossentropy_count
 @group(0) @binding(1) var<storage, read_write> stats_out: array<f32>;
 @group(0) @binding(2) var<storage, read> count_targets: array<i32>;
 
-// ce_mean
+// crossentropy_mean
 @group(0) @binding(1) var<storage, read_write> loss: array<f32>;
 @group(0) @binding(2) var<storage, read> mean_losses: array<f32>;
 @group(0) @binding(3) var<storage, read> mean_targets: array<i32>;
-
-fn row_index(wid: vec3u, nwg: vec3u) -> u32 {
-  return wid.x + wid.y * nwg.x;
-}
-
-fn max4(x: vec4f) -> f32 {
-  return max(max(x.x, x.y), max(x.z, x.w));
-}
-
-fn sum4(x: vec4f) -> f32 {
-  return (x.x + x.y) + (x.z + x.w);
-}
-
-// Online-softmax step: the (max, sum of exp(x - max)) pair absorbs four more values.
-fn absorb(st: vec2f, x: vec4f) -> vec2f {
-  let m = max(st.x, max4(x));
-  return vec2f(m, st.y * exp(st.x - m) + sum4(exp(x - vec4f(m))));
-}
-
-// Columns 4c..4c+3 at or past V become NEG_BIG (vec4 path: the row itself is in range).
-fn mask_vocab(x: vec4f, c: u32) -> vec4f {
-  let col = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
-  return select(x, vec4f(NEG_BIG), col >= vec4u(p.V));
-}
 
 // The one-hot target as a vec4 over columns 4c..4c+3.
 fn onehot(c: u32, t: u32) -> vec4f {
@@ -121,8 +102,8 @@ fn store_dlogits(base: u32, c: u32, y: vec4f) {
 // The rows. The two entry points differ only in how a chunk is loaded and stored.
 
 @compute @workgroup_size(WG)
-fn ce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-           @builtin(local_invocation_index) lid: u32) {
+fn crossentropy_forward_backward_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                                        @builtin(local_invocation_index) lid: u32) {
   let row = row_index(wid, nwg);
   if (row >= p.N) {
     return;
@@ -177,8 +158,8 @@ fn ce_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3
 }
 
 @compute @workgroup_size(WG)
-fn ce_rows_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                @builtin(local_invocation_index) lid: u32) {
+fn crossentropy_forward_backward_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                                      @builtin(local_invocation_index) lid: u32) {
   let row = row_index(wid, nwg);
   if (row >= p.N) {
     return;
@@ -196,7 +177,7 @@ fn ce_rows_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     let c = lid + k * WG;
     x[k] = vec4f(NEG_BIG);
     if (c < ncv) {
-      x[k] = mask_vocab(logits4[base + c], c);
+      x[k] = mask_chunk(logits4[base + c], c, p.V);
     }
     m = max(m, max4(x[k]));
   }
@@ -207,7 +188,7 @@ fn ce_rows_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   }
   var st = vec2f(m, s);
   for (var c = lid + VPT * WG; c < ncv; c += WG) {
-    st = absorb(st, mask_vocab(logits4[base + c], c));
+    st = absorb(st, mask_chunk(logits4[base + c], c, p.V));
   }
   let tot = wg_max_sum(st, lid);
 
@@ -228,7 +209,7 @@ fn ce_rows_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
     for (var c = lid + VPT * WG; c < nc; c += WG) {
       var y = vec4f(0.0);
       if (c < ncv) {
-        y = exp(mask_vocab(logits4[base + c], c) - vec4f(tot.x)) * inv - scale * onehot(c, tu);
+        y = exp(mask_chunk(logits4[base + c], c, p.V) - vec4f(tot.x)) * inv - scale * onehot(c, tu);
       }
       dlogits4[base + c] = y;
     }
@@ -239,7 +220,7 @@ fn ce_rows_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
 // Counting kept rows, and the mean loss. One workgroup each.
 
 @compute @workgroup_size(WG)
-fn ce_count(@builtin(local_invocation_index) lid: u32) {
+fn crossentropy_count(@builtin(local_invocation_index) lid: u32) {
   var n = 0.0;
   for (var i = lid; i < p.N; i += WG) {
     n += select(0.0, 1.0, count_targets[i] != p.ignore);
@@ -251,7 +232,7 @@ fn ce_count(@builtin(local_invocation_index) lid: u32) {
 }
 
 @compute @workgroup_size(WG)
-fn ce_mean(@builtin(local_invocation_index) lid: u32) {
+fn crossentropy_mean(@builtin(local_invocation_index) lid: u32) {
   var acc = vec2f(0.0);   // (sum of losses, kept rows)
   for (var i = lid; i < p.N; i += WG) {
     let kept = mean_targets[i] != p.ignore;

@@ -2,7 +2,7 @@
 // stored: the backward recomputes it from the same seed (what is saved for backward: the seed).
 // Dispatch: one invocation per element, WG per workgroup, 2-D grid.
 
-struct Dropout {
+struct Params {
   n: u32,
   seed: u32,
   threshold: u32,   // p · 2^32, clamped
@@ -12,7 +12,7 @@ struct Dropout {
 
 override WG: u32 = 256;
 
-@group(0) @binding(0) var<uniform> p: Dropout;
+@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> inp: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 

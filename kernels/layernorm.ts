@@ -1,10 +1,8 @@
 // Specs and dispatch sizes for kernels/layernorm.wgsl: layer normalisation forward (saving mean
 // and rstd) and backward (dinp, and dweight / dbias reduced in two deterministic stages).
 import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
-import { linkRowKernel, resolveTuning, subgroupMinSize, type Reduction, type RowTuning } from './rowreduce.ts';
-import { loadWGSL } from './gpu/wgsl.ts';
+import { loadRowKernel, resolveTuning, subgroupMinSize, type Reduction, type RowTuning } from './rowreduce.ts';
 
-const wgsl = loadWGSL(import.meta.url, 'layernorm.wgsl');
 const params = [
   ['N', 'u32'],
   ['C', 'u32'],
@@ -55,13 +53,13 @@ const specs = new Map<string, KernelSpec>();
 
 /** The spec of one entry point linked with one reduction (built once, then cached). */
 export function layernormSpec(entry: Entry, variant: LayernormVariant, reduction: Reduction): KernelSpec {
-  const entryPoint = variant === 'vec4' && entry !== 'layernorm_forward_cached' ? `${entry}_vec4` : entry;
+  const entryPoint = entry === 'layernorm_forward_cached' ? entry : `${entry}_${variant}`;
   const key = `${entryPoint}/${reduction}`;
   let spec = specs.get(key);
   if (!spec) {
     spec = {
       name: `layernorm.${entryPoint}${reduction === 'subgroup' ? '+subgroups' : ''}`,
-      wgsl: linkRowKernel(wgsl, reduction),
+      wgsl: loadRowKernel('layernorm.wgsl', reduction),
       entryPoint,
       params,
       bindings: BINDINGS[entry],

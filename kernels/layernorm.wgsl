@@ -15,8 +15,8 @@
 //   forward:           1 out (rw), 2 mean (rw), 3 rstd (rw), 4 inp, 5 weight, 6 bias
 //   backward stage 1:  1 dinp (rw), 2 partial (rw), 3 dout, 4 inp, 5 weight, 6 mean, 7 rstd
 //   backward stage 2:  1 dweight (rw), 2 dbias (rw), 3 partial
-// Every entry point exists twice: `*_vec4` moves vec4s and needs C % 4 == 0; the plain one takes
-// any C (stage 2's plain version: one column per invocation). Plus layernorm_forward_cached
+// Every entry point exists twice: `*_vec4` moves vec4s and needs C % 4 == 0; `*_scalar` takes
+// any C (stage 2's scalar version: one column per invocation). Plus layernorm_forward_cached
 // (vec4, the forward's bindings, C <= 4 * WG * VPT; see above it).
 //
 // Dispatch (stage 1 and forward): one workgroup of WG invocations per block of ROWS consecutive
@@ -34,13 +34,19 @@
 //             dinp and accumulates dweight / dbias for the chunk over the block's rows in two
 //             registers, stored once per chunk into `partial`.
 // Stage 2: one invocation per vec4 of columns (or per column), a loop over the G partials.
-// The reductions across the workgroup are wg_sum / wg_sum2 from rowreduce.wgsl or
-// rowreduce-subgroups.wgsl, which layernorm.ts links in (ROWS + ROWS or ROWS reductions a block).
+// The reductions across the workgroup are wg_sum / wg_sum2 (ROWS + ROWS or ROWS reductions a
+// block).
 // Reading x twice is what the streaming forward does (any C). On lavapipe the forward of rows up
 // to 4 * WG * 32 columns is layernorm_forward_cached instead, which keeps the row (and weight and
 // bias, over ROWS rows) in private arrays: 2 storage accesses per element instead of ~3.5, 3.5
 // against 3.0 GB/s at [4096 x 768]. (An earlier register version that cached the row but
-// re-loaded weight and bias per row, bench/dev history, was slower than streaming.)
+// re-loaded weight and bias per row, bench/dev/layernorm/NOTES.md, was slower than streaming.)
+//
+// Includes: lib/rows.wgsl (row_index, sum4, MAX_VPT) and lib/rowreduce.wgsl (wg_sum, wg_sum2),
+// for which layernorm.ts swaps in lib/rowreduce-subgroup.wgsl when the adapter allows.
+
+//! include lib/rows.wgsl
+//! include lib/rowreduce.wgsl
 
 struct Params {
   N: u32,      // rows
@@ -52,7 +58,7 @@ struct Params {
 
 const MAX_ROWS = 16u;
 
-override WG: u32 = 64u;   // invocations per workgroup, a power of two (rowreduce.wgsl)
+override WG: u32 = 64u;   // invocations per workgroup, a power of two (lib/rowreduce.wgsl)
 override ROWS: u32 = 4u;  // rows per workgroup, <= MAX_ROWS (unrolled)
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -89,14 +95,6 @@ override ROWS: u32 = 4u;  // rows per workgroup, <= MAX_ROWS (unrolled)
 
 // ---------------------------------------------------------------------------------------------
 // Helpers on values
-
-fn block_index(wid: vec3u, nwg: vec3u) -> u32 {
-  return wid.x + wid.y * nwg.x;
-}
-
-fn sum4(x: vec4f) -> f32 {
-  return (x.x + x.y) + (x.z + x.w);
-}
 
 // Merges a chunk of nb values (lanes 0..nb-1 of x) into running statistics st = (mean, M2) of
 // cnt values, M2 the sum of squared deviations from the mean; w = nb / (cnt + nb). The chunk's
@@ -188,9 +186,9 @@ fn store_chunk_partial(base: u32, c: u32, y: vec4f) {
 // Forward
 
 @compute @workgroup_size(WG)
-fn layernorm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                     @builtin(local_invocation_index) lid: u32) {
-  let row0 = block_index(wid, nwg) * ROWS;
+fn layernorm_forward_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                            @builtin(local_invocation_index) lid: u32) {
+  let row0 = row_index(wid, nwg) * ROWS;
   if (row0 >= p.N) {
     return;
   }
@@ -233,7 +231,7 @@ fn layernorm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
 @compute @workgroup_size(WG)
 fn layernorm_forward_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                           @builtin(local_invocation_index) lid: u32) {
-  let row0 = block_index(wid, nwg) * ROWS;
+  let row0 = row_index(wid, nwg) * ROWS;
   if (row0 >= p.N) {
     return;
   }
@@ -280,13 +278,12 @@ fn layernorm_forward_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 // in registers and stack slots read with plain vector loads; so memory traffic per element drops
 // from 3 storage accesses (+ weight and bias per ROWS rows) to 2, as in softmax's forward.
 
-override VPT: u32 = 0u;     // cached chunks per invocation (layernorm_forward_cached only)
-const MAX_VPT = 32u;
+override VPT: u32 = 0u;     // cached chunks per invocation (layernorm_forward_cached only), <= MAX_VPT
 
 @compute @workgroup_size(WG)
 fn layernorm_forward_cached(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                             @builtin(local_invocation_index) lid: u32) {
-  let row0 = block_index(wid, nwg) * ROWS;
+  let row0 = row_index(wid, nwg) * ROWS;
   if (row0 >= p.N) {
     return;
   }
@@ -340,9 +337,9 @@ fn layernorm_forward_cached(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
 // Backward, stage 1: dinp, and this block's column sums for dweight / dbias.
 
 @compute @workgroup_size(WG)
-fn layernorm_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                      @builtin(local_invocation_index) lid: u32) {
-  let g = block_index(wid, nwg);
+fn layernorm_backward_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                             @builtin(local_invocation_index) lid: u32) {
+  let g = row_index(wid, nwg);
   let row0 = g * ROWS;
   if (row0 >= p.N) {
     return;
@@ -395,7 +392,7 @@ fn layernorm_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
 @compute @workgroup_size(WG)
 fn layernorm_backward_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                            @builtin(local_invocation_index) lid: u32) {
-  let g = block_index(wid, nwg);
+  let g = row_index(wid, nwg);
   let row0 = g * ROWS;
   if (row0 >= p.N) {
     return;
@@ -450,7 +447,7 @@ fn layernorm_backward_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workg
 // One invocation per column (per vec4 of columns); workgroups of WG along the columns.
 
 @compute @workgroup_size(WG)
-fn layernorm_backward_params(@builtin(global_invocation_id) gid: vec3u) {
+fn layernorm_backward_params_scalar(@builtin(global_invocation_id) gid: vec3u) {
   let col = gid.x;
   if (col >= p.C) {
     return;

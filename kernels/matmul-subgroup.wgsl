@@ -1,9 +1,10 @@
 // matmul for CPU adapters (lavapipe/llvmpipe): out = epilogue(A·B + bias), one SIMD group per
 // workgroup, the rows of A shared between its lanes with subgroup shuffles.
 //
-// Same contract, bindings and params as matmul.wgsl (read its header first); this file exists
-// only because it needs `enable subgroups`, which would stop the portable kernels from compiling
-// on an adapter without the feature.
+// Same contract, bindings and params as matmul.wgsl (read its header first), from the same
+// lib/matmul-io.wgsl (Params, bindings, epilogue flags, finish(), lib/gelu.wgsl), which this
+// file includes; it exists only because it needs `enable subgroups`, which would stop the
+// portable kernels from compiling on an adapter without the feature.
 //
 // Why it looks like this (measured on lavapipe, Mesa 25, AVX2, 8 lanes):
 //  - lavapipe runs the 8 invocations of a subgroup as the 8 lanes of AVX registers. A load whose
@@ -19,7 +20,7 @@
 //    The register tile is plain loops over arrays whose sizes equal the trip counts: Mesa then
 //    unrolls them and keeps the arrays in registers. More than 32 rows, an accumulator array with
 //    more rows than its loop, nested row loops or helper functions taking pointers all stopped
-//    the unrolling in experiments (bench/dev/matmul-NOTES.md) and ran 2-3x slower.
+//    the unrolling in experiments (bench/dev/matmul/NOTES.md) and ran 2-3x slower.
 //  - On a GPU this would be a poor kernel (no data reuse between subgroups): GPUs use
 //    matmul.wgsl's matmul_tiled*.
 //
@@ -28,55 +29,13 @@
 // Lane l owns output rows m0..m0+31 and the columns n0 + 4·(l + 8·j) + c, j < TN, c < 4.
 enable subgroups;
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  batch_stride_a: u32,  // elements between batches of A: 0 when broadcast, else M·K
-  batch_stride_b: u32,  // elements between batches of B: 0 when broadcast, else K·N
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<storage, read> a: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read_write> preact: array<f32>;
-// vec4 views of the same buffers, for matmul_sg_vec4 only.
-@group(0) @binding(2) var<storage, read> a4: array<vec4f>;
-@group(0) @binding(3) var<storage, read> b4: array<vec4f>;
-
-override TRANS_A: bool = false;       // A stored [batchA, K, M]
-override TRANS_B: bool = false;       // B stored [batchB, N, K]
-override HAS_BIAS: bool = false;
-override GELU: bool = false;
-override WRITE_PREACT: bool = false;  // with GELU: also store a·b + bias to `preact`
-override ACCUMULATE: bool = false;    // out += result
+//! include lib/matmul-io.wgsl
 
 const LANES = 8u;
 const ROWS = 32u;          // output rows per workgroup, shared by its 8 lanes
 const TN_MAX = 4u;
 override TN: u32 = 2u;     // vec4 column groups per lane (1, 2 or 4): 32·TN columns per workgroup
 
-const GELU_SCALE = 0.7978845608028654;  // sqrt(2 / pi)
-
-fn gelu(x: f32) -> f32 {
-  let cube = 0.044715 * x * x * x;
-  return 0.5 * x * (1.0 + tanh(GELU_SCALE * (x + cube)));
-}
-
-// Bias, activation and store for one output element; m < M and n < N are checked by the caller.
-fn finish(batch: u32, m: u32, n: u32, acc: f32) {
-  let idx = (batch * p.M + m) * p.N + n;
-  var v = acc;
-  if (HAS_BIAS) { v += bias[n]; }
-  if (GELU) {
-    if (WRITE_PREACT) { preact[idx] = v; }
-    v = gelu(v);
-  }
-  if (ACCUMULATE) { v += out[idx]; }
-  out[idx] = v;
-}
 
 // Row i (0 <= i < ROWS) of the workgroup's A block at k..k+3, gathered from the lane that loaded it.
 // Not transposed: lane l loaded rows l + 8q as av[q] (vec4 along k).
@@ -94,7 +53,7 @@ fn a_row(av: array<vec4f, 4>, i: u32) -> vec4f {
                subgroupShuffle(v.z, src), subgroupShuffle(v.w, src));
 }
 
-// Row k + t of B at a lane's 4 columns, from the 4 vec4 loads of matmul_sg_vec4.
+// Row k + t of B at a lane's 4 columns, from the 4 vec4 loads of matmul_subgroup_vec4.
 fn b_row(bq: array<vec4f, 4>, t: u32) -> vec4f {
   if (TRANS_B) { return vec4f(bq[0][t], bq[1][t], bq[2][t], bq[3][t]); }
   return bq[t];
@@ -102,7 +61,7 @@ fn b_row(bq: array<vec4f, 4>, t: u32) -> vec4f {
 
 // vec4 path: needs K % 4 == 0, M % 4 == 0 when TRANS_A, N % 4 == 0 unless TRANS_B (the host checks).
 @compute @workgroup_size(LANES)
-fn matmul_sg_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+fn matmul_subgroup_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
   let m0 = wg.y * ROWS;
   let n0 = wg.x * LANES * 4u * TN;
   let batch = wg.z;
@@ -162,7 +121,7 @@ fn matmul_sg_vec4(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation
 // Scalar path: any M, N, K and any alignment; one k per iteration, element strides for the
 // transposes. About half the speed of the vec4 path.
 @compute @workgroup_size(LANES)
-fn matmul_sg(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
+fn matmul_subgroup_scalar(@builtin(workgroup_id) wg: vec3u, @builtin(subgroup_invocation_id) lane: u32) {
   let m0 = wg.y * ROWS;
   let n0 = wg.x * LANES * 4u * TN;
   let batch = wg.z;

@@ -1,6 +1,7 @@
 // Specs, tile configurations and dispatch for the matmul kernels:
-//   kernels/matmul.wgsl           matmul_tiled, matmul_tiled_vec4  (portable; GPUs)
-//   kernels/matmul-subgroup.wgsl  matmul_sg, matmul_sg_vec4        (CPU adapters: lavapipe)
+//   kernels/matmul.wgsl           matmul_tiled_scalar, matmul_tiled_vec4        (portable; GPUs)
+//   kernels/matmul-subgroup.wgsl  matmul_subgroup_scalar, matmul_subgroup_vec4  (CPU adapters: lavapipe)
+// both including kernels/lib/matmul-io.wgsl (Params, bindings, epilogue) and lib/gelu.wgsl.
 // Both compute out (+)= act(A·B + bias) for batched, optionally transposed operands; see the
 // header of matmul.wgsl. Which kernel and tile run is chosen per adapter and shape (pickConfig),
 // or forced with `config` (tests, benches).
@@ -74,8 +75,8 @@ const spec = (wgsl: string, entryPoint: string): KernelSpec => ({
 });
 
 export const matmulSpecs = {
-  tiled: { scalar: spec(tiledWgsl, 'matmul_tiled'), vec4: spec(tiledWgsl, 'matmul_tiled_vec4') },
-  subgroup: { scalar: spec(subgroupWgsl, 'matmul_sg'), vec4: spec(subgroupWgsl, 'matmul_sg_vec4') },
+  tiled: { scalar: spec(tiledWgsl, 'matmul_tiled_scalar'), vec4: spec(tiledWgsl, 'matmul_tiled_vec4') },
+  subgroup: { scalar: spec(subgroupWgsl, 'matmul_subgroup_scalar'), vec4: spec(subgroupWgsl, 'matmul_subgroup_vec4') },
 } as const satisfies Record<MatmulKernel, Record<'scalar' | 'vec4', KernelSpec>>;
 
 export interface MatmulArgs {

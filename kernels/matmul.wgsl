@@ -1,7 +1,7 @@
 // Batched matrix multiply with a fused epilogue:
 //
 //   pre[b, m, n] = Σ_k A[b, m, k] · B[b, k, n] + bias[n]
-//   out[b, m, n] = act(pre)            (act = GELU (tanh approximation) or identity)
+//   out[b, m, n] = act(pre)            (act = GELU (tanh approximation, lib/gelu.wgsl) or identity)
 //   out[b, m, n] += act(pre)           (ACCUMULATE: gradient accumulation)
 //   preact[b, m, n] = pre              (WRITE_PREACT with GELU: saved for the backward)
 //
@@ -28,35 +28,15 @@
 // vec4s of out.
 //
 // Two entry points: matmul_tiled_vec4 loads global memory as vec4 and needs K % 4 == 0,
-// M % 4 == 0 when TRANS_A and N % 4 == 0 unless TRANS_B (the host checks); matmul_tiled reads
-// scalars and takes any shape.
+// M % 4 == 0 when TRANS_A and N % 4 == 0 unless TRANS_B (the host checks); matmul_tiled_scalar
+// reads scalars and takes any shape.
 //
 // Dispatch: workgroup_size (WG_N, WG_M); workgroups (ceil(N / BN), ceil(M / BM), batch).
+//
+// Includes: lib/matmul-io.wgsl (Params, the bindings, the epilogue flags and finish(), which
+// includes lib/gelu.wgsl), shared with matmul-subgroup.wgsl.
 
-struct Params {
-  M: u32,
-  N: u32,
-  K: u32,
-  batch_stride_a: u32,  // elements between batches of A: 0 when broadcast, else M·K
-  batch_stride_b: u32,  // elements between batches of B: 0 when broadcast, else K·N
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<storage, read> a: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read_write> preact: array<f32>;
-// vec4 views of the same buffers, for matmul_tiled_vec4 only.
-@group(0) @binding(2) var<storage, read> a4: array<vec4f>;
-@group(0) @binding(3) var<storage, read> b4: array<vec4f>;
-
-override TRANS_A: bool = false;       // A stored [batchA, K, M]
-override TRANS_B: bool = false;       // B stored [batchB, N, K]
-override HAS_BIAS: bool = false;
-override GELU: bool = false;
-override WRITE_PREACT: bool = false;  // with GELU: also store a·b + bias to `preact`
-override ACCUMULATE: bool = false;    // out += result
+//! include lib/matmul-io.wgsl
 
 override WG_M: u32 = 16u;  // invocations along m
 override WG_N: u32 = 16u;  // invocations along n
@@ -76,26 +56,6 @@ var<workgroup> Bs: array<vec4f, BK * WG_N * TN / 4u>;  // [k][n / 4]
 
 // acc[4·i + r][j]: the invocation's rows 4·(ty + WG_M·i) + r, columns 4·(tx + WG_N·j) + 0..3.
 var<private> acc: array<array<vec4f, TN_MAX / 4u>, TM_MAX>;
-
-const GELU_SCALE = 0.7978845608028654;  // sqrt(2 / pi)
-
-fn gelu(x: f32) -> f32 {
-  let cube = 0.044715 * x * x * x;
-  return 0.5 * x * (1.0 + tanh(GELU_SCALE * (x + cube)));
-}
-
-// Bias, activation and store for one output element; m < M and n < N are checked by the caller.
-fn finish(batch: u32, m: u32, n: u32, v0: f32) {
-  let idx = (batch * p.M + m) * p.N + n;
-  var v = v0;
-  if (HAS_BIAS) { v += bias[n]; }
-  if (GELU) {
-    if (WRITE_PREACT) { preact[idx] = v; }
-    v = gelu(v);
-  }
-  if (ACCUMULATE) { v += out[idx]; }
-  out[idx] = v;
-}
 
 fn set_a(kk: u32, mm: u32, v: f32) { As[kk * (BM / 4u) + mm / 4u][mm % 4u] = v; }
 fn set_b(kk: u32, nn: u32, v: f32) { Bs[kk * (BN / 4u) + nn / 4u][nn % 4u] = v; }
@@ -207,7 +167,7 @@ fn store_block(batch: u32, m0: u32, n0: u32, tx: u32, ty: u32) {
 }
 
 @compute @workgroup_size(WG_N, WG_M)
-fn matmul_tiled(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+fn matmul_tiled_scalar(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let m0 = wg.y * BM;
   let n0 = wg.x * BN;
   let tid = lid.y * WG_N + lid.x;

@@ -10,7 +10,7 @@
 //   reduce_strided  inner > 1: one invocation per output (o, i) walks r; neighbouring invocations
 //                   read neighbouring addresses (i is innermost), so loads coalesce.
 
-struct Reduce {
+struct Params {
   outer: u32,
   R: u32,
   inner: u32,
@@ -21,7 +21,7 @@ struct Reduce {
 override WG: u32 = 256;
 override OP: u32 = 0;
 
-@group(0) @binding(0) var<uniform> p: Reduce;
+@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> inp: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read_write> arg: array<u32>;
@@ -94,7 +94,7 @@ fn reduce_strided(@builtin(global_invocation_id) gid: vec3u) {
 
 // dinp[o, r, i] = r == arg[o, i] ? dout[o, i] : 0 — one invocation per input element, so the
 // gradient is written whole and needs no zeroing first.
-@group(0) @binding(0) var<uniform> q: Reduce;
+@group(0) @binding(0) var<uniform> q: Params;
 @group(0) @binding(1) var<storage, read> dout: array<f32>;
 @group(0) @binding(2) var<storage, read> argmax: array<u32>;
 @group(0) @binding(3) var<storage, read_write> dinp: array<f32>;

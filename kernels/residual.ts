@@ -18,7 +18,7 @@ export interface ResidualTuning {
 }
 
 // Several items per invocation: on lavapipe the per-invocation overhead, not memory, limits a
-// kernel this light (see bench/dev/residual-exp.ts); on a GPU a GPT-2 residual stream
+// kernel this light (bench/dev/residual/NOTES.md); on a GPU a GPT-2 residual stream
 // (B·T·C = 3.1M floats) still makes ~200k invocations.
 const TUNING: Record<ResidualVariant, Required<ResidualTuning>> = {
   vec4: { WG: 256, VPT: 4 },

@@ -1,11 +1,9 @@
-// What the row kernels (softmax, layernorm, crossentropy) share on the host: linking a kernel's
-// WGSL with one of the two implementations of its workgroup reductions, the per-adapter choice of
-// workgroup geometry, and splitting tensors larger than one storage binding into row blocks.
+// What the row kernels (softmax, layernorm, crossentropy) share on the host: loading a kernel's
+// WGSL with one of the two implementations of its workgroup reductions (lib/rowreduce.wgsl or
+// lib/rowreduce-subgroup.wgsl), the per-adapter choice of workgroup geometry, and splitting
+// tensors larger than one storage binding into row blocks.
 import type { BufferRef, Runtime } from './gpu/runtime.ts';
 import { loadWGSL } from './gpu/wgsl.ts';
-
-const portableWgsl = loadWGSL(import.meta.url, 'rowreduce.wgsl');
-const subgroupWgsl = loadWGSL(import.meta.url, 'rowreduce-subgroups.wgsl');
 
 /** How a row kernel reduces across its workgroup: workgroup memory (portable) or subgroup operations. */
 export type Reduction = 'workgroup' | 'subgroup';
@@ -19,17 +17,19 @@ export interface RowTuning {
   reduction: Reduction;
 }
 
-/** The register budget the kernels declare (MAX_VPT in their WGSL). */
+/** The register budget the kernels declare (MAX_VPT in lib/rows.wgsl). */
 export const MAX_VPT = 32;
 
 type Buf = GPUBuffer | BufferRef;
 
 /**
- * The module for a kernel with its reductions. The subgroup version goes first because its
- * `enable subgroups;` directive must open the module; WGSL declarations are order-independent.
+ * A row kernel's module: `file` (which includes lib/rowreduce.wgsl) linked with the reductions
+ * chosen, the subgroup ones swapped in for `reduction: 'subgroup'`.
  */
-export function linkRowKernel(kernelWgsl: string, reduction: Reduction): string {
-  return reduction === 'subgroup' ? `${subgroupWgsl}\n${kernelWgsl}` : `${kernelWgsl}\n${portableWgsl}`;
+export function loadRowKernel(file: string, reduction: Reduction): string {
+  const swap: Record<string, string> =
+    reduction === 'subgroup' ? { 'lib/rowreduce.wgsl': 'lib/rowreduce-subgroup.wgsl' } : {};
+  return loadWGSL(import.meta.url, file, { swap });
 }
 
 /** The adapter's smallest subgroup size, or 0 when the device has no subgroup operations. */

@@ -2,7 +2,7 @@
 // axis, forward (optionally causally masked) and backward.
 import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
 import {
-  linkRowKernel,
+  loadRowKernel,
   pickRowTuning,
   resolveTuning,
   rowBlocks,
@@ -10,9 +10,7 @@ import {
   type Reduction,
   type RowTuning,
 } from './rowreduce.ts';
-import { loadWGSL } from './gpu/wgsl.ts';
 
-const wgsl = loadWGSL(import.meta.url, 'softmax.wgsl');
 const params = [
   ['N', 'u32'],
   ['C', 'u32'],
@@ -41,13 +39,13 @@ export function softmaxSpec(
   variant: SoftmaxVariant,
   reduction: Reduction,
 ): KernelSpec {
-  const entryPoint = variant === 'vec4' ? `${entry}_vec4` : entry;
+  const entryPoint = `${entry}_${variant}`;
   const key = `${entryPoint}/${reduction}`;
   let spec = specs.get(key);
   if (!spec) {
     spec = {
       name: `softmax.${entryPoint}${reduction === 'subgroup' ? '+subgroups' : ''}`,
-      wgsl: linkRowKernel(wgsl, reduction),
+      wgsl: loadRowKernel('softmax.wgsl', reduction),
       entryPoint,
       params,
       bindings: entry === 'softmax_forward' ? FORWARD_BINDINGS : BACKWARD_BINDINGS,
@@ -76,7 +74,8 @@ export interface SoftmaxShape {
 export function softmaxTuning(rt: Runtime, s: SoftmaxShape, backward = false): RowTuning {
   // The backward keeps two arrays (dout and out) in registers on a GPU: half the chunks per
   // invocation. On lavapipe it keeps none: with no exp to save, re-reading a row costs less than
-  // the spills and code size of the register cache (3.9 vs 2.8 GB/s at 4096 x 1024, bench/dev/softmax-exp.ts).
+  // the spills and code size of the register cache (3.9 vs 2.8 GB/s at 4096 x 1024,
+  // bench/dev/softmax/NOTES.md).
   const auto = pickRowTuning(rt, Math.ceil(s.C / 4), backward ? 4 : 8);
   if (backward && rt.isSoftware) auto.VPT = 0;
   return resolveTuning(rt, 'softmax', auto, s.tuning);

@@ -9,13 +9,16 @@
 //
 // Bindings: @binding(0) Params; forward: 1 out (rw), 2 inp; backward: 1 dinp (rw), 2 dout, 3 out.
 // Every entry point exists twice: `*_vec4` reads and writes vec4s and needs C % 4 == 0 (each row
-// then starts on a 16-byte boundary); the plain one takes any C and moves single floats.
+// then starts on a 16-byte boundary); `*_scalar` takes any C and moves single floats.
 //
 // Dispatch: one workgroup of WG invocations per row (rows beyond 65535 workgroups spill into y).
 // Invocation `lid` owns the "chunks" (groups of 4 consecutive columns) lid, lid + WG, lid + 2 WG...
-// so that neighbouring invocations touch neighbouring memory (coalesced on a GPU). The row's
-// reductions are wg_max_sum / wg_sum from rowreduce.wgsl (workgroup memory) or
-// rowreduce-subgroups.wgsl (one subgroup per row), which softmax.ts links in.
+// so that neighbouring invocations touch neighbouring memory (coalesced on a GPU).
+//
+// Includes: lib/rows.wgsl (row_index, max4, sum4, the online-softmax step `absorb`, mask_chunk,
+// NEG_BIG) and lib/rowreduce.wgsl (the row's reductions wg_max_sum / wg_sum in workgroup
+// memory), for which softmax.ts swaps in lib/rowreduce-subgroup.wgsl (one subgroup per row) when
+// the adapter allows.
 //
 // The shape of the algorithm, chosen so that each element is read from memory once and written
 // once, with one exp per element and a single workgroup reduction:
@@ -38,6 +41,9 @@
 // backward, which has no exp to save, streams instead (VPT = 0): re-reading is cheaper there than
 // the register cache's code size.
 
+//! include lib/rows.wgsl
+//! include lib/rowreduce.wgsl
+
 struct Params {
   N: u32,       // rows in this dispatch
   C: u32,       // row length
@@ -45,18 +51,9 @@ struct Params {
   row0: u32,    // index of this dispatch's first row in the whole tensor (for the causal mask)
 }
 
-// Register budget: the private array has this many vec4s, of which VPT are used. (WGSL sizes
-// private arrays with constants only; the unused tail is removed once VPT is substituted and the
-// loops over it unrolled.)
-const MAX_VPT = 32u;
-
-override WG: u32 = 64u;   // invocations per row; a power of two (rowreduce.wgsl halves it)
-override VPT: u32 = 4u;   // chunks of 4 columns each invocation keeps in registers, <= MAX_VPT
+override WG: u32 = 64u;   // invocations per row; a power of two (lib/rowreduce.wgsl halves it)
+override VPT: u32 = 4u;   // chunks of 4 columns each invocation keeps in registers, <= MAX_VPT (lib/rows.wgsl)
 override LOG: bool = false;
-
-// A finite stand-in for -infinity (WGSL has no infinity literal): exp(NEG_BIG - m) is exactly 0
-// for any m a real row can have, and NEG_BIG - NEG_BIG is 0, not the NaN that inf - inf gives.
-const NEG_BIG = -3.0e38;
 
 @group(0) @binding(0) var<uniform> p: Params;
 
@@ -77,36 +74,12 @@ const NEG_BIG = -3.0e38;
 // ---------------------------------------------------------------------------------------------
 // Small helpers on values
 
-fn row_index(wid: vec3u, nwg: vec3u) -> u32 {
-  return wid.x + wid.y * nwg.x;
-}
-
 // Columns of row `row` that take part in the softmax (all of them unless causally masked).
 fn valid_columns(row: u32) -> u32 {
   if (p.causalT == 0u) {
     return p.C;
   }
   return min(p.C, (p.row0 + row) % p.causalT + 1u);
-}
-
-// Replaces the lanes of chunk `c` (columns 4c..4c+3) at or past column `cv` by NEG_BIG.
-fn mask_chunk(x: vec4f, c: u32, cv: u32) -> vec4f {
-  let col = vec4u(4u * c) + vec4u(0u, 1u, 2u, 3u);
-  return select(x, vec4f(NEG_BIG), col >= vec4u(cv));
-}
-
-fn max4(x: vec4f) -> f32 {
-  return max(max(x.x, x.y), max(x.z, x.w));
-}
-
-fn sum4(x: vec4f) -> f32 {
-  return (x.x + x.y) + (x.z + x.w);
-}
-
-// One online-softmax step: the pair absorbs four more values.
-fn absorb(st: vec2f, x: vec4f) -> vec2f {
-  let m = max(st.x, max4(x));
-  return vec2f(m, st.y * exp(st.x - m) + sum4(exp(x - vec4f(m))));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,8 +135,8 @@ fn store_dinp(base: u32, c: u32, y: vec4f) {
 // Forward. The two entry points differ only in how a chunk is loaded and stored.
 
 @compute @workgroup_size(WG)
-fn softmax_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                   @builtin(local_invocation_index) lid: u32) {
+fn softmax_forward_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                          @builtin(local_invocation_index) lid: u32) {
   let row = row_index(wid, nwg);
   if (row >= p.N) {
     return;
@@ -293,8 +266,8 @@ fn softmax_forward_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgrou
 // Backward: one sum per row (of dout * out, or of dout for LOG), then an elementwise pass.
 
 @compute @workgroup_size(WG)
-fn softmax_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                    @builtin(local_invocation_index) lid: u32) {
+fn softmax_backward_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                           @builtin(local_invocation_index) lid: u32) {
   let row = row_index(wid, nwg);
   if (row >= p.N) {
     return;

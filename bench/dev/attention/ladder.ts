@@ -92,7 +92,7 @@ export const ladder: Ladder<AttentionProblem> = {
     {
       n: 3,
       name: 'subgroup',
-      file: 'kernels/attention-sg.wgsl',
+      file: 'kernels/attention-subgroup.wgsl',
       what: 'shipped for CPU adapters: 4 rows per lane, key rows shared by subgroupShuffle',
       tunables: ['WG'],
       unsupported: (rt) =>

@@ -1,12 +1,13 @@
 enable subgroups;
 // Fused causal attention for CPU SIMD adapters (lavapipe): the same forward, backward (dq pass,
 // then dk/dv pass) and decoding as kernels/attention.wgsl, whose header gives the math, the
-// layout, the bindings and the uniform struct (identical here). attention.ts picks this variant on
-// software adapters whose subgroups have at least 8 invocations; it needs the 'subgroups' feature.
+// layout, the bindings and the uniform struct; both include lib/attention-io.wgsl (Params, HS,
+// MASKED, the bindings). attention.ts picks this variant on software adapters whose subgroups
+// have at least 8 invocations; it needs the 'subgroups' feature.
 //
 // ---- Why a second mapping ------------------------------------------------------------------------
 // lavapipe runs 8 invocations as the 8 lanes of one AVX2 register (a subgroup of 8), and its cost
-// model (Mesa 25.0, measured with bench/dev/attention-exp.ts) is far from a GPU's:
+// model (Mesa 25.0, measured in bench/dev/attention/NOTES.md) is far from a GPU's:
 //   - Inside a loop every load from storage or workgroup memory is a per-lane gather with a mask
 //     test and a bounds check per component, even when all lanes read the same address: ~4
 //     instructions per float per lane, against 1 instruction for a multiply on all 8 lanes.
@@ -44,41 +45,13 @@ enable subgroups;
 // Cost of the unrolling: lavapipe takes ~5 s (HS = 16) to ~60 s (HS = 128) to compile each entry
 // point the first time on this machine; Mesa's shader cache makes later runs start at once.
 
-struct Attn {
-  T: u32,
-  qOffset: u32,
-  kvStride: u32,
-  scale: f32,
-  hs4: u32,       // HS / 4 at run time: bounds the loops that must not be unrolled
-}
+//! include lib/attention-io.wgsl
 
-override HS: u32 = 64u;              // head size: a multiple of 4, at most 32, or 64, 96, 128
 override WG: u32 = 8u;               // invocations per workgroup (each owns 4 rows)
-override HS4: u32 = HS / 4u;         // vec4 chunks per row
 override CH: u32 = (HS4 + 7u) / 8u;  // chunks of a step row each lane holds
 override LANES: u32 = min(HS4, 8u);  // lanes holding a chunk (fewer than 8 when HS < 32)
 const MAX_HS: u32 = 128u;
 const MAX_CH: u32 = 4u;
-const MASKED: f32 = -1.0e30;         // a masked score: exp(MASKED - m) == 0 for any finite m
-const QUAD = vec4u(0u, 1u, 2u, 3u);
-
-@group(0) @binding(0) var<uniform> p: Attn;
-// forward
-@group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
-@group(0) @binding(2) var<storage, read> q: array<vec4f>;
-@group(0) @binding(3) var<storage, read> k: array<vec4f>;
-@group(0) @binding(4) var<storage, read> v: array<vec4f>;
-@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
-// backward, dQ pass (q, k, v as above)
-@group(0) @binding(1) var<storage, read_write> dq: array<vec4f>;
-@group(0) @binding(5) var<storage, read> dout: array<vec4f>;
-@group(0) @binding(6) var<storage, read> o: array<vec4f>;
-@group(0) @binding(7) var<storage, read> lse_in: array<f32>;
-@group(0) @binding(8) var<storage, read_write> dvec: array<f32>;
-// backward, dK/dV pass (q, k, v, dout, lse_in as above)
-@group(0) @binding(1) var<storage, read_write> dk: array<vec4f>;
-@group(0) @binding(6) var<storage, read_write> dv: array<vec4f>;
-@group(0) @binding(8) var<storage, read> dvec_in: array<f32>;
 
 // An invocation's 4 rows, transposed: [h] = dim h of rows 0..3. Only ever indexed with constants.
 alias Rows = array<vec4f, MAX_HS>;

@@ -1,7 +1,8 @@
 // Workgroup-wide reductions for the row kernels (softmax, layernorm, crossentropy), portable
-// version: a tree in workgroup memory. Not a kernel on its own: the row kernel's .ts appends this
-// file to the kernel's WGSL (or prepends rowreduce-subgroups.wgsl instead, which defines the same
-// functions with subgroup operations when the adapter has them).
+// version: a tree in workgroup memory. Not a kernel on its own: a row kernel includes it with
+// `//! include lib/rowreduce.wgsl`, and its launcher (rowreduce.ts loadRowKernel) swaps in
+// lib/rowreduce-subgroup.wgsl instead, which defines the same functions with subgroup operations,
+// when the adapter has them.
 //
 // Contract shared by both versions:
 //  - the kernel declares `override WG: u32` (its workgroup size, a power of two);

@@ -1,10 +1,11 @@
 enable subgroups;
 
 // Workgroup-wide reductions for the row kernels, subgroup version: the same functions and
-// contract as rowreduce.wgsl, for workgroups that are a single subgroup. The row kernel's .ts
-// prepends this file (the `enable` directive must open the module) only when the device has the
-// 'subgroups' feature AND the workgroup size is at most the adapter's smallest subgroup size, so
-// the whole workgroup is one subgroup and a subgroup operation reduces the whole row.
+// contract as lib/rowreduce.wgsl, for workgroups that are a single subgroup. The row kernel's
+// launcher swaps this file in for lib/rowreduce.wgsl (the linker hoists the `enable` directive to
+// the top of the module) only when the device has the 'subgroups' feature AND the workgroup size
+// is at most the adapter's smallest subgroup size, so the whole workgroup is one subgroup and a
+// subgroup operation reduces the whole row.
 //
 // Why bother: no workgroup memory and no barrier. On lavapipe a barrier suspends each group of 8
 // invocations as a coroutine and spills its live registers (here: the row cached in registers),
