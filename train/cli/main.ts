@@ -29,6 +29,7 @@ export type Commands = Record<string, () => Promise<Main>>;
 const COMMANDS: Commands = {
   prepare: async () => (await import('./prepare.ts')).prepareMain,
   pretrain: async () => (await import('./pretrain.ts')).pretrainMain,
+  finetune: async () => (await import('./finetune.ts')).finetuneMain,
   generate: async () => (await import('./generate.ts')).generateMain,
   eval: async () => (await import('./eval.ts')).evalMain,
   convert: async () => (await import('./convert.ts')).convertMain,
