@@ -79,6 +79,12 @@ describe('finetune tasks', () => {
     expect(o.task).toBe('sft');
     expect(o.from).toEqual({ path: b.path, step: 6, sha256: b.sidecar.files['model.safetensors']!.sha256 });
     expect(s.before!.step).toBe(0);
+    // Evaluation continues held-out prompts greedily and scores them against the targets.
+    for (const m of [s.metrics, s.before!.metrics]) {
+      expect(m.rougeL).toBeGreaterThanOrEqual(0);
+      expect(m.rougeL).toBeLessThanOrEqual(1);
+      expect(m.exactMatch).toBeGreaterThanOrEqual(0);
+    }
     expect(Number.isFinite(s.finalValLoss!)).toBe(true);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.task).toBe('sft');

@@ -52,6 +52,13 @@ export const FINETUNE_SCHEMA: Schema<FinetuneConfig> = {
     group: 'task',
     help: 'classify: weight of an auxiliary language-modelling loss',
   },
+  scoreExamples: {
+    type: 'int',
+    default: 32,
+    min: 0,
+    group: 'task',
+    help: 'sft: held-out prompts continued greedily and scored against their targets (ROUGE-L F1, exact match) at each evaluation',
+  },
   freeze: {
     type: 'string',
     default: '',

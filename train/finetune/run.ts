@@ -28,7 +28,9 @@ import { progressMode, TrainProgress } from '../metrics.ts';
 import type { Evaluation, Objective } from '../objectives/objective.ts';
 import { loadData, PretrainObjective, type DataSet } from '../objectives/pretrain.ts';
 import { ClassifyObjective, type ClassifyBatch as HeadBatch } from '../objectives/classify.ts';
-import { SftObjective, type BatchSupplier } from '../objectives/sft.ts';
+import { SftObjective, type BatchSupplier, type ScoreHook } from '../objectives/sft.ts';
+import { rougeScore } from '../eval/rouge.ts';
+import { generate } from '../../model/generate.ts';
 import { modelConfigFor } from '../pretrain.ts';
 import { reportRun, summarize, type RunSummary } from '../report.ts';
 import { initialState, resolveRun, RunFiles, type KeySources, type ResolvedRun } from '../run-dir.ts';
@@ -38,7 +40,7 @@ import type { Tokenizer, TokenizerJSON } from '../tokenizers/types.ts';
 import { BatchOrder, classifyBatch, sftBatch, type BatchOrderState } from './batches.ts';
 import { formatExampleReport, type ExampleReport } from './examples.ts';
 import { prepareClassifyTask, prepareSftTask } from './prepare.ts';
-import { formatReport, type Label, type RecordReport } from './records.ts';
+import { formatReport, type Label, type RecordReport, type SftRecord } from './records.ts';
 
 export const FINETUNE_TASKS = ['lm', 'sft', 'classify'] as const;
 export type FinetuneTask = (typeof FINETUNE_TASKS)[number];
@@ -61,6 +63,8 @@ export interface FinetuneConfig extends TrainConfig {
   freeze: string;
   /** classify: weight of the auxiliary language-modelling loss. */
   lmWeight: number;
+  /** sft: held-out prompts generated greedily and scored (ROUGE-L, exact match) at each evaluation. */
+  scoreExamples: number;
 }
 
 /** Where a fine-tuning run came from, saved in its checkpoints and summary. */
@@ -100,6 +104,7 @@ const EXTRA_KEYS = [
   'valFraction',
   'freeze',
   'lmWeight',
+  'scoreExamples',
 ] as const;
 
 /** The starting point: a base checkpoint's shape, weights and tokenizer, or scratch. */
@@ -242,12 +247,37 @@ function sftTask(cfg: FinetuneConfig, tok: Tokenizer, T: number): TaskSetup {
   if (task.val.examples.length === 0) throw new CliError(`--data ${data}: no usable validation examples`);
   const pad = tok.eotId;
   const B = cfg.batchSize;
+  const score = cfg.scoreExamples > 0 ? greedyRouge(task.val.records.slice(0, cfg.scoreExamples), tok, T) : undefined;
   const objective = new SftObjective({
     train: supplier(task.train.examples, B, cfg.seed, (e) => sftBatch(e, pad)),
     val: chunks(task.val.examples, B, cfg.evalBatches, (e) => sftBatch(e, pad)),
+    ...(score ? { score } : {}),
   });
   const lines = reportLines(task.reports);
   return { objective: erase(objective), data: resolve(data), dataDir: null, unigramLoss: null, lines };
+}
+
+/**
+ * sft's generation score: greedy continuations of held-out prompts (up to the end-of-text, at most
+ * the target's length + 8 tokens) against their targets: mean ROUGE-L F1 and exact match.
+ */
+function greedyRouge(records: readonly SftRecord[], tok: Tokenizer, T: number): ScoreHook {
+  return async (model) => {
+    let rouge = 0;
+    let exact = 0;
+    let sample = '';
+    for (const r of records) {
+      const ids = [tok.eotId, ...tok.encode(r.prompt)].slice(-(T - 1));
+      const maxTokens = Math.min(T, tok.encode(r.target).length + 8);
+      const g = await generate(model, ids, { maxTokens, temperature: 0, stop: [tok.eotId] });
+      const out = tok.decode(g.tokens.filter((t) => t !== tok.eotId));
+      rouge += rougeScore(r.target, out, ['rougeL']).rougeL!.fmeasure;
+      if (out.trim() === r.target.trim()) exact++;
+      sample ||= `${r.prompt}${out}`;
+    }
+    const n = records.length;
+    return { metrics: { rougeL: rouge / n, exactMatch: exact / n }, sample };
+  };
 }
 
 function classifyTask(cfg: FinetuneConfig, tok: Tokenizer, T: number, labels?: Label[]): TaskSetup {
