@@ -111,6 +111,40 @@ describe('finetune tasks', () => {
     expect(evals.map((l) => JSON.parse(l).step)).toEqual([0, 2, 4]);
   });
 
+  it('multi: one model on an sft and a classify task drawn by weight, metrics per task', async () => {
+    const out = join(dir, 'multi');
+    const mix = join(dir, 'mix.json');
+    const tasks = [
+      { name: 'define', kind: 'sft', data: files.sft, weight: 2 },
+      { name: 'sentiment', kind: 'classify', data: files.classify, weight: 1 },
+    ];
+    writeFileSync(mix, JSON.stringify({ tasks }));
+    const s = await finetune(ftConfig({ task: 'multi', data: null, mix, out }), quiet);
+    expect(s.status).toBe('finished');
+    expect(s.model.nClasses).toBe(2);
+    expect(origin(out).labels).toEqual(['neg', 'pos']);
+    for (const k of ['define.valLoss', 'define.rougeL', 'sentiment.valLoss', 'sentiment.accuracy'])
+      expect(Number.isFinite(s.metrics[k]!)).toBe(true);
+    const w = (s.metrics['define.valLoss']! * 2 + s.metrics['sentiment.valLoss']!) / 3;
+    expect(s.finalValLoss).toBeCloseTo(w, 5);
+  });
+
+  it('multi refuses two classify tasks (one head)', async () => {
+    const mix = join(dir, 'mix2.json');
+    const t = { kind: 'classify', data: files.classify };
+    writeFileSync(
+      mix,
+      JSON.stringify({
+        tasks: [
+          { ...t, name: 'a' },
+          { ...t, name: 'b' },
+        ],
+      }),
+    );
+    const cfg = ftConfig({ task: 'multi', data: null, mix, out: join(dir, 'multi2') });
+    await expect(finetune(cfg, quiet)).rejects.toThrow(/more than one classify task/);
+  });
+
   it('--from scratch trains the same task from random weights with the given tokenizer', async () => {
     const out = join(dir, 'scratch');
     const cfg = ftConfig({ task: 'sft', data: files.sft, out, from: 'scratch', tokenizer: data });

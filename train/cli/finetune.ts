@@ -23,7 +23,13 @@ export const FINETUNE_SCHEMA: Schema<FinetuneConfig> = {
     default: 'sft',
     choices: FINETUNE_TASKS,
     group: 'data',
-    help: 'lm: continued next-token training; sft: prompt → target; classify: a head on the last token',
+    help: 'lm: continued next-token training; sft: prompt → target; classify: a head on the last token; multi: --mix',
+  },
+  mix: {
+    type: 'string',
+    default: null,
+    group: 'data',
+    help: 'multi: JSON {"tasks": [{kind, data, weight, prompt/target or textField/labelField/labels, val}]}',
   },
   tokenizer: {
     type: 'string',

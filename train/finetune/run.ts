@@ -40,9 +40,11 @@ import type { Tokenizer, TokenizerJSON } from '../tokenizers/types.ts';
 import { BatchOrder, classifyBatch, sftBatch, type BatchOrderState } from './batches.ts';
 import { formatExampleReport, type ExampleReport } from './examples.ts';
 import { prepareClassifyTask, prepareSftTask } from './prepare.ts';
+import { MultiObjective, type MixedTask } from './multi.ts';
+import { readMix, type MixTask } from './mixture.ts';
 import { formatReport, type Label, type RecordReport, type SftRecord } from './records.ts';
 
-export const FINETUNE_TASKS = ['lm', 'sft', 'classify'] as const;
+export const FINETUNE_TASKS = ['lm', 'sft', 'classify', 'multi'] as const;
 export type FinetuneTask = (typeof FINETUNE_TASKS)[number];
 
 /** Everything `finetune` reads: pre-training's keys plus the task's. */
@@ -63,6 +65,8 @@ export interface FinetuneConfig extends TrainConfig {
   freeze: string;
   /** classify: weight of the auxiliary language-modelling loss. */
   lmWeight: number;
+  /** multi: the mix file (tasks with kind, data, templates or fields, weight). */
+  mix: string | null;
   /** sft: held-out prompts generated greedily and scored (ROUGE-L, exact match) at each evaluation. */
   scoreExamples: number;
 }
@@ -105,6 +109,7 @@ const EXTRA_KEYS = [
   'freeze',
   'lmWeight',
   'scoreExamples',
+  'mix',
 ] as const;
 
 /** The starting point: a base checkpoint's shape, weights and tokenizer, or scratch. */
@@ -383,6 +388,43 @@ function withBaseLoss<M>(o: Objective<M>, baseLoss: (model: GPT) => Promise<numb
   }));
 }
 
+/** A mix file's task as the keys of a single-task run. */
+function taskConfig(cfg: FinetuneConfig, t: MixTask): FinetuneConfig {
+  return {
+    ...cfg,
+    task: t.kind,
+    data: t.data,
+    prompt: t.prompt ?? cfg.prompt,
+    target: t.target ?? cfg.target,
+    textField: t.textField ?? cfg.textField,
+    labelField: t.labelField ?? cfg.labelField,
+    val: t.val ?? null,
+    test: null,
+    valFraction: t.valFraction ?? cfg.valFraction,
+  };
+}
+
+/** multi: each task of the mix file built as its own run would build it, mixed by weight. */
+function multiTask(cfg: FinetuneConfig, tok: Tokenizer, T: number, base: Base, labels?: Label[]): TaskSetup {
+  if (cfg.mix === null) throw new CliError('--mix is required for --task multi: a JSON file listing the tasks');
+  const tasks = readMix(cfg.mix);
+  if (tasks.filter((t) => t.kind === 'classify').length > 1)
+    throw new CliError(`${cfg.mix}: more than one classify task; the model has one classification head`);
+  const mixed: MixedTask[] = [];
+  const lines: string[] = [];
+  let taskLabels: Label[] | undefined;
+  for (const t of tasks) {
+    const own = t.kind === 'classify' ? (labels ?? t.labels) : undefined;
+    const setup = buildTask(taskConfig(cfg, t), tok, T, base, own);
+    taskLabels ??= setup.labels;
+    mixed.push({ name: t.name, weight: t.weight, objective: setup.objective });
+    lines.push(...setup.lines.map((l) => `${t.name} (${t.kind}, weight ${t.weight}): ${l}`));
+  }
+  const objective = erase(new MultiObjective(mixed, cfg.seed));
+  const setup = { objective, data: resolve(cfg.mix), dataDir: null, unigramLoss: null, lines };
+  return taskLabels ? { ...setup, labels: taskLabels } : setup;
+}
+
 function buildTask(cfg: FinetuneConfig, tok: Tokenizer, T: number, base: Base, labels?: Label[]): TaskSetup {
   switch (cfg.task as FinetuneTask) {
     case 'sft':
@@ -391,6 +433,8 @@ function buildTask(cfg: FinetuneConfig, tok: Tokenizer, T: number, base: Base, l
       return classifyTask(cfg, tok, T, labels);
     case 'lm':
       return lmTask(cfg, tok, T, base.dataDir);
+    case 'multi':
+      return multiTask(cfg, tok, T, base, labels);
     default:
       throw new CliError(`--task must be one of ${FINETUNE_TASKS.join(', ')}, got ${JSON.stringify(cfg.task)}`);
   }
@@ -403,6 +447,7 @@ function resolveFinetuneRun(
   cfgIn: FinetuneConfig,
   sources: KeySources | undefined,
 ): ResolvedRun & { cfg: FinetuneConfig } {
+  if (cfgIn.task === 'multi' && cfgIn.data === null && cfgIn.mix !== null) cfgIn = { ...cfgIn, data: cfgIn.mix };
   if (cfgIn.resume === null && cfgIn.data === null)
     throw new CliError(`--data is required: the data to fine-tune on (see webgpu-gpt finetune --help)`);
   const run = resolveRun(cfgIn, sources);
