@@ -11,6 +11,7 @@ import { CliError } from '../../train/cli-error.ts';
 import { classifyMain } from '../../train/cli/classify.ts';
 import { finetuneMain, FINETUNE_SCHEMA } from '../../train/cli/finetune.ts';
 import { defaultCorpusPath } from '../../train/data/default-corpus.ts';
+import { prepare } from '../../train/data/prepare.ts';
 import { readMetrics } from '../../train/metrics.ts';
 import { pretrain } from '../../train/pretrain.ts';
 import { finetune, type FinetuneConfig, type FinetuneOrigin } from '../../train/finetune/run.ts';
@@ -175,6 +176,25 @@ describe('finetune runs', () => {
     expect(readFileSync(join(b, 'evals.jsonl'), 'utf8')).toEqual(readFileSync(join(a, 'evals.jsonl'), 'utf8'));
   });
 
+  it('resumes a multi-task run exactly (task draws and the batch order of each task)', async () => {
+    const mix = join(dir, 'mix-resume.json');
+    const tasks = [
+      { name: 'define', kind: 'sft', data: files.sft, weight: 1 },
+      { name: 'sentiment', kind: 'classify', data: files.classify, weight: 1 },
+    ];
+    writeFileSync(mix, JSON.stringify({ tasks }));
+    const a = join(dir, 'multi-straight');
+    const b = join(dir, 'multi-resumed');
+    // Seed 0 draws both tasks in the first steps (1,0,0,0,0,1), so a lost sampler state shows.
+    const cfg = { task: 'multi', data: null, mix, steps: 6, evalEvery: 3, seed: 0 };
+    await finetune(ftConfig({ ...cfg, out: a }), quiet);
+    await finetune(ftConfig({ ...cfg, out: b }), { ...quiet, stopAfterSteps: 2 });
+    await finetune(ftConfig({ ...cfg, out: null, resume: b }), quiet);
+    const strip = (p: string) =>
+      readMetrics(join(p, 'metrics.jsonl')).map(({ step, loss, valLoss }) => ({ step, loss, valLoss }));
+    expect(strip(b)).toEqual(strip(a));
+  });
+
   it('--freeze keeps the frozen tensors bit-identical to the base', async () => {
     const out = join(dir, 'frozen');
     await finetune(ftConfig({ task: 'classify', data: files.classify, out, freeze: 'wte,wpe,h.0' }), quiet);
@@ -304,6 +324,27 @@ describe('bad input: one-line errors naming the file, line or key', () => {
       WORDS.map((w) => ({ text: w, label: 'pos' })),
     );
     await fails({ data: p }, /one class only/);
+  });
+
+  it('a model key or --tokenizer beside a --from checkpoint', async () => {
+    const out = join(dir, 'bad-shape');
+    const cfg = ftConfig({ task: 'sft', data: files.sft, out, nLayer: 3 });
+    await expect(finetune(cfg, { ...quiet, sources: { nLayer: 'cli' } })).rejects.toThrow(
+      /^--nLayer applies to --from scratch only/,
+    );
+  });
+
+  it('lm data prepared with another tokenizer', async () => {
+    const other = join(dir, 'bpe-data');
+    await prepare({
+      inputs: [files.text],
+      out: other,
+      tokenizer: 'bpe',
+      vocabSize: 300,
+      progress: 'off',
+      log: () => {},
+    });
+    await fails({ task: 'lm', data: other }, /^--data .*bpe-data: prepared with tokenizer .* but the model uses/);
   });
 
   it('--freeze matching nothing', async () => {

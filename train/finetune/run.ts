@@ -151,6 +151,21 @@ function baseDataDir(ckpt: LoadedCheckpoint): string | null {
   }
 }
 
+/** Keys that only `--from scratch` reads: with a checkpoint they would be silently ignored. */
+const SCRATCH_KEYS = ['model', 'nLayer', 'nHead', 'nEmbd', 'blockSize', 'tokenizer'] as const;
+
+function checkScratchKeys(cfg: FinetuneConfig, sources: KeySources | undefined): void {
+  if (cfg.from === 'scratch' || cfg.resume !== null) return;
+  const given = SCRATCH_KEYS.filter((k) => {
+    const src = (sources as Record<string, string> | undefined)?.[k];
+    return src === 'cli' || src === 'file';
+  });
+  if (given.length)
+    throw new CliError(
+      `--${given[0]} applies to --from scratch only: the model shape and the tokenizer come from --from ${cfg.from}`,
+    );
+}
+
 function loadBase(cfg: FinetuneConfig): Base {
   if (cfg.from === null)
     throw new CliError('--from is required: a pre-trained run folder or checkpoint, or `scratch` (--model <preset>)');
@@ -532,6 +547,7 @@ async function setUp(cfgIn: FinetuneConfig, opts: FinetuneOptions, log: (l: stri
   for (const s of run.ckpt?.skipped ?? []) log(`warning: skipped a broken checkpoint: ${s.error}`);
   const cfg = run.cfg;
   const resumed = run.ckpt ? resumeBase(run) : null;
+  checkScratchKeys(cfg, opts.sources);
   const base = resumed?.base ?? loadBase(cfg);
   const T = base.config.blockSize;
   const task = buildTask(cfg, base.tokenizer, T, base, resumed?.origin.labels);
