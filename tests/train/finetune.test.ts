@@ -102,6 +102,20 @@ describe('finetune tasks', () => {
     expect(summary.report.confusion ?? summary.report.confusionMatrix).toBeDefined();
   });
 
+  it('classify --test: the test split is evaluated once after training, with its report', async () => {
+    const out = join(dir, 'classify-test');
+    const t = jsonl('test-ok.jsonl', [
+      { text: 'the sea is good', label: 'pos' },
+      { text: 'the sea is bad', label: 'neg' },
+      { text: 'the deck is bad', label: 'neg' },
+    ]);
+    const s = await finetune(ftConfig({ task: 'classify', data: files.classify, test: t, out }), quiet);
+    expect([0, 1 / 3, 2 / 3, 1].some((a) => Math.abs(a - s.test!.metrics.accuracy!) < 1e-9)).toBe(true);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.test.report.samples).toBe(3);
+    expect(summary.test.report.confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(3);
+  });
+
   it("lm: continued training on new text, with the base run's validation loss beside it", async () => {
     const out = join(dir, 'lm');
     const s = await finetune(ftConfig({ task: 'lm', data: files.text, out }), quiet);

@@ -1,6 +1,6 @@
 // Fine-tuning: wires a pre-trained checkpoint (or random weights, `--from scratch`) to a task's
 // data (train/finetune/ data layer), its objective (train/objectives/: pretrain for `lm`, sft,
-// classify), AdamW with optional freezing, and the SAME training loop as pre-training (schedule,
+// classify; ./multi.ts mixes them for `multi`), AdamW with optional freezing, and the SAME training loop as pre-training (schedule,
 // accumulation, evaluation, checkpoints with exact resume, metrics.jsonl, summary.json, Ctrl-C).
 //
 // Transfer takes the weights only: the optimizer state and the data position start fresh, the
@@ -93,6 +93,8 @@ export interface FinetuneSummary extends RunSummary {
   before: EvalRecord | null;
   /** Task metrics of the last evaluation (accuracy, macroF1, baseValLoss, ...). */
   metrics: Record<string, number>;
+  /** The --test split after the last step (classify: with the full report). */
+  test?: { loss: number; metrics: Record<string, number>; report?: unknown };
 }
 
 const EXTRA_KEYS = [
@@ -213,8 +215,10 @@ interface TaskSetup {
   dataDir: string | null;
   unigramLoss: number | null;
   labels?: Label[];
-  /** Extra metrics added to each evaluation (lm: the base run's validation loss). */
+  /** Lines describing the data (records used and skipped, truncations, labels). */
   lines: string[];
+  /** The --test split, evaluated once after the last step. */
+  test?: Objective<unknown>;
 }
 
 /** An objective whose batch type the wiring does not need to know. */
@@ -267,14 +271,18 @@ function sftTask(cfg: FinetuneConfig, tok: Tokenizer, T: number): TaskSetup {
   if (task.val.examples.length === 0) throw new CliError(`--data ${data}: no usable validation examples`);
   const pad = tok.eotId;
   const B = cfg.batchSize;
-  const score = cfg.scoreExamples > 0 ? greedyRouge(task.val.records.slice(0, cfg.scoreExamples), tok, T) : undefined;
-  const objective = new SftObjective({
-    train: supplier(task.train.examples, B, cfg.seed, (e) => sftBatch(e, pad)),
-    val: chunks(task.val.examples, B, cfg.evalBatches, (e) => sftBatch(e, pad)),
-    ...(score ? { score } : {}),
-  });
+  const make = (split: typeof task.val, maxBatches: number): SftObjective => {
+    const n = cfg.scoreExamples;
+    return new SftObjective({
+      train: supplier(task.train.examples, B, cfg.seed, (e) => sftBatch(e, pad)),
+      val: chunks(split.examples, B, maxBatches, (e) => sftBatch(e, pad)),
+      ...(n > 0 ? { score: greedyRouge(split.records.slice(0, n), tok, T) } : {}),
+    });
+  };
+  const test = task.test?.examples.length ? { test: erase(make(task.test, Infinity)) } : {};
   const lines = reportLines(task.reports);
-  return { objective: erase(objective), data: resolve(data), dataDir: null, unigramLoss: null, lines };
+  const objective = erase(make(task.val, cfg.evalBatches));
+  return { objective, data: resolve(data), dataDir: null, unigramLoss: null, lines, ...test };
 }
 
 /**
@@ -310,13 +318,16 @@ function classifyTask(cfg: FinetuneConfig, tok: Tokenizer, T: number, labels?: L
     const b = classifyBatch(e, pad);
     return { ids: b.ids, lastPos: b.last, labels: b.labels, B: b.B, T: b.T };
   };
-  const objective = new ClassifyObjective({
-    train: supplier(task.train.examples, B, cfg.seed, head),
-    val: chunks(task.val.examples, B, cfg.evalBatches, head),
-    nClasses: task.labels.length,
-    lmWeight: cfg.lmWeight,
-    classNames: task.labels.map(String),
-  });
+  const make = (split: typeof task.val, maxBatches: number): ClassifyObjective =>
+    new ClassifyObjective({
+      train: supplier(task.train.examples, B, cfg.seed, head),
+      val: chunks(split.examples, B, maxBatches, head),
+      nClasses: task.labels.length,
+      lmWeight: cfg.lmWeight,
+      classNames: task.labels.map(String),
+    });
+  const objective = make(task.val, cfg.evalBatches);
+  const test = task.test?.examples.length ? { test: erase(make(task.test, Infinity)) } : {};
   const lines = reportLines(task.reports);
   lines.push(`labels: ${task.labels.map((l) => JSON.stringify(l)).join(', ')}`);
   return {
@@ -326,6 +337,7 @@ function classifyTask(cfg: FinetuneConfig, tok: Tokenizer, T: number, labels?: L
     unigramLoss: null,
     labels: task.labels,
     lines,
+    ...test,
   };
 }
 
@@ -656,6 +668,20 @@ function formatMetrics(m: Record<string, number> | undefined): string {
     .join('');
 }
 
+/** The --test split's loss and metrics (and a classifier's full report), once, after training. */
+async function evaluateTest(
+  test: Objective<unknown>,
+  model: GPT,
+  step: number,
+  log: (l: string) => void,
+): Promise<NonNullable<FinetuneSummary['test']>> {
+  const ev = await test.evaluate(model, step);
+  model.train();
+  log(`test: loss ${ev.valLoss.toFixed(4)}${formatMetrics(ev.metrics)}`);
+  const report = (test as Partial<ClassifyObjective>).lastReport;
+  return { loss: ev.valLoss, metrics: ev.metrics ?? {}, ...(report ? { report } : {}) };
+}
+
 /** Runs fine-tuning as configured; returns the summary (also written to <out>/summary.json). */
 export async function finetune(cfgIn: FinetuneConfig, opts: FinetuneOptions = {}): Promise<FinetuneSummary> {
   const log = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
@@ -681,6 +707,7 @@ export async function finetune(cfgIn: FinetuneConfig, opts: FinetuneOptions = {}
     metrics: evals.last?.metrics ?? {},
   };
   const report = (task.objective as Partial<ClassifyObjective>).lastReport;
+  if (task.test && summary.status === 'finished') summary.test = await evaluateTest(task.test, model, res.step, log);
   model.dispose();
   opt.dispose();
   if (summary.status === 'finished') files.writeJson('summary.json', report ? { ...summary, report } : summary);
