@@ -9,6 +9,8 @@ import { hostView } from '../../model/layout.ts';
 import { listCheckpoints, readCheckpoint } from '../../model/checkpoint.ts';
 import { CliError } from '../../train/cli-error.ts';
 import { classifyMain } from '../../train/cli/classify.ts';
+import { evalMain } from '../../train/cli/eval.ts';
+import { generateMain } from '../../train/cli/generate.ts';
 import { finetuneMain, FINETUNE_SCHEMA } from '../../train/cli/finetune.ts';
 import { defaultCorpusPath } from '../../train/data/default-corpus.ts';
 import { prepare } from '../../train/data/prepare.ts';
@@ -276,6 +278,22 @@ describe('the command line', () => {
     await expect(classifyMain(['--checkpoint', cliRun, '--input', input])).rejects.toThrow(
       new RegExp(`${input}:2: label "meh" was not seen in training`),
     );
+  });
+
+  it('eval and generate accept fine-tuned checkpoints (a classifier too)', async () => {
+    const text = join(dir, 'eval.txt');
+    writeFileSync(text, readFileSync(files.text, 'utf8').slice(0, 600));
+    for (const run of [join(dir, 'sft'), cliRun]) {
+      const out = await printed(() => evalMain(['--checkpoint', run, '--input', text, '--json']));
+      expect(Number.isFinite(JSON.parse(out).loss)).toBe(true);
+    }
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const gen = await printed(() => generateMain(['--checkpoint', cliRun, '--prompt', 'the ', '--maxTokens', '4']));
+      expect(gen.startsWith('the ')).toBe(true);
+    } finally {
+      err.mockRestore();
+    }
   });
 
   it('classify refuses a checkpoint without a head', async () => {
