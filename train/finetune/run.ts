@@ -143,8 +143,8 @@ function tokenizerOf(ckpt: LoadedCheckpoint, where: string): Tokenizer {
 }
 
 /** The base run's prepared data folder, from its config.json (null if unknown or gone). */
-function baseDataDir(ckpt: LoadedCheckpoint): string | null {
-  const file = join(dirname(dirname(ckpt.path)), 'config.json');
+function baseDataDir(ckptPath: string): string | null {
+  const file = join(dirname(dirname(ckptPath)), 'config.json');
   try {
     const d = (JSON.parse(readFileSync(file, 'utf8')) as { train?: { data?: string } }).train?.data;
     return d && existsSync(join(d, 'val.bin')) ? d : null;
@@ -186,7 +186,7 @@ function loadBase(cfg: FinetuneConfig): Base {
   const sha256 = ckpt.sidecar.files['model.safetensors']?.sha256 ?? '';
   const from = { path: ckpt.path, step: ckpt.meta.step, sha256 };
   const config = { ...ckpt.meta.config, dropout: cfg.dropout };
-  return { config, params: ckpt.params, tokenizer, from, dataDir: baseDataDir(ckpt) };
+  return { config, params: ckpt.params, tokenizer, from, dataDir: baseDataDir(ckpt.path) };
 }
 
 /**
@@ -490,7 +490,7 @@ function resumeBase(run: ResolvedRun): { base: Base; origin: FinetuneOrigin } {
   const origin = (ckpt.meta.extra as { finetune?: FinetuneOrigin }).finetune;
   if (!origin) throw new CliError(`--resume ${run.runDir}: not a fine-tuning run (resume it with webgpu-gpt pretrain)`);
   const tokenizer = tokenizerOf(ckpt, `--resume ${run.runDir}`);
-  const dataDir = origin.from === 'scratch' ? null : baseDataDir(readCheckpointAt(origin.from.path, 'from'));
+  const dataDir = origin.from === 'scratch' ? null : baseDataDir(origin.from.path);
   const base = { config: ckpt.meta.config, params: ckpt.params, tokenizer, from: origin.from, dataDir };
   return { base, origin };
 }
