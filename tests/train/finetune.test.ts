@@ -100,6 +100,7 @@ describe('finetune tasks', () => {
     expect(s.metrics.accuracy).toBeGreaterThanOrEqual(0);
     expect(s.metrics.macroF1).toBeGreaterThanOrEqual(0);
     expect(origin(out).labels).toEqual(['neg', 'pos']);
+    expect(s.dataReport).toContain(`${files.classify}: 20 of 20 records used`);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.report.confusion ?? summary.report.confusionMatrix).toBeDefined();
   });

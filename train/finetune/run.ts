@@ -93,6 +93,8 @@ export interface FinetuneSummary extends RunSummary {
   before: EvalRecord | null;
   /** Task metrics of the last evaluation (accuracy, macroF1, baseValLoss, ...). */
   metrics: Record<string, number>;
+  /** Records used, skipped (with reasons) and truncated, per file and split. */
+  dataReport: string[];
   /** The --test split after the last step (classify: with the full report). */
   test?: { loss: number; metrics: Record<string, number>; report?: unknown };
 }
@@ -705,6 +707,7 @@ export async function finetune(cfgIn: FinetuneConfig, opts: FinetuneOptions = {}
     origin,
     before: start,
     metrics: evals.last?.metrics ?? {},
+    dataReport: task.lines,
   };
   const report = (task.objective as Partial<ClassifyObjective>).lastReport;
   if (task.test && summary.status === 'finished') summary.test = await evaluateTest(task.test, model, res.step, log);
