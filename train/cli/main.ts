@@ -14,6 +14,8 @@ export const USAGE = `usage: webgpu-gpt <command> [options]
 commands
   prepare        turn text into token shards: webgpu-gpt prepare --input <files...> --out <dir>
   pretrain       train a GPT on prepared data: webgpu-gpt pretrain --data <dir> --out <run dir>
+  finetune       fine-tune a run on a task: webgpu-gpt finetune --from <run dir> --task <lm|sft|classify> --data <file> --out <dir>
+  classify       label texts with a classify fine-tune: webgpu-gpt classify --checkpoint <run dir> --text "..."
   generate       sample text from a checkpoint: webgpu-gpt generate --checkpoint <run dir> --prompt "..."
   eval           loss and perplexity on a text file: webgpu-gpt eval --checkpoint <run dir> --input <file>
   convert        Hugging Face GPT-2 weights in and out: webgpu-gpt convert --from hf:<dir> --out <run dir>
@@ -29,7 +31,9 @@ export type Commands = Record<string, () => Promise<Main>>;
 const COMMANDS: Commands = {
   prepare: async () => (await import('./prepare.ts')).prepareMain,
   pretrain: async () => (await import('./pretrain.ts')).pretrainMain,
+  finetune: async () => (await import('./finetune.ts')).finetuneMain,
   generate: async () => (await import('./generate.ts')).generateMain,
+  classify: async () => (await import('./classify.ts')).classifyMain,
   eval: async () => (await import('./eval.ts')).evalMain,
   convert: async () => (await import('./convert.ts')).convertMain,
   'train-default': async () => (await import('./default-job.ts')).defaultJobMain,
