@@ -91,7 +91,7 @@ export async function classifyMain(argv: string[]): Promise<number> {
   const batches: ClassifyBatch[] = [];
   for (let i = 0; i < examples.length; i += o.batchSize) {
     const b = classifyBatch(examples.slice(i, i + o.batchSize), tok.eotId);
-    batches.push({ ids: b.ids, lastPos: b.last, labels: b.labels, B: b.B, T: b.T });
+    batches.push({ ids: b.ids, last: b.last, labels: b.labels, B: b.B, T: b.T });
   }
   const logits = await predictLogits(model, batches);
   model.dispose();

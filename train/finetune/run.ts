@@ -318,7 +318,7 @@ function classifyTask(cfg: FinetuneConfig, tok: Tokenizer, T: number, labels?: L
   const B = cfg.batchSize;
   const head = (e: Parameters<typeof classifyBatch>[0]): HeadBatch => {
     const b = classifyBatch(e, pad);
-    return { ids: b.ids, lastPos: b.last, labels: b.labels, B: b.B, T: b.T };
+    return { ids: b.ids, last: b.last, labels: b.labels, B: b.B, T: b.T };
   };
   const make = (split: typeof task.val, maxBatches: number): ClassifyObjective =>
     new ClassifyObjective({
