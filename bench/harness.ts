@@ -143,6 +143,11 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     throw e;
   }
   const v = parsed.values;
+  // A --<dim> goes to the kernel cases, which take numbers (the training-step bench parses its own).
+  if (!v.kernels.includes('train'))
+    for (const [k, x] of Object.entries(parsed.unknown))
+      if (x === '' || !Number.isFinite(Number(x)))
+        throw new BenchUsageError(`--${k} must be a number, got "${x}"\n${USAGE}`);
   return {
     kernels: v.kernels,
     json: v.json,
@@ -525,7 +530,13 @@ export async function runBench(
       out(`          compute   ${fmtRate(ceilings.gflops)} GFLOP/s (${ceilings.fmaConfig})`);
     }
 
-    const ctx: BenchContext = { rt, quick: opts.quick, args: opts.args };
+    // The cases read the --<dim> values they take; one that no case reads is a typo, not a no-op.
+    const read = new Set<string>();
+    const args = new Proxy(opts.args, {
+      get: (t, k) => (typeof k === 'string' && read.add(k), Reflect.get(t, k)),
+    });
+    const ctx: BenchContext = { rt, quick: opts.quick, args };
+    const caseKernels = kernelNames.filter((n) => loaded.get(n)?.kind === 'cases');
     for (const name of kernelNames) {
       const module = (loaded.get(name) as { module: BenchModule }).module;
       out('');
@@ -538,6 +549,9 @@ export async function runBench(
         failures.push({ kernel: name, stage: 'cases', error: errorText(e) });
         continue;
       }
+      const unread = Object.keys(opts.args).filter((k) => !read.has(k));
+      if (name === caseKernels.at(-1) && unread.length > 0)
+        throw new BenchUsageError(`unknown option --${unread[0]} for bench ${caseKernels.join(' ')}\n${USAGE}`);
       const mine: BenchRecord[] = [];
       const selected = cases.filter((c) => opts.variant === null || c.variant.includes(opts.variant));
       if (selected.length === 0)

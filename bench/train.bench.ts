@@ -27,6 +27,9 @@ import {
 import { GPT } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
 import { tokenBatchLoss, trainStep, type TokenBatch } from '../model/train-step.ts';
+import { CliError } from '../train/cli-error.ts';
+import { parseConfig, type Schema } from '../train/config.ts';
+import { BenchUsageError } from './harness.ts';
 
 export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
   --json FILE          write the result (tokensPerSec, msPerStep, gflops, host/GPU ms, dispatches) as JSON
@@ -71,49 +74,62 @@ export interface TrainBenchResult {
   profileNote?: string;
 }
 
-function parse(argv: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) continue; // the bench name ("train") and stray words
-    const eq = a.indexOf('=');
-    const key = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-    if (eq >= 0) out[key] = a.slice(eq + 1);
-    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) out[key] = argv[++i]!;
-    else out[key] = 'true';
-  }
-  return out;
+interface TrainBenchFlags {
+  json: string | null;
+  preset: string;
+  nLayer: number | null;
+  nHead: number | null;
+  nEmbd: number | null;
+  blockSize: number | null;
+  vocabSize: number | null;
+  batchSize: number | null;
+  accum: number;
+  steps: number | null;
+  warmup: number;
+  gpuWait: string;
+  profile: boolean;
+  quick: boolean;
+  // The runner's own flags, passed along with the rest of the command line: accepted, unused.
+  runs: number | null;
+  naive: boolean;
+  ceilings: boolean;
+  timing: string | null;
 }
 
-const KNOWN = new Set([
-  'gpuWait',
-  'json',
-  'preset',
-  'nLayer',
-  'nHead',
-  'nEmbd',
-  'blockSize',
-  'vocabSize',
-  'batchSize',
-  'accum',
-  'steps',
-  'warmup',
-  'profile',
-  'quick',
-  'runs',
-  'no-ceilings',
-  'no-naive',
-  'timing',
-  'help',
-  'h',
-]);
+const dim = (help: string) => ({ type: 'int', default: null, min: 1, help }) as const;
 
-function int(args: Record<string, string>, key: string, def: number): number {
-  const v = args[key];
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${key} must be a positive integer, got "${v}"`);
-  return n;
+/** The training-step bench's options, parsed by the schema parser every command uses. */
+const TRAIN_BENCH_SCHEMA: Schema<TrainBenchFlags> = {
+  json: { type: 'string', default: null, help: 'write the result as JSON' },
+  preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
+  nLayer: dim('transformer blocks'),
+  nHead: dim('attention heads'),
+  nEmbd: dim('width'),
+  blockSize: dim('context length T'),
+  vocabSize: dim('vocabulary'),
+  batchSize: dim('batch B'),
+  accum: { type: 'int', default: 1, min: 1, help: 'micro-batches per step' },
+  steps: dim('timed steps'),
+  warmup: { type: 'int', default: 3, min: 0, help: 'untimed steps first' },
+  gpuWait: { type: 'string', default: 'spin', choices: ['spin', 'sleep'], help: 'readback wait' },
+  profile: { type: 'boolean', default: false, help: 'time every dispatch of one step' },
+  quick: { type: 'boolean', default: false, help: 'fewer steps' },
+  runs: { type: 'int', default: null, min: 1, help: "the runner's" },
+  naive: { type: 'boolean', default: true, help: "the runner's" },
+  ceilings: { type: 'boolean', default: true, help: "the runner's" },
+  timing: { type: 'string', default: null, help: "the runner's" },
+};
+
+function parse(argv: readonly string[]): { flags: TrainBenchFlags; help: boolean } {
+  try {
+    const words = argv.filter((a) => a !== 'train');
+    const parsed = parseConfig(TRAIN_BENCH_SCHEMA, words, 'bench train');
+    return { flags: parsed.values, help: parsed.help };
+  } catch (e) {
+    if (e instanceof CliError)
+      throw new BenchUsageError(`${e.message.replace(/ \(see webgpu-gpt .*\)$/, '')}\n${TRAIN_BENCH_USAGE}`);
+    throw e;
+  }
 }
 
 const median = (xs: readonly number[]): number => {
@@ -206,29 +222,27 @@ export async function runTrainBench(
   argv: readonly string[],
   out: (line: string) => void = (l) => console.log(l),
 ): Promise<TrainBenchResult | null> {
-  const args = parse(argv);
-  if (args.help || args.h) {
+  const { flags: args, help } = parse(argv);
+  if (help) {
     out(TRAIN_BENCH_USAGE);
     return null;
   }
-  for (const k of Object.keys(args)) if (!KNOWN.has(k)) throw new Error(`unknown option --${k}\n${TRAIN_BENCH_USAGE}`);
-  const preset = (args.preset ?? 'mini') as PresetName;
-  if (!PRESET_NAMES.includes(preset)) throw new Error(`--preset must be one of ${PRESET_NAMES.join(', ')}`);
-  const quick = args.quick === 'true';
+  const preset = args.preset as PresetName;
+  const quick = args.quick;
   const base = resolveConfig({ preset });
   const over: Partial<GPTConfig> = {
-    nLayer: int(args, 'nLayer', base.nLayer),
-    nHead: int(args, 'nHead', base.nHead),
-    nEmbd: int(args, 'nEmbd', base.nEmbd),
-    blockSize: int(args, 'blockSize', base.blockSize),
-    vocabSize: int(args, 'vocabSize', base.vocabSize),
+    nLayer: args.nLayer ?? base.nLayer,
+    nHead: args.nHead ?? base.nHead,
+    nEmbd: args.nEmbd ?? base.nEmbd,
+    blockSize: args.blockSize ?? base.blockSize,
+    vocabSize: args.vocabSize ?? base.vocabSize,
     dropout: 0,
   };
   const cfg = resolveConfig({ preset, ...over });
-  const B = int(args, 'batchSize', preset === 'mini' ? 8 : 4);
-  const accum = int(args, 'accum', 1);
-  const steps = int(args, 'steps', quick ? 5 : 20);
-  const warmup = args.warmup !== undefined ? Number(args.warmup) : 3;
+  const B = args.batchSize ?? (preset === 'mini' ? 8 : 4);
+  const accum = args.accum;
+  const steps = args.steps ?? (quick ? 5 : 20);
+  const warmup = args.warmup;
   const T = cfg.blockSize;
 
   const rt = await initEngine();
@@ -252,8 +266,7 @@ export async function runTrainBench(
     `model: ${cfg.nLayer} layers, ${cfg.nHead} heads, ${cfg.nEmbd} wide, context ${T}, vocabulary ${cfg.vocabSize} (${cfg.paddedVocabSize} padded), ${(params / 1e6).toFixed(3)}M params; batch ${B}${accum > 1 ? ` x ${accum}` : ''} = ${tokensPerStep} tokens/step`,
   );
 
-  const gpuWait = args.gpuWait ?? 'spin';
-  if (!['sleep', 'spin'].includes(gpuWait)) throw new Error(`--gpuWait must be spin or sleep, got "${gpuWait}"`);
+  const gpuWait = args.gpuWait;
   const step = (): Promise<number> =>
     recordStep(model, opt, Array.from({ length: accum }, batch), B, T, gpuWait as WaitPolicy);
   for (let i = 0; i < warmup; i++) await step();
@@ -319,7 +332,7 @@ export async function runTrainBench(
       `  CPU time of the process: ${cpuMs.toFixed(0)} ms/step (the adapter's threads included; on a busy machine compare this, not the wall time)`,
     );
 
-  if (args.profile === 'true') {
+  if (args.profile) {
     const p = await profileStep(rt, step);
     res.profile = p.rows;
     if (p.note) res.profileNote = p.note;
@@ -349,6 +362,10 @@ export async function main(argv: string[]): Promise<number> {
     await runTrainBench(argv);
     return 0;
   } catch (e) {
+    if (e instanceof BenchUsageError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
     console.error(`train bench: ${(e as Error).message}`);
     return 1;
   }

@@ -68,11 +68,18 @@ export async function pretrain(cfgIn: TrainConfig, opts: PretrainOptions = {}): 
   const log = opts.log ?? ((l: string) => process.stdout.write(l + '\n'));
   const t0 = performance.now();
   const run = resolveRun(cfgIn, opts.sources);
-  const lock = RunLock.acquire(run.runDir, log);
-  // Signals count from here: one during start-up (data, device, pipelines) stops the run after
-  // its first step, with a checkpoint and the lock released, like one during training.
+  // Signals count from before the lock is taken (a lock file on disk means they are handled): one
+  // during start-up (data, device, pipelines) stops the run after its first step, with a
+  // checkpoint and the lock released, like one during training.
   const stop = new StopRequest((l) => process.stderr.write(l + '\n')).follow(opts.signal);
   if (opts.handleSigint ?? false) stop.listen();
+  let lock: RunLock;
+  try {
+    lock = RunLock.acquire(run.runDir, log);
+  } catch (e) {
+    stop.dispose();
+    throw e;
+  }
   try {
     cleanLeftovers(run.runDir);
     return await pretrainLocked(run, opts, stop, log, t0);

@@ -123,9 +123,12 @@ afterAll(async () => {
 
 describe('bench harness', () => {
   it('parses the command line', () => {
-    const o = parseArgs(['matmul', '--quick', '--json', 'x.json', '--M', '512', '--runs=3', '--no-naive', '--flag']);
+    const o = parseArgs(['matmul', '--quick', '--json', 'x.json', '--M', '512', '--runs=3', '--no-naive']);
     expect(o.kernels).toEqual(['matmul']);
-    expect(o).toMatchObject({ quick: true, json: 'x.json', runs: 3, naive: false, args: { M: '512', flag: 'true' } });
+    expect(o).toMatchObject({ quick: true, json: 'x.json', runs: 3, naive: false, args: { M: '512' } });
+    // A case dimension is a number: a bare flag or a word is a mistake, not a NaN shape.
+    expect(() => parseArgs(['matmul', '--flag'])).toThrow(/--flag must be a number, got "true"/);
+    expect(() => parseArgs(['matmul', '--M', 'abc'])).toThrow(/--M must be a number, got "abc"/);
     expect(parseArgs(['all']).runs).toBe(5);
     expect(parseArgs(['all', '--quick']).runs).toBe(2);
     expect(() => parseArgs(['all', '--runs', '0'])).toThrow(BenchUsageError);
@@ -150,6 +153,12 @@ describe('bench harness', () => {
       /unknown kernel "no-such-kernel".*known:.*fake-scale/,
     );
     await expect(runBench([], () => {}, [fakeModule()])).rejects.toThrow(BenchUsageError);
+  });
+
+  it('refuses a --<dim> that no case of the chosen benches reads', async () => {
+    await expect(runBench(['fake-scale', '--quick', '--bogus', '3'], () => {}, [fakeModule()])).rejects.toThrow(
+      /unknown option --bogus for bench fake-scale/,
+    );
   });
 
   it('measures positive, finite ceilings', async () => {
