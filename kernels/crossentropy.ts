@@ -3,6 +3,7 @@
 import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
 import {
   loadRowKernel,
+  rowPass,
   pickRowTuning,
   resolveTuning,
   rowBlocks,
@@ -42,6 +43,9 @@ const BINDINGS: Record<Entry, KernelSpec['bindings']> = {
   ],
 };
 
+/** The online-softmax row pass for each variant (the kernel includes it as gen/row-pass.wgsl). */
+const ROW_PASS = rowPass(['scalar', 'vec4']);
+
 const specs = new Map<string, KernelSpec>();
 
 /** The spec of one entry point linked with one reduction (built once, then cached). */
@@ -52,7 +56,7 @@ export function crossEntropySpec(entry: Entry, variant: CrossEntropyVariant, red
   if (!spec) {
     spec = {
       name: `crossentropy.${entryPoint}${reduction === 'subgroup' ? '+subgroups' : ''}`,
-      wgsl: loadRowKernel('crossentropy.wgsl', reduction),
+      wgsl: loadRowKernel('crossentropy.wgsl', reduction, { 'gen/row-pass.wgsl': ROW_PASS }),
       entryPoint,
       params,
       bindings: BINDINGS[entry],

@@ -31,7 +31,9 @@
 //
 // Includes: lib/rows.wgsl (row_index, max4, sum4, the online-softmax step `absorb`, mask_chunk,
 // NEG_BIG, MAX_VPT) and lib/rowreduce.wgsl (wg_max_sum, wg_sum, wg_sum2), for which
-// crossentropy.ts swaps in lib/rowreduce-subgroup.wgsl when the adapter allows.
+// crossentropy.ts swaps in lib/rowreduce-subgroup.wgsl when the adapter allows; and the
+// generated gen/row-pass.wgsl: pass 1, lib/row-pass.wgsl's row_pass (softmax.wgsl's too) once per
+// variant, row_pass_scalar / row_pass_vec4, calling this file's load_row_chunk_<variant>.
 //
 // No branch depends on the target: a target read from a storage buffer is not uniform in WGSL's
 // analysis, and the reductions must be reached by the whole workgroup. An ignored row is computed
@@ -39,6 +41,7 @@
 
 //! include lib/rows.wgsl
 //! include lib/rowreduce.wgsl
+//! include gen/row-pass.wgsl
 
 struct Params {
   N: u32,       // rows in this dispatch
@@ -79,17 +82,23 @@ fn onehot(c: u32, t: u32) -> vec4f {
   return select(vec4f(0.0), vec4f(1.0), col == vec4u(t));
 }
 
-// Scalar access to chunk c of the row starting at `base`.
-fn load_logits(base: u32, c: u32) -> vec4f {
+// Chunk c of the logits row at `base`, its columns at or past cv NEG_BIG: the loaders the row
+// pass (gen/row-pass.wgsl) calls, vec4 and scalar.
+fn load_row_chunk_vec4(base: u32, c: u32, cv: u32) -> vec4f {
+  return mask_chunk(logits4[base + c], c, cv);
+}
+
+fn load_row_chunk_scalar(base: u32, c: u32, cv: u32) -> vec4f {
   var x = vec4f(NEG_BIG);
   for (var i = 0u; i < 4u; i++) {
-    if (4u * c + i < p.V) {
+    if (4u * c + i < cv) {
       x[i] = logits[base + 4u * c + i];
     }
   }
   return x;
 }
 
+// Scalar store of chunk c of the row starting at `base`.
 fn store_dlogits(base: u32, c: u32, y: vec4f) {
   for (var i = 0u; i < 4u; i++) {
     if (4u * c + i < p.Vp) {
@@ -116,25 +125,9 @@ fn crossentropy_forward_backward_scalar(@builtin(workgroup_id) wid: vec3u, @buil
   let tu = u32(select(0, t, kept));
 
   var x: array<vec4f, MAX_VPT>;
-  var m = NEG_BIG;
-  for (var k = 0u; k < VPT; k++) {
-    let c = lid + k * WG;
-    x[k] = vec4f(NEG_BIG);
-    if (c < ncv) {
-      x[k] = load_logits(base, c);
-    }
-    m = max(m, max4(x[k]));
-  }
-  var s = 0.0;
-  for (var k = 0u; k < VPT; k++) {
-    x[k] = exp(x[k] - vec4f(m));
-    s += sum4(x[k]);
-  }
-  var st = vec2f(m, s);
-  for (var c = lid + VPT * WG; c < ncv; c += WG) {
-    st = absorb(st, load_logits(base, c));
-  }
-  let tot = wg_max_sum(st, lid);
+  let r = row_pass_scalar(base, lid, ncv, p.V, &x, true);
+  let m = r.x;      // this invocation's max over its register chunks, whose exps x now holds
+  let tot = r.yz;   // the row's (max, sum of exps)
 
   if (LOSS && lid == 0u) {
     let lse = tot.x + log(tot.y);
@@ -152,7 +145,7 @@ fn crossentropy_forward_backward_scalar(@builtin(workgroup_id) wid: vec3u, @buil
     }
     let inv = scale / tot.y;
     for (var c = lid + VPT * WG; c < nc; c += WG) {
-      store_dlogits(base, c, exp(load_logits(base, c) - vec4f(tot.x)) * inv - scale * onehot(c, tu));
+      store_dlogits(base, c, exp(load_row_chunk_scalar(base, c, p.V) - vec4f(tot.x)) * inv - scale * onehot(c, tu));
     }
   }
 }
@@ -172,25 +165,9 @@ fn crossentropy_forward_backward_vec4(@builtin(workgroup_id) wid: vec3u, @builti
   let tu = u32(select(0, t, kept));
 
   var x: array<vec4f, MAX_VPT>;
-  var m = NEG_BIG;
-  for (var k = 0u; k < VPT; k++) {
-    let c = lid + k * WG;
-    x[k] = vec4f(NEG_BIG);
-    if (c < ncv) {
-      x[k] = mask_chunk(logits4[base + c], c, p.V);
-    }
-    m = max(m, max4(x[k]));
-  }
-  var s = 0.0;
-  for (var k = 0u; k < VPT; k++) {
-    x[k] = exp(x[k] - vec4f(m));
-    s += sum4(x[k]);
-  }
-  var st = vec2f(m, s);
-  for (var c = lid + VPT * WG; c < ncv; c += WG) {
-    st = absorb(st, mask_chunk(logits4[base + c], c, p.V));
-  }
-  let tot = wg_max_sum(st, lid);
+  let r = row_pass_vec4(base, lid, ncv, p.V, &x, true);
+  let m = r.x;      // this invocation's max over its register chunks, whose exps x now holds
+  let tot = r.yz;   // the row's (max, sum of exps)
 
   if (LOSS && lid == 0u) {
     let lse = tot.x + log(tot.y);
@@ -209,7 +186,7 @@ fn crossentropy_forward_backward_vec4(@builtin(workgroup_id) wid: vec3u, @builti
     for (var c = lid + VPT * WG; c < nc; c += WG) {
       var y = vec4f(0.0);
       if (c < ncv) {
-        y = exp(mask_chunk(logits4[base + c], c, p.V) - vec4f(tot.x)) * inv - scale * onehot(c, tu);
+        y = exp(load_row_chunk_vec4(base, c, p.V) - vec4f(tot.x)) * inv - scale * onehot(c, tu);
       }
       dlogits4[base + c] = y;
     }

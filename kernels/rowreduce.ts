@@ -73,6 +73,18 @@ export function chunkAccessors(loads: readonly ChunkBuffer[], stores: readonly C
   return out.join('\n');
 }
 
+/**
+ * lib/row-pass.wgsl (the online-softmax row pass of softmax.wgsl and crossentropy.wgsl) once per
+ * variant: `row_pass_<v>` calling the kernel's `load_row_chunk_<v>`, linked as gen/row-pass.wgsl.
+ * Instantiated rather than included for the reason chunkAccessors gives: the variants load from
+ * different storage buffers, which cannot be function parameters on lavapipe at full speed.
+ */
+export function rowPass(variants: readonly string[]): string {
+  const text = loadWGSL(import.meta.url, 'lib/row-pass.wgsl');
+  const code = text.replace(/^(\/\/.*\n)+\n/, ''); // the header, once is enough
+  return variants.map((v) => code.replace(/\b(row_pass|load_row_chunk)\b/g, `$1_${v}`)).join('\n');
+}
+
 /** The adapter's smallest subgroup size, or 0 when the device has no subgroup operations. */
 export function subgroupMinSize(rt: Runtime): number {
   if (!rt.features.has('subgroups')) return 0;

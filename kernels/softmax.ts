@@ -3,6 +3,7 @@
 import { grid, type BufferRef, type KernelSpec, type Runtime } from './gpu/runtime.ts';
 import {
   loadRowKernel,
+  rowPass,
   pickRowTuning,
   resolveTuning,
   rowBlocks,
@@ -31,6 +32,9 @@ const BACKWARD_BINDINGS = [
   ['out', 'read'],
 ] as const;
 
+/** The online-softmax row pass for each variant (the kernel includes it as gen/row-pass.wgsl). */
+const ROW_PASS = rowPass(['scalar', 'vec4']);
+
 const specs = new Map<string, KernelSpec>();
 
 /** The spec of one entry point linked with one reduction (built once, then cached). */
@@ -45,7 +49,7 @@ export function softmaxSpec(
   if (!spec) {
     spec = {
       name: `softmax.${entryPoint}${reduction === 'subgroup' ? '+subgroups' : ''}`,
-      wgsl: loadRowKernel('softmax.wgsl', reduction),
+      wgsl: loadRowKernel('softmax.wgsl', reduction, { 'gen/row-pass.wgsl': ROW_PASS }),
       entryPoint,
       params,
       bindings: entry === 'softmax_forward' ? FORWARD_BINDINGS : BACKWARD_BINDINGS,

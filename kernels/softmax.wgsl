@@ -18,7 +18,9 @@
 // Includes: lib/rows.wgsl (row_index, max4, sum4, the online-softmax step `absorb`, mask_chunk,
 // NEG_BIG) and lib/rowreduce.wgsl (the row's reductions wg_max_sum / wg_sum in workgroup
 // memory), for which softmax.ts swaps in lib/rowreduce-subgroup.wgsl (one subgroup per row) when
-// the adapter allows.
+// the adapter allows; and the generated gen/row-pass.wgsl: lib/row-pass.wgsl's row_pass, steps
+// 1-3 below, once per variant (row_pass_scalar / row_pass_vec4, calling this file's
+// load_row_chunk_scalar / load_row_chunk_vec4), shared with crossentropy.wgsl.
 //
 // The shape of the algorithm, chosen so that each element is read from memory once and written
 // once, with one exp per element and a single workgroup reduction:
@@ -43,6 +45,7 @@
 
 //! include lib/rows.wgsl
 //! include lib/rowreduce.wgsl
+//! include gen/row-pass.wgsl
 
 struct Params {
   N: u32,       // rows in this dispatch
@@ -83,9 +86,14 @@ fn valid_columns(row: u32) -> u32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scalar access to chunk c of a row (any C): four loads or stores, bounded by the row length.
+// Chunk c of the forward's input row at `base`, its columns at or past cv NEG_BIG: the loaders
+// the row pass (gen/row-pass.wgsl) calls, vec4 and scalar.
 
-fn load_inp(base: u32, c: u32, cv: u32) -> vec4f {
+fn load_row_chunk_vec4(base: u32, c: u32, cv: u32) -> vec4f {
+  return mask_chunk(inp4[base + c], c, cv);
+}
+
+fn load_row_chunk_scalar(base: u32, c: u32, cv: u32) -> vec4f {
   var x = vec4f(NEG_BIG);
   for (var i = 0u; i < 4u; i++) {
     if (4u * c + i < cv) {
@@ -94,6 +102,8 @@ fn load_inp(base: u32, c: u32, cv: u32) -> vec4f {
   }
   return x;
 }
+
+// Scalar access to chunk c of a row (any C): four loads or stores, bounded by the row length.
 
 fn store_out(base: u32, c: u32, y: vec4f) {
   for (var i = 0u; i < 4u; i++) {
@@ -147,28 +157,9 @@ fn softmax_forward_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   let ncv = (cv + 3u) / 4u;      // chunks holding a column that takes part
 
   var x: array<vec4f, MAX_VPT>;
-  var m = NEG_BIG;
-  for (var k = 0u; k < VPT; k++) {
-    let c = lid + k * WG;
-    x[k] = vec4f(NEG_BIG);
-    if (c < ncv) {
-      x[k] = load_inp(base, c, cv);
-    }
-    m = max(m, max4(x[k]));
-  }
-  var s = 0.0;
-  for (var k = 0u; k < VPT; k++) {
-    let e = exp(x[k] - vec4f(m));
-    s += sum4(e);
-    if (!LOG) {
-      x[k] = e;
-    }
-  }
-  var st = vec2f(m, s);
-  for (var c = lid + VPT * WG; c < ncv; c += WG) {
-    st = absorb(st, load_inp(base, c, cv));
-  }
-  let tot = wg_max_sum(st, lid);
+  let r = row_pass_scalar(base, lid, ncv, cv, &x, !LOG);
+  let m = r.x;      // this invocation's max over its register chunks
+  let tot = r.yz;   // the row's (max, sum of exps)
 
   if (LOG) {
     let lse = tot.x + log(tot.y);
@@ -179,7 +170,7 @@ fn softmax_forward_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
       }
     }
     for (var c = lid + VPT * WG; c < nc; c += WG) {
-      store_out(base, c, load_inp(base, c, cv) - vec4f(lse));
+      store_out(base, c, load_row_chunk_scalar(base, c, cv) - vec4f(lse));
     }
   } else {
     let scale = exp(m - tot.x) / tot.y;
@@ -191,7 +182,7 @@ fn softmax_forward_scalar(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
     }
     let inv = 1.0 / tot.y;
     for (var c = lid + VPT * WG; c < nc; c += WG) {
-      store_out(base, c, exp(load_inp(base, c, cv) - vec4f(tot.x)) * inv);
+      store_out(base, c, exp(load_row_chunk_scalar(base, c, cv) - vec4f(tot.x)) * inv);
     }
   }
 }
@@ -209,28 +200,9 @@ fn softmax_forward_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgrou
   let ncv = (cv + 3u) / 4u;
 
   var x: array<vec4f, MAX_VPT>;
-  var m = NEG_BIG;
-  for (var k = 0u; k < VPT; k++) {
-    let c = lid + k * WG;
-    x[k] = vec4f(NEG_BIG);
-    if (c < ncv) {
-      x[k] = mask_chunk(inp4[base + c], c, cv);
-    }
-    m = max(m, max4(x[k]));
-  }
-  var s = 0.0;
-  for (var k = 0u; k < VPT; k++) {
-    let e = exp(x[k] - vec4f(m));
-    s += sum4(e);
-    if (!LOG) {
-      x[k] = e;
-    }
-  }
-  var st = vec2f(m, s);
-  for (var c = lid + VPT * WG; c < ncv; c += WG) {
-    st = absorb(st, mask_chunk(inp4[base + c], c, cv));
-  }
-  let tot = wg_max_sum(st, lid);
+  let r = row_pass_vec4(base, lid, ncv, cv, &x, !LOG);
+  let m = r.x;      // this invocation's max over its register chunks
+  let tot = r.yz;   // the row's (max, sum of exps)
 
   if (LOG) {
     let lse = tot.x + log(tot.y);
@@ -255,7 +227,7 @@ fn softmax_forward_vec4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgrou
     for (var c = lid + VPT * WG; c < nc; c += WG) {
       var y = vec4f(0.0);
       if (c < ncv) {
-        y = exp(mask_chunk(inp4[base + c], c, cv) - vec4f(tot.x)) * inv;
+        y = exp(load_row_chunk_vec4(base, c, cv) - vec4f(tot.x)) * inv;
       }
       out4[base + c] = y;
     }

@@ -2,7 +2,7 @@
 // directives hoisted, clear errors. Pure text, no GPU.
 import { describe, expect, it } from 'vitest';
 import { linkWGSL, loadWGSL } from '../../kernels/gpu/wgsl.ts';
-import { chunkAccessors } from '../../kernels/rowreduce.ts';
+import { chunkAccessors, rowPass } from '../../kernels/rowreduce.ts';
 
 function reader(files: Record<string, string>): (path: string) => string {
   return (path) => {
@@ -82,7 +82,8 @@ describe('linkWGSL', () => {
 
 describe('loadWGSL', () => {
   it('reads includes relative to the calling module (kernels/)', () => {
-    const wgsl = loadWGSL(new URL('../../kernels/x.ts', import.meta.url).href, 'softmax.wgsl');
+    const generated = { 'gen/row-pass.wgsl': rowPass(['scalar', 'vec4']) };
+    const wgsl = loadWGSL(new URL('../../kernels/x.ts', import.meta.url).href, 'softmax.wgsl', { generated });
     expect(wgsl).not.toMatch(/^\s*\/\/!\s*include/m);
     expect(wgsl).toContain('fn softmax_forward');
   });
@@ -100,5 +101,15 @@ describe('chunkAccessors', () => {
     expect(text).toContain('fn store_chunk_out(base: u32, c: u32, y: vec4f) {');
     expect(text).toContain('out[base + 4u * c + i] = y[i];');
     expect(text.match(/if \(4u \* c \+ i < p\.C\)/g)).toHaveLength(2);
+  });
+});
+
+describe('rowPass', () => {
+  it('instantiates lib/row-pass.wgsl once per variant, each calling its own loader', () => {
+    const text = rowPass(['scalar', 'vec4']);
+    expect(text.match(/^fn row_pass_\w+/gm)).toEqual(['fn row_pass_scalar', 'fn row_pass_vec4']);
+    expect(text.match(/load_row_chunk_scalar\(/g)).toHaveLength(2);
+    expect(text.match(/load_row_chunk_vec4\(/g)).toHaveLength(2);
+    expect(text).not.toMatch(/\b(row_pass|load_row_chunk)\b/);
   });
 });
