@@ -1,9 +1,10 @@
-// The real CLI as a user starts it (node bin/webgpu-gpt.mjs ...), for the tests that signal or
-// kill it: its output, its exit, and whether a process is gone.
-import { spawn } from 'node:child_process';
+// The real CLI as a user starts it (node bin/webgpu-gpt.mjs ...): run to its end with its output
+// and a check for clean errors, or started for the tests that signal or kill it.
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { processAlive } from '../../train/run-lock.ts';
+import { expect } from 'vitest';
 import { ROOT } from './fixture.ts';
 
 export const TINY_FLAGS = [
@@ -22,6 +23,30 @@ export const TINY_FLAGS = [
   '--progress',
   'off',
 ];
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `node bin/webgpu-gpt.mjs ...args` run to its end. */
+export function cli(...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'webgpu-gpt.mjs'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
+    timeout: 120_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A user error: status 1, one `error:` line naming the problem, no stack trace. */
+export function expectCleanError(r: CliResult, pattern: RegExp): void {
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/^error: /m);
+  expect(r.stderr).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at .*\(/);
+}
 
 export interface CliProcess {
   pid: number;

@@ -1,6 +1,6 @@
 // The CLI as a user runs it (child processes of bin/webgpu-gpt.mjs): help, clear errors without
 // stack traces, eval and generate on a checkpoint.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,29 +10,13 @@ import { pretrain } from '../../train/pretrain.ts';
 import { DEFAULT_JOB_HELP } from '../../train/cli/default-job.ts';
 import { EVAL_HELP } from '../../train/cli/eval.ts';
 import { GENERATE_HELP } from '../../train/cli/generate.ts';
+import { cli, expectCleanError } from './cli-process.ts';
 import { ROOT, tinyConfig, tinyData } from './fixture.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'wgpt-cli-'));
 let run = '';
 let text = '';
 let data = '';
-
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'webgpu-gpt.mjs'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** A user error: status 1, one `error:` line naming the problem, no stack trace. */
-function expectCleanError(r: ReturnType<typeof cli>, pattern: RegExp): void {
-  expect(r.status).toBe(1);
-  expect(r.stderr).toMatch(/^error: /m);
-  expect(r.stderr).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at .*\(/);
-}
 
 beforeAll(async () => {
   data = await tinyData();

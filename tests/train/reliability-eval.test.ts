@@ -1,7 +1,6 @@
 // Issue 13 items 5-7 for `eval` and `generate` as a user runs them (child processes of
 // bin/webgpu-gpt.mjs): a tokenizer that is not the checkpoint's is refused, a skipped broken
 // checkpoint is reported, inputs `prepare` rejects are rejected.
-import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,29 +9,14 @@ import { destroyRuntime } from '../../kernels/gpu/runtime.ts';
 import { prepare } from '../../train/data/prepare.ts';
 import { defaultCorpusPath } from '../../train/data/default-corpus.ts';
 import { pretrain } from '../../train/pretrain.ts';
-import { ROOT, tinyConfig, tinyData } from './fixture.ts';
+import { cli, expectCleanError } from './cli-process.ts';
+import { tinyConfig, tinyData } from './fixture.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'wgpt-rel-eval-'));
 let run = '';
 let text = '';
 /** A char tokenizer trained on other text: another id, a vocabulary no larger than the model's. */
 let otherTok = '';
-
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'webgpu-gpt.mjs'), ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' },
-    timeout: 120_000,
-  });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function expectCleanError(r: ReturnType<typeof cli>, pattern: RegExp): void {
-  expect(r.status).toBe(1);
-  expect(r.stderr).toMatch(/^error: /m);
-  expect(r.stderr).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at .*\(/);
-}
 
 beforeAll(async () => {
   const data = await tinyData();
