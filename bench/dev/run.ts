@@ -14,6 +14,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { destroyRuntime, getRuntime, type Runtime } from '../../kernels/gpu/runtime.ts';
 import { BENCH_DAWN_FLAGS, checkTimestamps, Timer, type Timing, type TimingMethod } from '../harness.ts';
+import { CliError } from '../../train/cli-error.ts';
+import { parseConfig, type ParsedConfig, type Schema } from '../../train/config.ts';
 import type { Dims, Ladder, Problem, Tune, Version } from './ladder.ts';
 import { ladder as adamw } from './adamw/ladder.ts';
 import { ladder as attention } from './attention/ladder.ts';
@@ -150,28 +152,34 @@ interface RunOptions {
   named: Record<string, string>;
 }
 
+interface RunFlags {
+  tiny: boolean;
+  runs: number;
+  warmup: number;
+  timing: string | null;
+}
+
+/** The runner's own options; every other `--key value` is a ladder dimension or a launcher option. */
+const RUN_SCHEMA: Schema<RunFlags> = {
+  tiny: { type: 'boolean', default: false, help: "the test's tiny shape" },
+  runs: { type: 'int', default: 5, min: 1, help: 'timed runs' },
+  warmup: { type: 'int', default: 1, min: 0, help: 'untimed runs first' },
+  timing: { type: 'string', default: null, choices: ['wall', 'timestamp'], help: 'timing method' },
+};
+
+/** `<kernel> [<version>|all] [options]`, parsed by the schema parser every command uses. */
 export function parseRunArgs(argv: readonly string[]): RunOptions {
-  const o: RunOptions = { kernel: null, version: null, tiny: false, runs: 5, warmup: 1, timing: null, named: {} };
-  const pos: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) pos.push(a);
-    else if (a === '--tiny') o.tiny = true;
-    else {
-      const key = a.slice(2);
-      const value = argv[++i];
-      if (value === undefined) throw new Error(`${a} needs a value`);
-      if (key === 'runs' || key === 'warmup') {
-        o[key] = Number(value);
-        if (!Number.isInteger(o[key]) || o[key] < (key === 'runs' ? 1 : 0)) throw new Error(`bad ${a} ${value}`);
-      } else if (key === 'timing') {
-        if (value !== 'wall' && value !== 'timestamp') throw new Error(`--timing must be wall or timestamp`);
-        o.timing = value;
-      } else o.named[key] = value;
-    }
+  let parsed: ParsedConfig<RunFlags>;
+  try {
+    parsed = parseConfig(RUN_SCHEMA, argv, 'bench/dev/run.ts', { passUnknown: true });
+  } catch (e) {
+    if (e instanceof CliError) throw new Error(e.message.replace(/ \(see webgpu-gpt .*\)$/, ''));
+    throw e;
   }
-  [o.kernel = null, o.version = null] = pos;
-  return o;
+  const v = parsed.values;
+  const [kernel = null, version = null] = parsed.positional;
+  const timing = v.timing as TimingMethod | null;
+  return { kernel, version, tiny: v.tiny, runs: v.runs, warmup: v.warmup, timing, named: parsed.unknown };
 }
 
 /** The ladder's shape with --<dim> values applied, and the remaining options as launcher options. */
