@@ -9,11 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { resolveConfig, validateConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
-import { paramLayout, type ParamLayout } from '../../model/layout.ts';
+import { paramLayout } from '../../model/layout.ts';
 import { refClassifyLossAndGrads, refForward } from '../../model/reference.ts';
 import { loadLatestCheckpoint, saveCheckpoint } from '../../model/checkpoint.ts';
 import { assertClose } from '../../kernels/check.ts';
 import { expectClose, numericalGradient } from '../reference/fd.ts';
+import { randomParams } from './random-params.ts';
 
 let rt: E.Runtime;
 beforeAll(async () => {
@@ -22,19 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rt.sync();
 });
-
-function randomParams(L: ParamLayout, seed: number, std = 0.1): Float32Array {
-  const rng = new E.Rng(seed);
-  const p = new Float32Array(L.total);
-  for (const e of L.entries) {
-    const v = p.subarray(e.offset, e.offset + e.size);
-    const base = /ln_.*\.weight$/.test(e.name) ? 1 : 0;
-    const s = e.shape.length === 2 ? std : std / 2;
-    for (let i = 0; i < v.length; i++) v[i] = base + s * rng.normal();
-    if (e.name === 'wte.weight') v.fill(0, L.config.vocabSize * L.config.nEmbd);
-  }
-  return p;
-}
 
 function classBatch(seed: number, B: number, T: number, V: number, K: number) {
   const rng = new E.Rng(seed);

@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { resolveConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
-import { paramLayout, type ParamLayout } from '../../model/layout.ts';
+import { paramLayout } from '../../model/layout.ts';
 import { refForward } from '../../model/reference.ts';
 import { generate, sampleToken } from '../../model/generate.ts';
 import { KVCache } from '../../model/kv-cache.ts';
 import { assertClose } from '../../kernels/check.ts';
+import { randomParams } from './random-params.ts';
 
 let rt: E.Runtime;
 beforeAll(async () => {
@@ -22,19 +23,6 @@ afterAll(async () => {
 
 const cfg = resolveConfig({ preset: 'tiny' });
 const layout = paramLayout(cfg);
-
-/** Peaked, non-trivial weights: greedy choices are far from ties. */
-function randomParams(L: ParamLayout, seed: number, std = 0.3): Float32Array {
-  const rng = new E.Rng(seed);
-  const p = new Float32Array(L.total);
-  for (const e of L.entries) {
-    const v = p.subarray(e.offset, e.offset + e.size);
-    const base = /ln_.*\.weight$/.test(e.name) ? 1 : 0;
-    for (let i = 0; i < v.length; i++) v[i] = base + (e.shape.length === 2 ? std : std / 3) * rng.normal();
-    if (e.name === 'wte.weight') v.fill(0, L.config.vocabSize * L.config.nEmbd);
-  }
-  return p;
-}
 
 describe('sampler', () => {
   it('greedy, top-k, top-p and temperature', () => {
@@ -63,7 +51,7 @@ describe('sampler', () => {
 
 describe('KV cache', () => {
   it('cached logits (prefill, then one token at a time) match the float64 reference', async () => {
-    const flat = randomParams(layout, 31);
+    const flat = randomParams(layout, 31, 0.3, 3);
     const model = GPT.fromParams(cfg, flat).eval();
     const seq = [3, 17, 5, 30, 2, 9, 11, 0];
     const ref = refForward(layout, Float64Array.from(flat), Int32Array.from(seq), 1, seq.length).logits;
@@ -92,7 +80,7 @@ describe('KV cache', () => {
   });
 
   it('a cached forward refuses targets, another batch size and positions past the cache', () => {
-    const model = GPT.fromParams(cfg, randomParams(layout, 34));
+    const model = GPT.fromParams(cfg, randomParams(layout, 34, 0.3, 3));
     const cache = new KVCache(cfg, { maxT: 4 });
     E.tidy(() => {
       const ids = (n: number, B = 1) => E.fromArray(new Int32Array(B * n).fill(1), [B, n], 'i32');
@@ -111,7 +99,7 @@ describe('KV cache', () => {
   });
 
   it('cached and uncached generation give the same tokens (greedy and seeded sampling)', async () => {
-    const model = GPT.fromParams(cfg, randomParams(layout, 32));
+    const model = GPT.fromParams(cfg, randomParams(layout, 32, 0.3, 3));
     const prompt = [1, 2, 3];
     const cases = [
       { name: 'greedy', o: { temperature: 0 } },
@@ -141,7 +129,7 @@ describe('KV cache', () => {
   });
 
   it('streams tokens, stops on a stop token or when the callback says so', async () => {
-    const model = GPT.fromParams(cfg, randomParams(layout, 33));
+    const model = GPT.fromParams(cfg, randomParams(layout, 33, 0.3, 3));
     await generate(model, [4], { maxTokens: 12, seed: 1 }); // warm the pool
     const inUse = rt.pool.buffersInUse;
     const seen: number[] = [];

@@ -8,12 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { resolveConfig, type GPTConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
-import { paramLayout, type ParamLayout } from '../../model/layout.ts';
+import { paramLayout } from '../../model/layout.ts';
 import { AdamW, readStats, type AdamWConfig } from '../../model/optimizer.ts';
 import { refAdamWStep, refForward, refBackward, refLossAndGrads } from '../../model/reference.ts';
 import { loadLatestCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../model/checkpoint.ts';
 import { trainStep } from '../../model/train-step.ts';
 import { assertClose } from '../../kernels/check.ts';
+import { randomParams } from './random-params.ts';
 
 let rt: E.Runtime;
 beforeAll(async () => {
@@ -25,20 +26,6 @@ afterAll(async () => {
 
 const cfg = resolveConfig({ preset: 'tiny' }); // vocab 32 (padded 64), ctx 8, 2 layers, 2 heads, 16 wide
 const layout = paramLayout(cfg);
-
-/** Non-trivial f32 parameters (biases and layernorm affine too); padded vocabulary rows zero. */
-function randomParams(L: ParamLayout, seed: number, std = 0.1): Float32Array {
-  const rng = new E.Rng(seed);
-  const p = new Float32Array(L.total);
-  for (const e of L.entries) {
-    const v = p.subarray(e.offset, e.offset + e.size);
-    const base = /ln_.*\.weight$/.test(e.name) ? 1 : 0;
-    const s = e.shape.length === 2 ? std : std / 2;
-    for (let i = 0; i < v.length; i++) v[i] = base + s * rng.normal();
-    if (e.name === 'wte.weight') v.fill(0, L.config.vocabSize * L.config.nEmbd);
-  }
-  return p;
-}
 
 function batch(seed: number, B: number, T: number, V: number): { ids: Int32Array; tgt: Int32Array } {
   const rng = new E.Rng(seed);

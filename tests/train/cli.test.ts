@@ -10,7 +10,7 @@ import { pretrain } from '../../train/pretrain.ts';
 import { DEFAULT_JOB_HELP } from '../../train/cli/default-job.ts';
 import { EVAL_HELP } from '../../train/cli/eval.ts';
 import { GENERATE_HELP } from '../../train/cli/generate.ts';
-import { cli, expectCleanError } from './cli-process.ts';
+import { cli, expectCleanError, TINY_FLAGS } from './cli-process.ts';
 import { ROOT, tinyConfig, tinyData } from './fixture.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'wgpt-cli-'));
@@ -147,24 +147,11 @@ describe('webgpu-gpt CLI', () => {
         data,
         '--out',
         out,
-        '--model',
-        'tiny',
-        '--nLayer',
-        '1',
-        '--nHead',
-        '2',
-        '--nEmbd',
-        '16',
-        '--blockSize',
-        '16',
-        '--batchSize',
-        '4',
+        ...TINY_FLAGS,
         '--steps',
         '100000',
         '--evalEvery',
         '0',
-        '--progress',
-        'off',
       ],
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT },
     );
