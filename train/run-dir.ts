@@ -192,12 +192,15 @@ function readRunConfig(path: string): RunConfig {
   return j;
 }
 
+/** The counters of a run that has not taken a step. */
+export function freshState(cfg: TrainConfig): TrainState {
+  const zero = { skippedSteps: 0, badStreak: 0, tokensSeen: 0, elapsedSec: 0, trainSec: 0, evalSec: 0 };
+  return { trainConfig: cfg, totalSteps: cfg.steps, ...zero, bestValLoss: null, lastValLoss: null };
+}
+
 /** A fresh run's counters, or the checkpoint's; --steps given on a resume sets the schedule's length. */
 export function initialState({ cfg, ckpt }: ResolvedRun, sources: KeySources | undefined): TrainState {
-  if (!ckpt) {
-    const zero = { skippedSteps: 0, badStreak: 0, tokensSeen: 0, elapsedSec: 0, trainSec: 0, evalSec: 0 };
-    return { trainConfig: cfg, totalSteps: cfg.steps, ...zero, bestValLoss: null, lastValLoss: null };
-  }
+  if (!ckpt) return freshState(cfg);
   const state: TrainState = { ...(ckpt.meta.extra as TrainState), trainConfig: cfg };
   if (sources?.steps === 'cli' || sources?.steps === 'file') state.totalSteps = cfg.steps;
   if (state.totalSteps <= ckpt.meta.step && cfg.steps > ckpt.meta.step) state.totalSteps = cfg.steps;

@@ -23,7 +23,7 @@ import {
   type BatchSupplier,
   type SftBatch,
 } from '../../train/objectives/sft.ts';
-import { RunFiles } from '../../train/run-dir.ts';
+import { freshState, RunFiles } from '../../train/run-dir.ts';
 import { StopRequest } from '../../train/stop.ts';
 import { defaults } from './fixture.ts';
 
@@ -147,18 +147,7 @@ describe('classify objective', () => {
     });
     expect(objective.baseline!.loss).toBeGreaterThan(0.6); // about ln 2 for balanced parities
     const before = await objective.evaluate(model);
-    const state: TrainState = {
-      trainConfig: cfg,
-      totalSteps: cfg.steps,
-      skippedSteps: 0,
-      badStreak: 0,
-      tokensSeen: 0,
-      elapsedSec: 0,
-      trainSec: 0,
-      evalSec: 0,
-      bestValLoss: null,
-      lastValLoss: null,
-    };
+    const state: TrainState = freshState(cfg);
     const lines: string[] = [];
     const res = await trainLoop({
       model,

@@ -16,7 +16,7 @@ import { evaluateBatches } from '../../train/evaluate.ts';
 import { trainLoop, type TrainState } from '../../train/loop.ts';
 import { readMetrics, TrainProgress } from '../../train/metrics.ts';
 import type { Evaluation, Objective } from '../../train/objectives/objective.ts';
-import { RunFiles } from '../../train/run-dir.ts';
+import { freshState, RunFiles } from '../../train/run-dir.ts';
 import { StopRequest } from '../../train/stop.ts';
 import { defaults } from './fixture.ts';
 
@@ -85,18 +85,7 @@ describe('trainLoop', () => {
     const model = GPT.create(resolveConfig({ preset: 'tiny', vocabSize: V, blockSize: T, nLayer: 1, nEmbd: 16 }));
     const opt = new AdamW(model.params);
     const objective = new MaskedObjective();
-    const state: TrainState = {
-      trainConfig: cfg,
-      totalSteps: cfg.steps,
-      skippedSteps: 0,
-      badStreak: 0,
-      tokensSeen: 0,
-      elapsedSec: 0,
-      trainSec: 0,
-      evalSec: 0,
-      bestValLoss: null,
-      lastValLoss: null,
-    };
+    const state: TrainState = freshState(cfg);
     const checkpoints: { step: number; data: Record<string, unknown> }[] = [];
     const lines: string[] = [];
     const progress = new TrainProgress('off', (l) => lines.push(l));
