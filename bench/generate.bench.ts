@@ -16,6 +16,7 @@ import { initEngine } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
 import { PRESET_NAMES, resolveConfig, type PresetName } from '../model/config.ts';
 import { generateBatch } from '../model/generate-batch.ts';
+import { generate } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
 import { CliError } from '../train/cli-error.ts';
 import { parseConfig, type Schema } from '../train/config.ts';
@@ -28,6 +29,8 @@ export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
   --promptMin N --promptMax N
                        prompt lengths, uniform (default 8 .. 48)
   --temperature X      0 = greedy (default 0)
+  --single N           also time the first N prompts one at a time (generate(), the unbatched
+                       path) for the speed-up (default 0: skip)
   --preset NAME        model preset (${PRESET_NAMES.join(', ')}; default mini)
   --nLayer N --nHead H --nEmbd C --blockSize T --vocabSize V
                        the shape (default: the preset's, vocabulary 512 = \`npm run train\`'s model)
@@ -47,6 +50,7 @@ interface GenerateBenchFlags {
   promptMin: number;
   promptMax: number;
   temperature: number;
+  single: number;
   quick: boolean;
   // The runner's own flags, passed along with the rest of the command line: accepted, unused.
   runs: number | null;
@@ -72,6 +76,7 @@ const SCHEMA: Schema<GenerateBenchFlags> = {
   promptMin: { type: 'int', default: 8, min: 1, help: 'shortest prompt' },
   promptMax: { type: 'int', default: 48, min: 1, help: 'longest prompt' },
   temperature: { type: 'number', default: 0, min: 0, help: 'sampling temperature' },
+  single: { type: 'int', default: 0, min: 0, help: 'prompts timed one at a time' },
   quick: { type: 'boolean', default: false, help: 'fewer examples' },
   runs: { type: 'int', default: null, min: 1, help: "the runner's" },
   warmup: { type: 'int', default: null, min: 0, help: "the runner's" },
@@ -93,6 +98,8 @@ export interface GenerateBenchResult {
   examplesPerSec: number;
   tokensPerSec: number;
   cpuSeconds: number;
+  /** Tokens/s of the first `single` prompts generated one at a time (generate()), when timed. */
+  singleTokensPerSec: number | null;
   adapter: string;
   software: boolean;
   date: string;
@@ -153,6 +160,7 @@ export async function runGenerateBench(
   const outs = await generateBatch(model, prompts, { ...o, onBatch: (d, t) => out(`  ${d}/${t} prompts`) });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuUsage(cpu0);
+  const single = f.single > 0 ? await timeSingle(model, prompts.slice(0, f.single), o) : null;
   model.dispose();
   const newTokens = outs.reduce((s, t) => s + t.length, 0);
   const res: GenerateBenchResult = {
@@ -174,6 +182,7 @@ export async function runGenerateBench(
     examplesPerSec: N / seconds,
     tokensPerSec: newTokens / seconds,
     cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    singleTokensPerSec: single,
     adapter: rt.describe(),
     software: rt.isSoftware,
     date: new Date().toISOString(),
@@ -182,8 +191,25 @@ export async function runGenerateBench(
     `  ${N} examples, ${newTokens} new tokens in ${seconds.toFixed(1)} s: ${res.examplesPerSec.toFixed(2)} examples/s, ` +
       `${res.tokensPerSec.toFixed(0)} tokens/s (warm-up batch ${warmupSeconds.toFixed(1)} s; process CPU ${res.cpuSeconds.toFixed(0)} s)`,
   );
+  if (single !== null)
+    out(
+      `  one at a time (generate(), first ${f.single} prompts): ${single.toFixed(0)} tokens/s; batched is ${(res.tokensPerSec / single).toFixed(1)}x`,
+    );
   lastResult = res;
   return res;
+}
+
+/** Tokens/s of generating each prompt alone with the cached one-prompt path. */
+async function timeSingle(
+  model: GPT,
+  prompts: readonly number[][],
+  o: { maxTokens: number; temperature: number },
+): Promise<number> {
+  const t0 = performance.now();
+  let n = 0;
+  for (const p of prompts)
+    n += (await generate(model, p, { maxTokens: o.maxTokens, temperature: o.temperature })).tokens.length;
+  return n / ((performance.now() - t0) / 1000);
 }
 
 /** The last run's result: the bench runner writes it to --json. */
