@@ -96,7 +96,10 @@ export interface BenchOptions {
   args: Record<string, string>;
 }
 
-export const USAGE = `usage: npm run bench -- <kernel...|all|train> [options] [--<dim> value ...]
+/** Benches of a whole program (their own main and flags), not kernels: `all` leaves them out. */
+const WHOLE_PROGRAM: readonly string[] = ['train', 'generate'];
+
+export const USAGE = `usage: npm run bench -- <kernel...|all|train|generate> [options] [--<dim> value ...]
   --json FILE       write one JSON record per measurement to FILE
   --quick           small shapes and fewer runs (CI smoke runs)
   --runs N          timed runs per case (default 5, --quick 2); the median and the min are printed
@@ -143,8 +146,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     throw e;
   }
   const v = parsed.values;
-  // A --<dim> goes to the kernel cases, which take numbers (the training-step bench parses its own).
-  if (!v.kernels.includes('train'))
+  // A --<dim> goes to the kernel cases, which take numbers (a whole-program bench parses its own).
+  if (!v.kernels.some((k) => WHOLE_PROGRAM.includes(k)))
     for (const [k, x] of Object.entries(parsed.unknown))
       if (x === '' || !Number.isFinite(Number(x)))
         throw new BenchUsageError(`--${k} must be a number, got "${x}"\n${USAGE}`);
@@ -443,7 +446,7 @@ export async function runBench(
   const knownText =
     known.length === 0
       ? 'known: none (no bench/*.bench.ts files exist yet)'
-      : `known: ${[...known.filter((k) => k !== 'train'), 'all', ...(known.includes('train') ? ['train'] : [])].join(', ')}`;
+      : `known: ${[...known.filter((k) => !WHOLE_PROGRAM.includes(k)), 'all', ...known.filter((k) => WHOLE_PROGRAM.includes(k))].join(', ')}`;
   if (opts.help) {
     out(USAGE);
     out(knownText);
@@ -452,7 +455,7 @@ export async function runBench(
   if (opts.kernels.length === 0) throw new BenchUsageError(`name a kernel to bench\n${USAGE}\n${knownText}`);
   let names: string[] = [];
   for (const k of opts.kernels) {
-    if (k === 'all') names.push(...known.filter((n) => n !== 'train'));
+    if (k === 'all') names.push(...known.filter((n) => !WHOLE_PROGRAM.includes(n)));
     else if (known.includes(k)) names.push(k);
     else if (k === 'train')
       throw new BenchUsageError('the training-step bench (bench/train.bench.ts) does not exist yet');

@@ -10,6 +10,8 @@
 // blockSize + 1 - slide tokens (one batched prefill) and continues incrementally. slide = 1 makes it
 // see exactly what the uncached path sees (a prefill per token once past the window); the default
 // (a quarter of the window) amortises the restarts.
+//
+// Many prompts at once (evaluation): model/generate-batch.ts, the same tokens per prompt.
 import { fromArray, keep, noGrad, runtime, tidy, type DecodeAttention, type Tensor } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
 import type { GPT } from './gpt.ts';

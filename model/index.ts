@@ -8,5 +8,6 @@ export * from './optimizer.ts';
 export * from './checkpoint.ts';
 export * from './kv-cache.ts';
 export * from './generate.ts';
+export * from './generate-batch.ts';
 export * as reference from './reference.ts';
 export * from './train-step.ts';

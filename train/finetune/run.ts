@@ -30,7 +30,7 @@ import { loadData, PretrainObjective, type DataSet } from '../objectives/pretrai
 import { ClassifyObjective, type ClassifyBatch as HeadBatch } from '../objectives/classify.ts';
 import { SftObjective, type BatchSupplier, type ScoreHook } from '../objectives/sft.ts';
 import { rougeScore } from '../eval/rouge.ts';
-import { generate } from '../../model/generate.ts';
+import { generateBatch } from '../../model/generate-batch.ts';
 import { modelConfigFor } from '../pretrain.ts';
 import { reportRun, summarize, type RunSummary } from '../report.ts';
 import { initialState, resolveRun, RunFiles, type KeySources, type ResolvedRun } from '../run-dir.ts';
@@ -296,11 +296,16 @@ function greedyRouge(records: readonly SftRecord[], tok: Tokenizer, T: number): 
     let rouge = 0;
     let exact = 0;
     let sample = '';
-    for (const r of records) {
-      const ids = [tok.eotId, ...tok.encode(r.prompt)].slice(-(T - 1));
-      const maxTokens = Math.min(T, tok.encode(r.target).length + 8);
-      const g = await generate(model, ids, { maxTokens, temperature: 0, stop: [tok.eotId] });
-      const out = tok.decode(g.tokens.filter((t) => t !== tok.eotId));
+    const prompts = records.map((r) => [tok.eotId, ...tok.encode(r.prompt)].slice(-(T - 1)));
+    const limits = records.map((r) => Math.min(T, tok.encode(r.target).length + 8));
+    // One batched greedy run to the longest limit; each row cut to its own (greedy: the same prefix).
+    const outs = await generateBatch(model, prompts, {
+      maxTokens: Math.max(0, ...limits),
+      temperature: 0,
+      stopToken: tok.eotId,
+    });
+    for (const [i, r] of records.entries()) {
+      const out = tok.decode(outs[i]!.slice(0, limits[i]));
       rouge += rougeScore(r.target, out, ['rougeL']).rougeL!.fmeasure;
       if (out.trim() === r.target.trim()) exact++;
       sample ||= `${r.prompt}${out}`;
