@@ -22,6 +22,7 @@ commands
   bench          kernel and training-step benchmarks: webgpu-gpt bench <kernel...|all|train>
   doctor         versions, adapter, features, limits, driver and a 10-second speed check, for bug reports
   train-default  the main job (npm run train): prepare Moby-Dick and pre-train a small GPT on it
+  finetune-demo  the fine-tuning demo (npm run finetune): sentiment, definitions, domain adaptation
 
 Run webgpu-gpt <command> --help for the options of each command.`;
 
@@ -37,6 +38,7 @@ const COMMANDS: Commands = {
   eval: async () => (await import('./eval.ts')).evalMain,
   convert: async () => (await import('./convert.ts')).convertMain,
   'train-default': async () => (await import('./default-job.ts')).defaultJobMain,
+  'finetune-demo': async () => (await import('./finetune-demo.ts')).finetuneDemoMain,
 };
 
 /** Prints an error the way the CLI does; returns the exit status. */
