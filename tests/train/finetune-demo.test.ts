@@ -76,8 +76,8 @@ describe('finetune-demo --quick', () => {
     expect(r.quick).toBe(true);
     expect(r.base.dir).toBe(base);
     expect(r.sentiment.testSentences).toBe(600);
-    // The naive Bayes baseline on this split is the documented 0.84 (train/finetune/baselines.ts).
-    expect(r.sentiment.naiveBayes.accuracy).toBeCloseTo(0.8417, 3);
+    // The naive Bayes baseline on this split is the documented 0.82 (tests/finetune/baselines.test.ts).
+    expect(r.sentiment.naiveBayes.accuracy).toBeCloseTo(0.8217, 3);
     expect(r.sentiment.majority.accuracy).toBeCloseTo(0.5, 6);
     for (const x of [r.sentiment.fromBase.accuracy, r.sentiment.fromScratch.macroF1, r.definitions.rougeL.after])
       expect(x).toBeGreaterThanOrEqual(0);
