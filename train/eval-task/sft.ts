@@ -1,0 +1,186 @@
+// `eval --task sft`: continuations of each record's prompt, scored against its target. Every
+// record of the --input JSONL is a test example (no split): the prompt goes in after an
+// end-of-text (as fine-tuning feeds it), generation stops at the end-of-text or after maxNewTokens.
+//   corpus:      BLEU (sacreBLEU, 13a, 0–100), ROUGE-1/2/L/Lsum F1 (rouge-score, mean over
+//                examples, 0–1), SQuAD exact match and token F1 (0–100), and the teacher-forced
+//                loss and perplexity of the targets (the fine-tuning validation loss)
+//   per example: sentence BLEU (exp smoothing), ROUGE-1/2/L F1, exact match, token F1
+import type { GPT } from '../../model/gpt.ts';
+import { corpusBleu, sentenceBleu } from '../eval/bleu.ts';
+import { rougeCorpus } from '../eval/rouge.ts';
+import { squadScores } from '../eval/squad.ts';
+import { sftBatch } from '../finetune/batches.ts';
+import { sftExamples } from '../finetune/examples.ts';
+import type { SftRecord } from '../finetune/records.ts';
+import { meanTargetLoss } from '../objectives/sft.ts';
+import type { Tokenizer } from '../tokenizers/types.ts';
+import { generateBatch } from './generate-batch.ts';
+
+export interface GenerationOptions {
+  maxNewTokens: number;
+  temperature: number;
+  topK?: number;
+  topP?: number;
+  seed: number;
+  batchSize: number;
+  /** Progress after each batch of prompts. */
+  onProgress?: (done: number, total: number, elapsedSec: number) => void;
+}
+
+export interface GenScores {
+  bleu: number;
+  rouge1: number;
+  rouge2: number;
+  rougeL: number;
+  exactMatch: number;
+  f1: number;
+}
+
+export interface GenExample {
+  line: number;
+  input: string;
+  reference: string;
+  prediction: string;
+  scores: GenScores;
+}
+
+export interface Throughput {
+  examples: number;
+  newTokens: number;
+  seconds: number;
+  examplesPerSec: number;
+  tokensPerSec: number;
+}
+
+export interface SftResult {
+  task: 'sft';
+  examples: number;
+  bleu: number;
+  bleuDetail: { bp: number; ratio: number; precisions: number[]; sysLen: number; refLen: number };
+  rouge1: number;
+  rouge2: number;
+  rougeL: number;
+  rougeLsum: number;
+  exactMatch: number;
+  f1: number;
+  /** Teacher-forced mean loss over target tokens (null when no target fits the context). */
+  targetLoss: number | null;
+  targetPerplexity: number | null;
+  /** Predictions that are empty (the model ended at once): scored, and counted here. */
+  emptyPredictions: number;
+  /** Prompts cut from the left to leave room for the new tokens. */
+  truncatedPrompts: number;
+  throughput: Throughput;
+  perExample: GenExample[];
+}
+
+/** Prompt ids: an end-of-text, then the prompt, cut from the left to leave room for new tokens. */
+export function promptIds(records: readonly SftRecord[], tok: Tokenizer, T: number, maxNew: number) {
+  const keep = Math.max(Math.ceil(T / 2), T - maxNew);
+  let truncated = 0;
+  const prompts = records.map((r) => {
+    const ids = [tok.eotId, ...tok.encode(r.prompt)];
+    if (ids.length <= keep) return ids;
+    truncated++;
+    return ids.slice(ids.length - keep);
+  });
+  return { prompts, truncated };
+}
+
+/** Generates a continuation of every record's prompt; returns the texts and the throughput. */
+export async function generateAll(model: GPT, records: readonly SftRecord[], tok: Tokenizer, o: GenerationOptions) {
+  const { prompts, truncated } = promptIds(records, tok, model.config.blockSize, o.maxNewTokens);
+  const t0 = performance.now();
+  const sec = (): number => (performance.now() - t0) / 1000;
+  const out = await generateBatch(model, prompts, {
+    maxTokens: o.maxNewTokens,
+    temperature: o.temperature,
+    topK: o.topK,
+    topP: o.topP,
+    seed: o.seed,
+    stopToken: tok.eotId,
+    batchSize: o.batchSize,
+    onBatch: (done, total) => o.onProgress?.(done, total, sec()),
+  });
+  const seconds = sec();
+  const newTokens = out.reduce((s, t) => s + t.length, 0);
+  const throughput: Throughput = {
+    examples: records.length,
+    newTokens,
+    seconds,
+    examplesPerSec: records.length / seconds,
+    tokensPerSec: newTokens / seconds,
+  };
+  return { predictions: out.map((t) => tok.decode(t)), truncated, throughput };
+}
+
+/** Corpus and per-example scores of predictions against the records' targets. */
+export function scoreGenerations(records: readonly SftRecord[], predictions: readonly string[]) {
+  const refs = records.map((r) => r.target);
+  const bleu = corpusBleu(
+    predictions,
+    refs.map((r) => [r]),
+  );
+  const rouge = rougeCorpus(refs, predictions, ['rouge1', 'rouge2', 'rougeL', 'rougeLsum']);
+  const squad = squadScores(
+    predictions,
+    refs.map((r) => [r]),
+  );
+  const perExample: GenExample[] = records.map((r, i) => ({
+    line: r.line,
+    input: r.prompt,
+    reference: r.target,
+    prediction: predictions[i]!,
+    scores: {
+      bleu: sentenceBleu(predictions[i]!, [r.target]).score,
+      rouge1: rouge.perExample[i]!.rouge1!.fmeasure,
+      rouge2: rouge.perExample[i]!.rouge2!.fmeasure,
+      rougeL: rouge.perExample[i]!.rougeL!.fmeasure,
+      exactMatch: squad.perExample[i]!.exactMatch,
+      f1: squad.perExample[i]!.f1,
+    },
+  }));
+  const { bp, ratio, precisions, sysLen, refLen } = bleu;
+  return {
+    bleu: bleu.score,
+    bleuDetail: { bp, ratio, precisions, sysLen, refLen },
+    rouge1: rouge.mean.rouge1!.fmeasure,
+    rouge2: rouge.mean.rouge2!.fmeasure,
+    rougeL: rouge.mean.rougeL!.fmeasure,
+    rougeLsum: rouge.mean.rougeLsum!.fmeasure,
+    exactMatch: squad.exactMatch,
+    f1: squad.f1,
+    perExample,
+  };
+}
+
+/** The teacher-forced loss of the targets, B examples per batch (null if none fits the context). */
+async function targetLoss(model: GPT, records: readonly SftRecord[], tok: Tokenizer, B: number) {
+  const { examples } = sftExamples(records, tok, model.config.blockSize);
+  if (examples.length === 0) return null;
+  const batches = [];
+  for (let i = 0; i < examples.length; i += B) batches.push(sftBatch(examples.slice(i, i + B), tok.eotId));
+  const loss = await meanTargetLoss(model, batches);
+  return Number.isFinite(loss) ? loss : null;
+}
+
+export async function evaluateSft(
+  model: GPT,
+  records: readonly SftRecord[],
+  tok: Tokenizer,
+  o: GenerationOptions,
+): Promise<SftResult> {
+  const gen = await generateAll(model, records, tok, o);
+  const scores = scoreGenerations(records, gen.predictions);
+  const loss = await targetLoss(model, records, tok, o.batchSize);
+  return {
+    task: 'sft',
+    examples: records.length,
+    ...scores,
+    targetLoss: loss,
+    targetPerplexity: loss === null ? null : Math.exp(loss),
+    emptyPredictions: gen.predictions.filter((p) => p.trim() === '').length,
+    truncatedPrompts: gen.truncated,
+    throughput: gen.throughput,
+  };
+}
