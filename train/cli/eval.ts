@@ -143,6 +143,18 @@ function opener(o: EvalConfig, warn: (line: string) => void): (path: string) => 
   };
 }
 
+/** Generation progress, at most one line every 2 seconds (and the last). */
+function progressLine(warn: (line: string) => void): (done: number, total: number, sec: number) => void {
+  let last = -Infinity;
+  return (done, total, sec) => {
+    if (done < total && sec - last < 2) return;
+    last = sec;
+    warn(
+      `generated ${done}/${total} examples in ${sec.toFixed(1)} s, ${(done / Math.max(sec, 1e-9)).toFixed(2)} examples/s`,
+    );
+  };
+}
+
 function evalOptions(o: EvalConfig, warn: (line: string) => void): EvalOptions {
   return {
     task: o.task,
@@ -160,8 +172,7 @@ function evalOptions(o: EvalConfig, warn: (line: string) => void): EvalOptions {
       topK: o.topK,
       topP: o.topP,
       seed: o.seed,
-      onProgress: (done, total, sec) =>
-        warn(`generated ${done}/${total} examples, ${(done / Math.max(sec, 1e-9)).toFixed(2)} examples/s`),
+      onProgress: progressLine(warn),
     },
     log: warn,
   };

@@ -133,6 +133,13 @@ export function predictionLines(run: EvalRun): string {
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
+/** A fenced block that no backticks inside the text can close early. */
+function fenced(text: string): string[] {
+  const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(longest + 1);
+  return [fence, text, fence, ''];
+}
+
 /** The blind sheet and its key: per example, the outputs in a seeded random order. */
 export function blindSheet(run: EvalRun, seed: number): { sheet: string; key: Record<string, unknown> } {
   const results = run.checkpoints.map((c) => c.result as SftResult);
@@ -148,11 +155,9 @@ export function blindSheet(run: EvalRun, seed: number): { sheet: string; key: Re
     const perm = seededRng(seed, i).shuffle(results.map((_, k) => k));
     order.push(perm.map((k) => k + 1));
     const e = results[0]!.perExample[i]!;
-    out.push(`## Example ${i + 1} (line ${e.line})`, '', '**Prompt:**', '', '```', e.input, '```', '');
-    out.push('**Reference:**', '', '```', e.reference, '```', '');
-    perm.forEach((k, j) =>
-      out.push(`**Output ${j + 1}:**`, '', '```', results[k]!.perExample[i]!.prediction, '```', ''),
-    );
+    out.push(`## Example ${i + 1} (line ${e.line})`, '', '**Prompt:**', '', ...fenced(e.input));
+    out.push('**Reference:**', '', ...fenced(e.reference));
+    perm.forEach((k, j) => out.push(`**Output ${j + 1}:**`, '', ...fenced(results[k]!.perExample[i]!.prediction)));
     out.push('Rating: ', '');
   }
   const checkpoints = run.checkpoints.map((c, k) => ({ id: k + 1, checkpoint: c.checkpoint, step: c.step }));
