@@ -162,6 +162,10 @@ describe('report', () => {
       expect(ex.slice(second)).toContain(name(o[1]!));
     });
     expect(a.sheet).not.toContain('/runs/m1');
+    // report.md puts the outputs that differ most side by side.
+    const md = reportMarkdown(run);
+    expect(md).toContain('### [2] vs [1]: the largest differences');
+    expect(md).toMatch(/\| 1 \| prompt 0 \| ref \| A0 \| B0 \| 0\.000 \|/);
   });
 
   it('report.md has the tables, pictures and errors; --json keeps one checkpoint at the top level', () => {

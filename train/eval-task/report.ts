@@ -93,12 +93,39 @@ function classifySection(r: ClassifyResult, k: number): string[] {
   ];
 }
 
+/** Generation, several checkpoints: the examples where each differs most from the first, side by side. */
+function sftContrasts(run: EvalRun): string[] {
+  const results = run.checkpoints.map((c) => c.result as SftResult);
+  const out: string[] = [];
+  for (let k = 1; k < results.length; k++) {
+    const a = results[0]!.perExample;
+    const b = results[k]!.perExample;
+    const order = a
+      .map((e, i) => ({ i, d: b[i]!.scores.rougeL - e.scores.rougeL }))
+      .sort((x, y) => Math.abs(y.d) - Math.abs(x.d) || x.i - y.i)
+      .slice(0, SHOWN);
+    const rows = [['line', 'prompt', 'reference', '[1]', `[${k + 1}]`, 'ROUGE-L diff']];
+    for (const { i, d } of order)
+      rows.push([
+        String(a[i]!.line),
+        clip(a[i]!.input),
+        clip(a[i]!.reference),
+        clip(a[i]!.prediction),
+        clip(b[i]!.prediction),
+        d.toFixed(3),
+      ]);
+    out.push(`### [${k + 1}] vs [1]: the largest differences`, '', markdownTable(rows), '');
+  }
+  return out;
+}
+
 export function reportMarkdown(run: EvalRun): string {
   const out = [`# Evaluation: ${run.task} on ${run.input}`, ''];
   run.checkpoints.forEach((c, i) => out.push(`- [${i + 1}] \`${c.checkpoint}\` (step ${c.step})`));
   out.push('', '## Data', '', ...run.data.map((d) => `- ${d}`), `- records skipped: ${run.skipped}`, '');
   out.push('## Metrics', '', markdownTable(metricRows(run)), '');
   if (run.paired.length) out.push('## Paired differences', '', ...pairedLines(run.paired).map((l) => `- ${l}`), '');
+  if (run.paired.length && run.task === 'sft') out.push(...sftContrasts(run));
   run.checkpoints.forEach((c, i) => {
     const r = c.result;
     if (r.task === 'lm') return;

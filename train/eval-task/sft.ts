@@ -102,6 +102,9 @@ export async function generateAll(model: GPT, records: readonly SftRecord[], tok
     batchSize: o.batchSize,
     onBatch: (done, total) => o.onProgress?.(done, total, sec()),
   });
+  // A generator that lost or added outputs would pair predictions with the wrong references.
+  if (out.length !== prompts.length)
+    throw new Error(`generateBatch returned ${out.length} outputs for ${prompts.length} prompts`);
   const seconds = sec();
   const newTokens = out.reduce((s, t) => s + t.length, 0);
   const throughput: Throughput = {
