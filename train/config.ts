@@ -743,7 +743,12 @@ export const EVAL_SCHEMA: Schema<EvalConfig> = {
   },
   json: { type: 'boolean', default: false, help: 'print one JSON object instead of text' },
   report: { type: 'string', default: null, help: 'write report.md, predictions.jsonl and pictures into this folder' },
-  batchSize: { type: 'int', default: 8, min: 1, help: 'windows (lm) or examples per batch' },
+  batchSize: {
+    type: 'int',
+    default: 8,
+    min: 1,
+    help: 'windows (lm) or examples per batch; sft generation: prompts at once (unset: the generator picks)',
+  },
   maxBatches: { type: 'int', default: 0, min: 0, help: 'lm: evaluate at most this many batches (0 = the whole text)' },
   maxExamples: {
     type: 'int',

@@ -155,7 +155,7 @@ function progressLine(warn: (line: string) => void): (done: number, total: numbe
   };
 }
 
-function evalOptions(o: EvalConfig, warn: (line: string) => void): EvalOptions {
+function evalOptions(o: EvalConfig, batchSizeGiven: boolean, warn: (line: string) => void): EvalOptions {
   return {
     task: o.task,
     input: o.input!,
@@ -172,6 +172,8 @@ function evalOptions(o: EvalConfig, warn: (line: string) => void): EvalOptions {
       topK: o.topK,
       topP: o.topP,
       seed: o.seed,
+      // Unset, batched generation picks its own batch (as many rows as the KV cache budget allows).
+      ...(batchSizeGiven ? { batchSize: o.batchSize } : {}),
       onProgress: progressLine(warn),
     },
     log: warn,
@@ -188,7 +190,11 @@ export async function evalMain(argv: string[]): Promise<number> {
   const input = o.input!;
   if (!existsSync(input)) throw new CliError(`--input ${input}: no such file`);
   const warn = (line: string): void => void process.stderr.write(line + '\n');
-  const run = await runEval(o.checkpoint!, opener(o, warn), evalOptions(o, warn));
+  const run = await runEval(
+    o.checkpoint!,
+    opener(o, warn),
+    evalOptions(o, parsed.sources.batchSize !== 'default', warn),
+  );
   run.input = resolve(input);
   if (o.report !== null) {
     const files = writeReport(o.report, run, o.seed);

@@ -45,7 +45,8 @@ export interface EvalOptions {
   maxBatches: number;
   /** sft, classify: the first this many records (0 = all). */
   maxExamples: number;
-  generation: Omit<GenerationOptions, 'batchSize'>;
+  /** sft: batchSize there is the prompts generated at once (unset: the generator's default). */
+  generation: GenerationOptions;
   log?: (line: string) => void;
 }
 
@@ -93,8 +94,7 @@ function readTaskData(task: EvalTask, o: EvalOptions, rec: RecordedTask, tok: To
 async function evaluateOne(m: OpenedModel, data: TaskData, o: EvalOptions): Promise<TaskResult> {
   try {
     if (data.task === 'lm') return await evaluateLm(m.model, data.lm, o.batchSize, o.maxBatches, o.input);
-    if (data.task === 'sft')
-      return await evaluateSft(m.model, data.records, m.tokenizer, { ...o.generation, batchSize: o.batchSize });
+    if (data.task === 'sft') return await evaluateSft(m.model, data.records, m.tokenizer, o.generation);
     const labels = recordedTask(m.checkpoint).labels as Label[];
     return await evaluateClassify(m.model, data.records, labels, m.tokenizer, o.batchSize, o.input);
   } catch (e) {

@@ -22,7 +22,8 @@ export interface GenerationOptions {
   topK?: number;
   topP?: number;
   seed: number;
-  batchSize: number;
+  /** Prompts generated at once (undefined: the generator's default); also the target-loss batch. */
+  batchSize?: number;
   /** Progress after each batch of prompts. */
   onProgress?: (done: number, total: number, elapsedSec: number) => void;
 }
@@ -175,7 +176,7 @@ export async function evaluateSft(
 ): Promise<SftResult> {
   const gen = await generateAll(model, records, tok, o);
   const scores = scoreGenerations(records, gen.predictions);
-  const loss = await targetLoss(model, records, tok, o.batchSize);
+  const loss = await targetLoss(model, records, tok, o.batchSize ?? 8);
   return {
     task: 'sft',
     examples: records.length,
