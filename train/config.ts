@@ -710,6 +710,7 @@ export interface EvalConfig {
   target: string | null;
   textField: string | null;
   labelField: string | null;
+  references: string | null;
   maxNewTokens: number;
   temperature: number;
   topK: number;
@@ -771,6 +772,11 @@ export const EVAL_SCHEMA: Schema<EvalConfig> = {
     type: 'string',
     default: null,
     help: "classify: the label field (default: the checkpoint's, else label)",
+  },
+  references: {
+    type: 'string',
+    default: null,
+    help: 'sft: a field holding the reference or a list of references to score against (default: the target)',
   },
   maxNewTokens: {
     type: 'int',

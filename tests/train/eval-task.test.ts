@@ -70,7 +70,9 @@ beforeAll(() => {
   );
   files.sft = jsonl(
     'sft.jsonl',
-    WORDS.map((w, i) => ({ w, a: WORDS[(i + 1) % WORDS.length] })).concat([{ w: 'sea', a: '' }]),
+    WORDS.map((w, i) => ({ w, a: WORDS[(i + 1) % WORDS.length], answers: [w, `${w} ${w}`] })).concat([
+      { w: 'sea', a: '', answers: [] },
+    ]),
   );
   files.text = join(dir, 'text.txt');
   writeFileSync(files.text, TEXT);
@@ -190,6 +192,47 @@ describe('eval --task sft', () => {
       expect(d.same).toBe(8);
       expect(d.meanDiff).toBe(0);
     }
+  });
+});
+
+describe('eval --task sft --references', () => {
+  it('scores against every reference of a record: BLEU over all, the best of each other score', async () => {
+    const report = join(dir, 'sft-refs');
+    const argv = ['-c', ck.sftA, '-i', files.sft, '--maxNewTokens', '4', '--references', 'answers'];
+    const j = JSON.parse(await run(...argv, '--json', '--report', report));
+    const preds = readJsonl(join(report, 'predictions.jsonl'));
+    expect(preds[0].references).toEqual(['whale', 'whale whale']);
+    const refs = preds.map((p) => p.references);
+    expect(j.bleu).toBeCloseTo(
+      corpusBleu(
+        preds.map((p) => p.prediction),
+        refs,
+      ).score,
+      9,
+    );
+    for (const p of preds) {
+      const best = Math.max(
+        ...p.references.map((r: string) => rougeScore(r, p.prediction, ['rougeL']).rougeL!.fmeasure),
+      );
+      expect(p.scores.rougeL).toBeCloseTo(best, 12);
+      expect(p.scores.f1).toBeCloseTo(Math.max(...p.references.map((r: string) => tokenF1(p.prediction, r))), 12);
+    }
+  });
+
+  it('a reference field of the wrong shape is an error naming the line', async () => {
+    const bad = (name: string, answers: unknown) =>
+      jsonl(name, [
+        { w: 'a', a: 'b', answers: ['x'] },
+        { w: 'c', a: 'd', answers },
+      ]);
+    const argv = (f: string) => ['-c', ck.sftA, '-i', f, '--references', 'answers'];
+    await expect(evalMain(argv(bad('r1.jsonl', [])))).rejects.toThrow(
+      /r1\.jsonl:2: --references field "answers" is an empty list/,
+    );
+    await expect(evalMain(argv(bad('r2.jsonl', 3)))).rejects.toThrow(
+      /r2\.jsonl:2: .* must be a string or a list of strings, got 3/,
+    );
+    await expect(evalMain(argv(bad('r3.jsonl', ['x', 1])))).rejects.toThrow(/r3\.jsonl:2: .*item 1 is 1, not a string/);
   });
 });
 

@@ -163,6 +163,7 @@ function evalOptions(o: EvalConfig, batchSizeGiven: boolean, warn: (line: string
     target: o.target,
     textField: o.textField,
     labelField: o.labelField,
+    references: o.references,
     batchSize: o.batchSize,
     maxBatches: o.maxBatches,
     maxExamples: o.maxExamples,

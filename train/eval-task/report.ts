@@ -150,7 +150,11 @@ export function predictionLines(run: EvalRun): string {
       reference: e.reference,
       prediction: e.prediction,
     });
-    if (r.task === 'sft') for (const e of r.perExample) lines.push(JSON.stringify({ ...base(e), scores: e.scores }));
+    if (r.task === 'sft')
+      for (const e of r.perExample) {
+        const refs = e.references ? { references: e.references } : {};
+        lines.push(JSON.stringify({ ...base(e), ...refs, scores: e.scores }));
+      }
     else
       for (const e of r.perExample) {
         const scores = { correct: e.correct, confidence: e.confidence, pTrue: e.pTrue };

@@ -21,6 +21,7 @@ import { evaluateClassify } from './classify.ts';
 import { pairedDiffs, type CheckpointResult, type EvalRun, type TaskResult } from './compare.ts';
 import { evaluateLm, readLmData, type LmData } from './lm.ts';
 import { checkSupports, chooseTask, recordedTask, type EvalTask, type RecordedTask } from './recorded.ts';
+import { readReferences } from './references.ts';
 import { evaluateSft, type GenerationOptions } from './sft.ts';
 
 /** A checkpoint on the GPU with its tokenizer, as the caller loaded it. */
@@ -39,6 +40,8 @@ export interface EvalOptions {
   target: string | null;
   textField: string | null;
   labelField: string | null;
+  /** sft: a field with the reference (or a list of references) to score against, instead of the target. */
+  references: string | null;
   /** Windows (lm) or examples per batch. */
   batchSize: number;
   /** lm: at most this many batches (0 = all). */
@@ -51,7 +54,9 @@ export interface EvalOptions {
 }
 
 type TaskData =
-  { task: 'lm'; lm: LmData } | { task: 'sft'; records: SftRecord[] } | { task: 'classify'; records: ClassifyRecord[] };
+  | { task: 'lm'; lm: LmData }
+  | { task: 'sft'; records: SftRecord[]; references?: string[][] }
+  | { task: 'classify'; records: ClassifyRecord[] };
 
 function usable<R>(records: R[], report: RecordReport, max: number, input: string): R[] {
   if (records.length === 0)
@@ -78,7 +83,14 @@ function readTaskData(task: EvalTask, o: EvalOptions, rec: RecordedTask, tok: To
       `templates: prompt ${JSON.stringify(templates.prompt ?? '{prompt}')}, target ${JSON.stringify(templates.target ?? '{completion}')}`,
     ];
     if (used.length < records.length) lines.push(`evaluated the first ${used.length} (--maxExamples)`);
-    return { data: { task, records: used } as TaskData, lines, skipped: report.skipped };
+    if (o.references === null) return { data: { task, records: used } as TaskData, lines, skipped: report.skipped };
+    const references = readReferences(
+      o.input,
+      o.references,
+      used.map((r) => r.line),
+    );
+    lines.push(`references: field ${JSON.stringify(o.references)}`);
+    return { data: { task, records: used, references } as TaskData, lines, skipped: report.skipped };
   }
   const fields = {
     textField: o.textField ?? rec.textField ?? 'text',
@@ -94,7 +106,8 @@ function readTaskData(task: EvalTask, o: EvalOptions, rec: RecordedTask, tok: To
 async function evaluateOne(m: OpenedModel, data: TaskData, o: EvalOptions): Promise<TaskResult> {
   try {
     if (data.task === 'lm') return await evaluateLm(m.model, data.lm, o.batchSize, o.maxBatches, o.input);
-    if (data.task === 'sft') return await evaluateSft(m.model, data.records, m.tokenizer, o.generation);
+    if (data.task === 'sft')
+      return await evaluateSft(m.model, data.records, m.tokenizer, o.generation, data.references);
     const labels = recordedTask(m.checkpoint).labels as Label[];
     return await evaluateClassify(m.model, data.records, labels, m.tokenizer, o.batchSize, o.input);
   } catch (e) {

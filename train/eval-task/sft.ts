@@ -7,7 +7,7 @@
 //   per example: sentence BLEU (exp smoothing), ROUGE-1/2/L F1, exact match, token F1
 import type { GPT } from '../../model/gpt.ts';
 import { corpusBleu, sentenceBleu } from '../eval/bleu.ts';
-import { rougeCorpus } from '../eval/rouge.ts';
+import { rougeScore } from '../eval/rouge.ts';
 import { squadScores } from '../eval/squad.ts';
 import { sftBatch } from '../finetune/batches.ts';
 import { sftExamples } from '../finetune/examples.ts';
@@ -40,7 +40,9 @@ export interface GenScores {
 export interface GenExample {
   line: number;
   input: string;
+  /** The first reference; `references` holds them all when a record has several. */
   reference: string;
+  references?: string[];
   prediction: string;
   scores: GenScores;
 }
@@ -118,40 +120,52 @@ export async function generateAll(model: GPT, records: readonly SftRecord[], tok
   return { predictions: out.map((t) => tok.decode(t)), truncated, throughput };
 }
 
-/** Corpus and per-example scores of predictions against the records' targets. */
-export function scoreGenerations(records: readonly SftRecord[], predictions: readonly string[]) {
-  const refs = records.map((r) => r.target);
-  const bleu = corpusBleu(
-    predictions,
-    refs.map((r) => [r]),
-  );
-  const rouge = rougeCorpus(refs, predictions, ['rouge1', 'rouge2', 'rougeL', 'rougeLsum']);
-  const squad = squadScores(
-    predictions,
-    refs.map((r) => [r]),
-  );
+const ROUGE_TYPES = ['rouge1', 'rouge2', 'rougeL', 'rougeLsum'] as const;
+
+/** Per type, the best F1 over the references (rouge-score's score_multi keeps the best by F). */
+function bestRouge(refs: readonly string[], prediction: string): Record<(typeof ROUGE_TYPES)[number], number> {
+  const all = refs.map((r) => rougeScore(r, prediction, ROUGE_TYPES));
+  const best = (t: (typeof ROUGE_TYPES)[number]): number => Math.max(...all.map((s) => s[t]!.fmeasure));
+  return { rouge1: best('rouge1'), rouge2: best('rouge2'), rougeL: best('rougeL'), rougeLsum: best('rougeLsum') };
+}
+
+/**
+ * Corpus and per-example scores of predictions against each record's references (default: its
+ * target alone). Several references: BLEU counts n-grams against all, the rest keep the best.
+ */
+export function scoreGenerations(
+  records: readonly SftRecord[],
+  predictions: readonly string[],
+  references: readonly (readonly string[])[] = records.map((r) => [r.target]),
+) {
+  const bleu = corpusBleu(predictions, references);
+  const squad = squadScores(predictions, references);
+  const rouge = references.map((refs, i) => bestRouge(refs, predictions[i]!));
+  const several = references.some((r) => r.length > 1);
   const perExample: GenExample[] = records.map((r, i) => ({
     line: r.line,
     input: r.prompt,
-    reference: r.target,
+    reference: references[i]![0]!,
+    ...(several ? { references: [...references[i]!] } : {}),
     prediction: predictions[i]!,
     scores: {
-      bleu: sentenceBleu(predictions[i]!, [r.target]).score,
-      rouge1: rouge.perExample[i]!.rouge1!.fmeasure,
-      rouge2: rouge.perExample[i]!.rouge2!.fmeasure,
-      rougeL: rouge.perExample[i]!.rougeL!.fmeasure,
+      bleu: sentenceBleu(predictions[i]!, references[i]!).score,
+      rouge1: rouge[i]!.rouge1,
+      rouge2: rouge[i]!.rouge2,
+      rougeL: rouge[i]!.rougeL,
       exactMatch: squad.perExample[i]!.exactMatch,
       f1: squad.perExample[i]!.f1,
     },
   }));
+  const mean = (t: (typeof ROUGE_TYPES)[number]): number => rouge.reduce((s, x) => s + x[t], 0) / rouge.length;
   const { bp, ratio, precisions, sysLen, refLen } = bleu;
   return {
     bleu: bleu.score,
     bleuDetail: { bp, ratio, precisions, sysLen, refLen },
-    rouge1: rouge.mean.rouge1!.fmeasure,
-    rouge2: rouge.mean.rouge2!.fmeasure,
-    rougeL: rouge.mean.rougeL!.fmeasure,
-    rougeLsum: rouge.mean.rougeLsum!.fmeasure,
+    rouge1: mean('rouge1'),
+    rouge2: mean('rouge2'),
+    rougeL: mean('rougeL'),
+    rougeLsum: mean('rougeLsum'),
     exactMatch: squad.exactMatch,
     f1: squad.f1,
     perExample,
@@ -173,9 +187,10 @@ export async function evaluateSft(
   records: readonly SftRecord[],
   tok: Tokenizer,
   o: GenerationOptions,
+  references?: readonly (readonly string[])[],
 ): Promise<SftResult> {
   const gen = await generateAll(model, records, tok, o);
-  const scores = scoreGenerations(records, gen.predictions);
+  const scores = scoreGenerations(records, gen.predictions, references);
   const loss = await targetLoss(model, records, tok, o.batchSize ?? 8);
   return {
     task: 'sft',
