@@ -698,27 +698,96 @@ export const GENERATE_SCHEMA: Schema<GenerateConfig> = {
 };
 
 export interface EvalConfig {
-  checkpoint: string | null;
+  checkpoint: string[] | null;
   input: string | null;
+  task: string | null;
   json: boolean;
+  report: string | null;
   batchSize: number;
   maxBatches: number;
+  maxExamples: number;
+  prompt: string | null;
+  target: string | null;
+  textField: string | null;
+  labelField: string | null;
+  references: string | null;
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
   tokenizer: string | null;
   allowTokenizerMismatch: boolean;
 }
 
 export const EVAL_SCHEMA: Schema<EvalConfig> = {
   checkpoint: {
-    type: 'string',
+    type: 'list',
     default: null,
     required: true,
     short: 'c',
-    help: 'a run folder (its latest good checkpoint) or a checkpoint file',
+    arg: '<path>...',
+    help: 'a run folder (its latest good checkpoint) or a checkpoint; several (repeat the flag) are compared on the same examples',
   },
-  input: { type: 'string', default: null, required: true, short: 'i', help: 'text file to evaluate on' },
+  input: {
+    type: 'string',
+    default: null,
+    required: true,
+    short: 'i',
+    help: 'lm: a text file or a prepared folder (its val.bin); sft, classify: a JSONL file',
+  },
+  task: {
+    type: 'string',
+    default: null,
+    choices: ['lm', 'sft', 'classify'],
+    help: "default: the checkpoint's fine-tuning task for a .jsonl input, else lm",
+  },
   json: { type: 'boolean', default: false, help: 'print one JSON object instead of text' },
-  batchSize: { type: 'int', default: 8, min: 1, help: 'windows per batch' },
-  maxBatches: { type: 'int', default: 0, min: 0, help: 'evaluate at most this many batches (0 = the whole text)' },
+  report: { type: 'string', default: null, help: 'write report.md, predictions.jsonl and pictures into this folder' },
+  batchSize: {
+    type: 'int',
+    default: 8,
+    min: 1,
+    help: 'windows (lm) or examples per batch; sft generation: prompts at once (unset: the generator picks)',
+  },
+  maxBatches: { type: 'int', default: 0, min: 0, help: 'lm: evaluate at most this many batches (0 = the whole text)' },
+  maxExamples: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    help: 'sft, classify: evaluate the first this many records (0 = all)',
+  },
+  prompt: {
+    type: 'string',
+    default: null,
+    help: "sft: the prompt template (default: the checkpoint's, else {prompt})",
+  },
+  target: {
+    type: 'string',
+    default: null,
+    help: "sft: the target template (default: the checkpoint's, else {completion})",
+  },
+  textField: { type: 'string', default: null, help: "classify: the text field (default: the checkpoint's, else text)" },
+  labelField: {
+    type: 'string',
+    default: null,
+    help: "classify: the label field (default: the checkpoint's, else label)",
+  },
+  references: {
+    type: 'string',
+    default: null,
+    help: 'sft: a field holding the reference or a list of references to score against (default: the target)',
+  },
+  maxNewTokens: {
+    type: 'int',
+    default: 32,
+    min: 1,
+    help: 'sft: new tokens per example at most (stops at end-of-text)',
+  },
+  temperature: { type: 'number', default: 0, min: 0, help: 'sft: sampling temperature (0 = greedy)' },
+  topK: { type: 'int', default: 0, min: 0, help: 'sft: sample from the k most likely tokens (0 = all)' },
+  topP: { type: 'number', default: 1, above: 0, max: 1, help: 'sft: nucleus sampling mass (1 = all)' },
+  seed: { type: 'int', default: 0, min: 0, max: 0xffffffff, help: "sampling seed, and the blind sheet's shuffle" },
   tokenizer: { type: 'string', default: null, help: 'tokenizer.json to use instead of the one the checkpoint records' },
   allowTokenizerMismatch: {
     type: 'boolean',

@@ -1,19 +1,22 @@
-// `webgpu-gpt eval --checkpoint <run dir|checkpoint> --input <text file> [--json]`: the loss and
-// perplexity of a trained model on a text, tokenized with the checkpoint's own tokenizer.
+// `webgpu-gpt eval --checkpoint <run dir|checkpoint> [--checkpoint ...] --input <file> [--task
+// lm|sft|classify] [--json] [--report <dir>]`: the command-line wiring of train/eval-task/ (the
+// loss and perplexity of a text; generation scored by BLEU, ROUGE, exact match and F1; a
+// classifier's accuracy, per-class P/R/F1 and confusion matrix; several checkpoints compared).
 //
 // Also home of the helpers train/cli/generate.ts shares: loading a checkpoint with clear errors and
 // finding its tokenizer (stored in the checkpoint itself; else the run folder's tokenizer.json;
 // else the data folder the run recorded).
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { initEngine, type Runtime } from '../../engine/index.ts';
 import { CheckpointError, loadModel, type LoadedCheckpoint } from '../../model/checkpoint.ts';
 import type { GPT } from '../../model/gpt.ts';
 import { loadHfModel } from '../../model/hf.ts';
 import { CliError } from '../cli-error.ts';
-import { EVAL_SCHEMA, formatHelp, parseConfig } from '../config.ts';
-import { decodeUtf8, looksBinary } from '../data/inputs.ts';
-import { evalBatches } from '../data/shards.ts';
+import { EVAL_SCHEMA, formatHelp, parseConfig, type EvalConfig } from '../config.ts';
+import { writeReport, runJson } from '../eval-task/report.ts';
+import { runEval, type EvalOptions, type OpenedModel } from '../eval-task/run.ts';
+import { formatRun } from '../eval-task/table.ts';
 import {
   loadTokenizer,
   tokenizerFromJSON,
@@ -21,14 +24,16 @@ import {
   type Tokenizer,
   type TokenizerJSON,
 } from '../tokenizers/index.ts';
-import { evaluateBatches } from '../evaluate.ts';
-import { countChars, lmMetrics } from '../eval/perplexity.ts';
 
 export const EVAL_HELP = formatHelp(EVAL_SCHEMA, {
-  usage: 'usage: webgpu-gpt eval --checkpoint <run dir|checkpoint dir> --input <text file> [--json]',
+  usage:
+    'usage: webgpu-gpt eval --checkpoint <run dir|checkpoint dir> [--checkpoint ...] --input <file> [--task lm|sft|classify] [--json] [--report <dir>]',
   description:
-    'Prints the mean loss (nats per token) and the perplexity of the model on a text file: the text is\n' +
-    "tokenized with the checkpoint's tokenizer and cut into non-overlapping windows of the model's context.",
+    'lm: the mean loss (nats per token), perplexity and bits per character of a text file (tokenized with the\n' +
+    "checkpoint's tokenizer, cut into non-overlapping windows of the model's context) or a prepared folder.\n" +
+    'sft: greedy (or sampled) continuations of JSONL prompts scored by BLEU, ROUGE-1/2/L, exact match and F1.\n' +
+    'classify: accuracy, per-class precision/recall/F1, macro and weighted averages, the confusion matrix.\n' +
+    'Several --checkpoint are evaluated on the same examples and compared with the first.',
 });
 
 /** Loads a model from a run folder, a checkpoint folder or a file in one, on the GPU. */
@@ -117,28 +122,63 @@ export function checkpointTokenizer(ckpt: LoadedCheckpoint, o: TokenizerChoice):
   );
 }
 
-export interface EvalResult {
-  loss: number;
-  perplexity: number;
-  tokens: number;
-  /** Targets scored (every token that has a predecessor in its window). */
-  scored: number;
-  /** Bits per character (code point) of the text: loss × (tokens − 1) / chars / ln 2. */
-  bitsPerChar: number;
-  checkpoint: string;
-  step: number;
-  input: string;
+/** Opens one checkpoint for runEval, with its tokenizer (the adapter is reported once). */
+function opener(o: EvalConfig, warn: (line: string) => void): (path: string) => Promise<OpenedModel> {
+  let shown = false;
+  return async (path) => {
+    const { rt, model, checkpoint } = await openCheckpoint(path);
+    if (!shown && !o.json) warn(`adapter: ${rt.describe()}`);
+    shown = true;
+    try {
+      const tokenizer = checkpointTokenizer(checkpoint, {
+        override: o.tokenizer,
+        allowMismatch: o.allowTokenizerMismatch,
+        warn,
+      });
+      return { model, checkpoint, tokenizer };
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  };
 }
 
-/** The text of --input, refusing what `prepare` refuses: binary files and invalid UTF-8. */
-function readInputText(input: string): string {
-  const bytes = readFileSync(input);
-  if (looksBinary(bytes))
-    throw new CliError(`--input ${input}: looks like a binary file (NUL or control bytes), not text`);
-  const dec = decodeUtf8(bytes);
-  if (!dec.ok)
-    throw new CliError(`--input ${input}: invalid UTF-8 at line ${dec.line} (byte ${dec.offset}); save it as UTF-8`);
-  return dec.text;
+/** Generation progress, at most one line every 2 seconds (and the last). */
+function progressLine(warn: (line: string) => void): (done: number, total: number, sec: number) => void {
+  let last = -Infinity;
+  return (done, total, sec) => {
+    if (done < total && sec - last < 2) return;
+    last = sec;
+    warn(
+      `generated ${done}/${total} examples in ${sec.toFixed(1)} s, ${(done / Math.max(sec, 1e-9)).toFixed(2)} examples/s`,
+    );
+  };
+}
+
+function evalOptions(o: EvalConfig, batchSizeGiven: boolean, warn: (line: string) => void): EvalOptions {
+  return {
+    task: o.task,
+    input: o.input!,
+    prompt: o.prompt,
+    target: o.target,
+    textField: o.textField,
+    labelField: o.labelField,
+    references: o.references,
+    batchSize: o.batchSize,
+    maxBatches: o.maxBatches,
+    maxExamples: o.maxExamples,
+    generation: {
+      maxNewTokens: o.maxNewTokens,
+      temperature: o.temperature,
+      topK: o.topK,
+      topP: o.topP,
+      seed: o.seed,
+      // Unset, batched generation picks its own batch (as many rows as the KV cache budget allows).
+      ...(batchSizeGiven ? { batchSize: o.batchSize } : {}),
+      onProgress: progressLine(warn),
+    },
+    log: warn,
+  };
 }
 
 export async function evalMain(argv: string[]): Promise<number> {
@@ -149,48 +189,18 @@ export async function evalMain(argv: string[]): Promise<number> {
   }
   const o = parsed.values;
   const input = o.input!;
-  if (!existsSync(input) || !statSync(input).isFile()) throw new CliError(`--input ${input}: no such file`);
-  const text = readInputText(input);
-  const { rt, model, checkpoint } = await openCheckpoint(o.checkpoint!);
-  if (!o.json) process.stderr.write(`adapter: ${rt.describe()}\n`);
-  const tok = checkpointTokenizer(checkpoint, {
-    override: o.tokenizer,
-    allowMismatch: o.allowTokenizerMismatch,
-    warn: (line) => process.stderr.write(line + '\n'),
-  });
-  const ids = tok.encode(text);
-  const T = model.config.blockSize;
-  // Short texts: one window of whatever length there is.
-  const win = Math.min(T, ids.length - 1);
-  if (win < 1) throw new CliError(`--input ${input}: the text has ${ids.length} token(s); at least 2 are needed`);
-  const B = o.batchSize;
-  const batches = [...evalBatches(ids, B, win, o.maxBatches > 0 ? o.maxBatches : Infinity)];
-  const loss = await evaluateBatches(model, batches, B, win);
-  const scored = batches.reduce((s, b) => s + b.rows * win, 0);
-  if (!Number.isFinite(loss))
-    throw new CliError(`--input ${input}: the model's loss is ${loss} (the checkpoint may have diverged)`);
-  // The mean loss of the scored windows stands for every one of the text's ids.length − 1 targets.
-  const lm = lmMetrics({ nll: loss * (ids.length - 1), tokens: ids.length - 1, chars: countChars(text) });
-  const res: EvalResult = {
-    loss,
-    perplexity: lm.perplexity,
-    tokens: ids.length,
-    scored,
-    bitsPerChar: lm.bitsPerChar!,
-    checkpoint: checkpoint.path,
-    step: checkpoint.meta.step,
-    input: resolve(input),
-  };
-  model.dispose();
-  if (o.json) process.stdout.write(JSON.stringify(res) + '\n');
-  else {
-    process.stdout.write(`checkpoint ${res.checkpoint} (step ${res.step})\n`);
-    process.stdout.write(
-      `${res.input}: ${res.tokens.toLocaleString('en-US')} tokens (${res.scored.toLocaleString('en-US')} scored)\n`,
-    );
-    process.stdout.write(
-      `loss ${res.loss.toFixed(4)} nats/token, perplexity ${res.perplexity.toFixed(3)}, ${res.bitsPerChar.toFixed(3)} bits/char\n`,
-    );
+  if (!existsSync(input)) throw new CliError(`--input ${input}: no such file`);
+  const warn = (line: string): void => void process.stderr.write(line + '\n');
+  const run = await runEval(
+    o.checkpoint!,
+    opener(o, warn),
+    evalOptions(o, parsed.sources.batchSize !== 'default', warn),
+  );
+  run.input = resolve(input);
+  if (o.report !== null) {
+    const files = writeReport(o.report, run, o.seed);
+    warn(`report: ${resolve(o.report)} (${files.join(', ')})`);
   }
+  process.stdout.write(o.json ? JSON.stringify(runJson(run)) + '\n' : formatRun(run));
   return 0;
 }
