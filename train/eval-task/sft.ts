@@ -14,7 +14,7 @@ import { sftExamples } from '../finetune/examples.ts';
 import type { SftRecord } from '../finetune/records.ts';
 import { meanTargetLoss } from '../objectives/sft.ts';
 import type { Tokenizer } from '../tokenizers/types.ts';
-import { generateBatch } from './generate-batch.ts';
+import { generateBatch } from '../../model/generate-batch.ts';
 
 export interface GenerationOptions {
   maxNewTokens: number;
