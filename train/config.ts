@@ -815,7 +815,7 @@ export const PREPARE_SCHEMA: Schema<PrepareConfig> = {
     default: PREPARE_DEFAULTS.valFraction,
     aliases: ['val'],
     group: 'split',
-    help: 'share of the characters for validation',
+    help: 'share of the characters for validation (--task nsp: of the documents, for val and for test each)',
   },
   seed: { type: 'int', default: PREPARE_DEFAULTS.seed, group: 'split', help: 'seed of the split' },
   task: {

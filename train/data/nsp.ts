@@ -4,6 +4,8 @@
 // - Documents: each JSONL record is one; a plain-text file is split at chapter headings when it
 //   has them (a book: Moby-Dick's 135 chapters), else into paragraph-packed chunks of --docChars
 //   (inputs.ts). Each document is split into sentences by the documented rules of sentences.ts.
+//   No cleanup rule runs (the pairs are raw text for a classifier): clean a corpus with `prepare`'s
+//   rules elsewhere first if it needs it.
 // - Splits: whole documents go to train, val and test (seeded), so held-out pairs come from
 //   held-out documents. val and test each get round(valFraction × documents), at least 2 (a random
 //   sentence must come from another document of the same split); valFraction 0 writes train only.
