@@ -1,8 +1,8 @@
 // Fine-tuning task records read from JSONL: `sft` records become a prompt and a target through
 // `{field}` templates, `classify` records a text and a label, and optionally a second text (a
-// sentence pair, as `prepare --task nsp` writes: the `text2` field by default). Malformed input (bad JSON, a template
-// or a label field that a record does not have, mixed label types) is a one-line error naming the
-// file, line and field; records that are well-formed but unusable (an empty text, no label) are
+// sentence pair, as `prepare --task nsp` writes: the `text2` field by default). Malformed input
+// (bad JSON, a template or a label field that a record does not have, mixed label types) is a
+// one-line error naming the file, line and field; records that are well-formed but unusable (an empty text, no label) are
 // skipped and counted by reason in a report, never dropped silently.
 import { readFileSync } from 'node:fs';
 import { CliError } from '../cli-error.ts';
