@@ -80,7 +80,9 @@ describe('finetune --task classify on prepare --task nsp', () => {
     // Pairs longer than the 32-token context were cut to fit, and counted.
     expect(String(s.dataReport)).toMatch(/truncated to fit/);
 
-    const out = await printed(() => classifyMain(['--checkpoint', cfg.out, '--input', cfg.test!]));
+    const out = await printed(() =>
+      classifyMain(['--checkpoint', join(dir, 'run'), '--input', join(nsp, 'test.jsonl')]),
+    );
     expect(out).toMatch(new RegExp(`accuracy [01]\\.\\d{4} \\(\\d+/${testPairs}\\)\n$`));
   });
 });
