@@ -806,6 +806,8 @@ export interface PrepareConfig {
   vocabSize: number | null;
   valFraction: number;
   seed: number;
+  task: string;
+  maxSentenceChars: number;
   exactDup: boolean;
   nearDup: boolean;
   nearDupThreshold: number;
@@ -882,9 +884,23 @@ export const PREPARE_SCHEMA: Schema<PrepareConfig> = {
     default: PREPARE_DEFAULTS.valFraction,
     aliases: ['val'],
     group: 'split',
-    help: 'share of the characters for validation',
+    help: 'share of the characters for validation (--task nsp: of the documents, for val and for test each)',
   },
   seed: { type: 'int', default: PREPARE_DEFAULTS.seed, group: 'split', help: 'seed of the split' },
+  task: {
+    type: 'string',
+    default: 'text',
+    choices: ['text', 'nsp'],
+    group: 'task',
+    help: 'text: token shards for pre-training; nsp: next-sentence pairs as classify JSONL (train/data/nsp.ts)',
+  },
+  maxSentenceChars: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    group: 'task',
+    help: 'nsp: only sentences of at most n characters make pairs (0 = any length)',
+  },
   exactDup: rule('exact duplicates (whitespace-normalised text)', ['dedup']),
   nearDup: rule('near duplicates (MinHash + LSH over word 5-shingles)'),
   nearDupThreshold: {

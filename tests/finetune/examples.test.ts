@@ -66,6 +66,36 @@ describe('classify examples', () => {
   });
 });
 
+describe('classify examples of sentence pairs', () => {
+  const pair = (text: string, text2: string, T: number): ReturnType<typeof classifyExamples> =>
+    classifyExamples([{ text, text2, label: 'next', line: 2 }], ['next', 'random'], tok, T);
+
+  it('joins the two texts with the end-of-text id and reads at the closing one', () => {
+    const { examples, report } = pair('ab', 'cd', 16);
+    expect([...examples[0]!.ids]).toEqual([E, ...enc('ab'), E, ...enc('cd'), E]);
+    expect(examples[0]).toMatchObject({ label: 0, last: 6 });
+    expect(report.truncated).toBe(0);
+  });
+
+  it('too long: the longer segment loses a token at a time, the first from its left, the second from its right', () => {
+    // 6 + 2 + 3 = 11 tokens in 8: the first text loses 3 from its left (its end stays at the junction).
+    let { examples, report } = pair('abcdef', 'xy', 8);
+    expect([...examples[0]!.ids]).toEqual([E, ...enc('def'), E, ...enc('xy'), E]);
+    expect(report).toMatchObject({ truncated: 1, truncatedTokens: 3 });
+    // 4 + 6 + 3 = 13 in 9: the longer second loses 2 from its right, then they take turns: 3 + 3.
+    ({ examples, report } = pair('abcd', 'uvwxyz', 9));
+    expect([...examples[0]!.ids]).toEqual([E, ...enc('bcd'), E, ...enc('uvw'), E]);
+    expect(report).toMatchObject({ truncated: 1, truncatedTokens: 4 });
+  });
+
+  it('a context of 3 keeps only the three end-of-text ids; below that they are cut from the left', () => {
+    expect([...pair('ab', 'cd', 3).examples[0]!.ids]).toEqual([E, E, E]);
+    const { examples, report } = pair('ab', 'cd', 2);
+    expect([...examples[0]!.ids]).toEqual([E, E]);
+    expect(report.truncatedTokens).toBe(5);
+  });
+});
+
 describe('batches', () => {
   it('pads sft examples on the right to the longest in the batch, with ignored targets', () => {
     const { examples } = sftExamples(

@@ -142,6 +142,32 @@ describe('classify records', () => {
     });
     expect(data.report.skipped + data.report.used).toBe(data.report.records);
   });
+
+  it('a record with the pair field (text2 by default) is a sentence pair; null or absent is one text', () => {
+    const rows = parseJsonl(
+      jsonl(
+        { text: 'a', text2: 'b', label: 'next' },
+        { text: 'c', label: 'random' },
+        { text: 'd', text2: null, label: 'random' },
+        { text: 'e', text2: ' ', label: 'next' },
+        { text: 'f', text2: 'g', label: 'next' },
+      ),
+      'p.jsonl',
+    );
+    const data = classifyRecords(rows, 'p.jsonl');
+    expect(data.records.map((r) => [r.text, r.text2])).toEqual([
+      ['a', 'b'],
+      ['c', undefined],
+      ['d', undefined],
+      ['f', 'g'],
+    ]);
+    expect(data.report.reasons).toEqual({ 'empty text2': 1 });
+    const named = classifyRecords(parseJsonl(jsonl({ q: 'x', a: 'y', label: 1 }), 'q'), 'q', {
+      textField: 'q',
+      pairField: 'a',
+    });
+    expect(named.records[0]).toMatchObject({ text: 'x', text2: 'y' });
+  });
 });
 
 describe('files', () => {

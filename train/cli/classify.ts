@@ -7,6 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { CliError } from '../cli-error.ts';
 import { formatHelp, parseConfig, type Schema } from '../config.ts';
 import { classifyBatch, classifyExamples, parseJsonl, type ClassifyRecord, type Label } from '../finetune/index.ts';
+import { DEFAULT_PAIR_FIELD } from '../finetune/records.ts';
 import type { FinetuneOrigin } from '../finetune/run.ts';
 import { predictLogits, type ClassifyBatch } from '../objectives/classify.ts';
 import { checkpointTokenizer, openCheckpoint } from './eval.ts';
@@ -62,7 +63,10 @@ function readInputs(
       throw new CliError(
         `${file}:${row.line}: label ${JSON.stringify(label)} was not seen in training (labels: ${labels.map((l) => JSON.stringify(l)).join(', ')})`,
       );
-    records.push({ text, label: labels[0]!, line: row.line });
+    // A sentence pair (prepare --task nsp) carries its second text in `text2`, as in training.
+    const text2 = row.value[DEFAULT_PAIR_FIELD];
+    const pair = typeof text2 === 'string' ? { text2 } : {};
+    records.push({ text, ...pair, label: labels[0]!, line: row.line });
     known.push(label === undefined ? null : k);
   }
   if (records.length === 0) throw new CliError(`--input ${file}: no records`);

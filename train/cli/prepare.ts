@@ -3,7 +3,9 @@
 // (train/data/prepare.ts) and prints the report.
 import { formatHelp, parseConfig, PREPARE_SCHEMA, type PrepareConfig } from '../config.ts';
 import type { RuleName } from '../data/cleanup.ts';
+import { CliError } from '../cli-error.ts';
 import { defaultCorpusPath } from '../data/default-corpus.ts';
+import { formatNspReport, prepareNsp, type NspOptions } from '../data/nsp.ts';
 import { prepare, type PrepareOptions } from '../data/prepare.ts';
 import { formatReport } from '../data/report.ts';
 import type { TokenizerKind } from '../tokenizers/index.ts';
@@ -12,7 +14,8 @@ export const PREPARE_HELP = formatHelp(PREPARE_SCHEMA, {
   usage: 'usage: webgpu-gpt prepare --input <file|folder|file.jsonl>... --out <dir> [options]',
   description: `Turns raw text into token shards: reads, cleans, splits into train/val by document, builds the
 tokenizer on the train split, and writes <dir>/train.bin, val.bin, tokenizer.json and report.json
-(atomically: a failed run leaves no half-written folder).`,
+(atomically: a failed run leaves no half-written folder). With --task nsp it writes next-sentence
+pairs instead: <dir>/train.jsonl, val.jsonl, test.jsonl for \`finetune --task classify\`, and nsp.json.`,
 });
 
 const RULE_KEYS = [
@@ -32,6 +35,36 @@ export interface ParsedPrepareArgs {
   quiet: boolean;
   options: PrepareOptions;
   usedDefaultCorpus: boolean;
+  /** `--task`: `text` runs `options`, `nsp` runs `nsp`. */
+  task: 'text' | 'nsp';
+  nsp: NspOptions;
+}
+
+/** The keys `--task nsp` reads; any other given on the command line is an error, not ignored. */
+const NSP_KEYS = new Set<string>([
+  'input',
+  'textField',
+  'docChars',
+  'strict',
+  'valFraction',
+  'seed',
+  'task',
+  'maxSentenceChars',
+  'out',
+  'quiet',
+]);
+
+function checkTaskKeys(task: string, sources: Record<string, string>): void {
+  const given = Object.keys(sources).filter((k) => sources[k] !== 'default');
+  if (task === 'nsp') {
+    const bad = given.filter((k) => !NSP_KEYS.has(k));
+    if (bad.length > 0)
+      throw new CliError(
+        `--${bad[0]} does not apply to --task nsp (it writes text pairs; finetune tokenizes them with the checkpoint's tokenizer)`,
+      );
+  } else if (given.includes('maxSentenceChars')) {
+    throw new CliError('--maxSentenceChars applies to --task nsp only');
+  }
 }
 
 /** Parses `prepare`'s arguments; without --input the default corpus is used. */
@@ -57,7 +90,18 @@ export function parsePrepareArgs(argv: readonly string[]): ParsedPrepareArgs {
     strict: v.strict,
     rules,
   };
-  return { help, quiet: v.quiet, options, usedDefaultCorpus };
+  checkTaskKeys(v.task, sources);
+  const nsp: NspOptions = {
+    inputs: options.inputs,
+    out: options.out,
+    valFraction: v.valFraction,
+    seed: v.seed,
+    textField: v.textField,
+    docChars: v.docChars,
+    maxSentenceChars: v.maxSentenceChars,
+    strict: v.strict,
+  };
+  return { help, quiet: v.quiet, options, usedDefaultCorpus, task: v.task as 'text' | 'nsp', nsp };
 }
 
 /** `webgpu-gpt prepare ...`: argv is what follows the word `prepare`. */
@@ -69,6 +113,10 @@ export async function prepareMain(argv: string[]): Promise<void> {
   }
   if (parsed.usedDefaultCorpus)
     process.stderr.write(`no --input given: using the default corpus ${parsed.options.inputs[0]}\n`);
+  if (parsed.task === 'nsp') {
+    process.stdout.write(formatNspReport(prepareNsp(parsed.nsp)) + '\n');
+    return;
+  }
   const progress = parsed.quiet ? 'off' : process.stderr.isTTY ? 'bar' : 'lines';
   const report = await prepare({ ...parsed.options, progress });
   process.stdout.write(formatReport(report) + '\n');

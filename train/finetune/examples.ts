@@ -6,6 +6,10 @@
 //             end-of-text only); too long → tokens are cut from the LEFT of the prompt, counted.
 //   classify: inputs  [eot] text eot             the head reads the hidden state at the closing
 //             end-of-text (GPT-1's extract token), `last`; too long → cut from the left, counted.
+//   a pair:   inputs  [eot] text eot text2 eot   (GPT-1's delimiter, here the end-of-text id, so a
+//             pre-trained vocabulary needs no new token); too long → the longer segment loses a
+//             token until it fits, `text` from its left and `text2` from its right, so the junction
+//             of the two (what next-sentence prediction judges) is kept; counted.
 import type { Tokenizer } from '../tokenizers/types.ts';
 import {
   countSkip,
@@ -95,6 +99,28 @@ export function sftExamples(
   return { examples, report };
 }
 
+/** One record's ids (a text or a pair, see the top of this file) and how many tokens were cut. */
+export function classifySequence(r: ClassifyRecord, tok: Tokenizer, T: number): { seq: number[]; cut: number } {
+  const E = tok.eotId;
+  if (r.text2 === undefined) {
+    const seq = [E, ...tok.encode(r.text), E];
+    const cut = Math.max(0, seq.length - T);
+    return { seq: seq.slice(cut), cut };
+  }
+  const a = tok.encode(r.text);
+  const b = tok.encode(r.text2);
+  let aKeep = a.length;
+  let bKeep = b.length;
+  for (let over = aKeep + bKeep + 3 - T; over > 0 && aKeep + bKeep > 0; over--) {
+    if (aKeep >= bKeep) aKeep--;
+    else bKeep--;
+  }
+  // Below T = 3 not even the three end-of-text ids fit: they are cut from the left like a text.
+  const seq = [E, ...a.slice(a.length - aKeep), E, ...b.slice(0, bKeep), E];
+  const extra = Math.max(0, seq.length - T);
+  return { seq: seq.slice(extra), cut: a.length - aKeep + b.length - bKeep + extra };
+}
+
 /** Tokenizes `classify` records; a label outside `labels` is an error naming the line. */
 export function classifyExamples(
   records: readonly ClassifyRecord[],
@@ -116,11 +142,10 @@ export function classifyExamples(
         `${file}:${r.line}: label ${JSON.stringify(r.label)} is not in the label set (${known})`,
       );
     }
-    let seq = [tok.eotId, ...tok.encode(r.text), tok.eotId];
-    if (seq.length > T) {
+    const { seq, cut } = classifySequence(r, tok, T);
+    if (cut > 0) {
       report.truncated++;
-      report.truncatedTokens += seq.length - T;
-      seq = seq.slice(seq.length - T);
+      report.truncatedTokens += cut;
     }
     examples.push({ ids: Int32Array.from(seq), label, last: seq.length - 1, line: r.line });
   }

@@ -1,7 +1,8 @@
 // Fine-tuning task records read from JSONL: `sft` records become a prompt and a target through
-// `{field}` templates, `classify` records a text and a label. Malformed input (bad JSON, a template
-// or a label field that a record does not have, mixed label types) is a one-line error naming the
-// file, line and field; records that are well-formed but unusable (an empty text, no label) are
+// `{field}` templates, `classify` records a text and a label, and optionally a second text (a
+// sentence pair, as `prepare --task nsp` writes: the `text2` field by default). Malformed input
+// (bad JSON, a template or a label field that a record does not have, mixed label types) is a
+// one-line error naming the file, line and field; records that are well-formed but unusable (an empty text, no label) are
 // skipped and counted by reason in a report, never dropped silently.
 import { readFileSync } from 'node:fs';
 import { CliError } from '../cli-error.ts';
@@ -192,6 +193,8 @@ export function readSft(path: string, opts: SftOptions = {}): { records: SftReco
 
 export interface ClassifyRecord {
   text: string;
+  /** The second segment of a sentence pair (joined to `text` by the end-of-text id, examples.ts). */
+  text2?: string;
   label: Label;
   line: number;
 }
@@ -201,6 +204,9 @@ export interface ClassifyOptions {
   textField?: string;
   /** Default `label`. */
   labelField?: string;
+  /** Field of a pair's second text, default `text2`. Optional per record: a record without it (or
+   *  with null) is a single text; with it, an empty second text is skipped and counted. */
+  pairField?: string;
   /** The label set, in this order; records with another label are skipped and counted. Default:
    *  every label seen, sorted (numbers numerically, strings by code unit). */
   labels?: readonly Label[];
@@ -227,10 +233,20 @@ function labelOf(row: Row, field: string, file: string): { label: Label } | { sk
   return { skip: 'label neither a string nor an integer' };
 }
 
+export const DEFAULT_PAIR_FIELD = 'text2';
+
+/** A pair's second text, or null for a record without the pair field (or with null there). */
+function pairText(row: Row, field: string, file: string): FieldText | null {
+  if (!Object.hasOwn(row.value, field) || row.value[field] === null) return null;
+  const v = fieldText(row, field, file, 'the pair field');
+  return 'text' in v && v.text.trim() === '' ? { skip: `empty ${field}` } : v;
+}
+
 /** `classify` records. Labels must be all strings or all integers (an error names the line). */
 export function classifyRecords(rows: readonly Row[], file: string, opts: ClassifyOptions = {}): ClassifyData {
   const textField = opts.textField ?? 'text';
   const labelField = opts.labelField ?? 'label';
+  const pairField = opts.pairField ?? DEFAULT_PAIR_FIELD;
   const allowed = opts.labels ? new Set<Label>(opts.labels) : null;
   const report = emptyReport(file);
   const records: ClassifyRecord[] = [];
@@ -238,8 +254,9 @@ export function classifyRecords(rows: readonly Row[], file: string, opts: Classi
   for (const row of rows) {
     report.records++;
     const text = fieldText(row, textField, file, '--textField');
+    const text2 = pairText(row, pairField, file);
     const label = labelOf(row, labelField, file);
-    let skip = 'skip' in text ? text.skip : 'skip' in label ? label.skip : null;
+    let skip = 'skip' in text ? text.skip : text2 && 'skip' in text2 ? text2.skip : 'skip' in label ? label.skip : null;
     if (skip === null && (text as { text: string }).text.trim() === '') skip = `empty ${textField}`;
     if (skip === null && allowed && !allowed.has((label as { label: Label }).label))
       skip = 'label not in the label set';
@@ -254,7 +271,8 @@ export function classifyRecords(rows: readonly Row[], file: string, opts: Classi
       );
     }
     kind ??= { type: typeof l, line: row.line };
-    records.push({ text: (text as { text: string }).text, label: l, line: row.line });
+    const pair = text2 ? { text2: (text2 as { text: string }).text } : {};
+    records.push({ text: (text as { text: string }).text, ...pair, label: l, line: row.line });
   }
   report.used = records.length;
   return { records, labels: opts.labels ? [...opts.labels] : sortLabels(records.map((r) => r.label)), report };
