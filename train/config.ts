@@ -749,6 +749,8 @@ export interface PrepareConfig {
   minChars: number;
   minLetterFraction: number;
   anonymize: boolean;
+  fimRate: number;
+  fimMode: string;
   out: string | null;
   quiet: boolean;
 }
@@ -844,6 +846,19 @@ export const PREPARE_SCHEMA: Schema<PrepareConfig> = {
     help: 'documents with a smaller share of letters (of non-space characters) are noise',
   },
   anonymize: rule('e-mail, phone, IP and card numbers -> <EMAIL> <PHONE> <IP> <CARD>', ['anonymise']),
+  fimRate: {
+    type: 'number',
+    default: PREPARE_DEFAULTS.fimRate,
+    group: 'fill-in-the-middle',
+    help: 'share of train documents cut at two random places and rearranged as <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|> middle (the tokenizer gains the 3 sentinels; 0 = off)',
+  },
+  fimMode: {
+    type: 'string',
+    default: PREPARE_DEFAULTS.fimMode,
+    choices: ['psm', 'spm'],
+    group: 'fill-in-the-middle',
+    help: 'psm (prefix, suffix, middle) or spm (suffix, then prefix and middle)',
+  },
   out: {
     type: 'string',
     default: null,

@@ -4,6 +4,7 @@
 import { formatHelp, parseConfig, PREPARE_SCHEMA, type PrepareConfig } from '../config.ts';
 import type { RuleName } from '../data/cleanup.ts';
 import { defaultCorpusPath } from '../data/default-corpus.ts';
+import type { FimMode } from '../data/fim.ts';
 import { prepare, type PrepareOptions } from '../data/prepare.ts';
 import { formatReport } from '../data/report.ts';
 import type { TokenizerKind } from '../tokenizers/index.ts';
@@ -55,6 +56,8 @@ export function parsePrepareArgs(argv: readonly string[]): ParsedPrepareArgs {
     minChars: v.minChars,
     minLetterFraction: v.minLetterFraction,
     strict: v.strict,
+    fimRate: v.fimRate,
+    fimMode: v.fimMode as FimMode,
     rules,
   };
   return { help, quiet: v.quiet, options, usedDefaultCorpus };

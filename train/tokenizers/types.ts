@@ -34,14 +34,20 @@ export interface Tokenizer {
   save(dir: string): void;
 }
 
-export interface Gpt2TokenizerJSON {
+/** Ids after the base vocabulary (special.ts): id base + i is `specials[i]`. Absent: none. */
+interface WithSpecials {
+  specials?: string[];
+}
+
+export interface Gpt2TokenizerJSON extends WithSpecials {
   type: 'gpt2';
   version: 1;
 }
 
-export interface BpeTokenizerJSON {
+export interface BpeTokenizerJSON extends WithSpecials {
   type: 'bpe';
   version: 1;
+  /** Every id, the specials included. */
   vocabSize: number;
   eotId: number;
   /** Pre-tokenization regex source (flags `gu`). */
@@ -52,7 +58,7 @@ export interface BpeTokenizerJSON {
   merges: [number, number][];
 }
 
-export interface CharTokenizerJSON {
+export interface CharTokenizerJSON extends WithSpecials {
   type: 'char';
   version: 1;
   vocabSize: number;
