@@ -667,7 +667,13 @@ export interface GenerateConfig {
   seed: number;
   tokenizer: string | null;
   allowTokenizerMismatch: boolean;
+  infill: string | null;
+  prefix: string | null;
+  suffix: string | null;
+  fimMode: string;
 }
+
+const INFILL_GROUP = 'infilling (a model pre-trained on data prepared with --fimRate)';
 
 export const GENERATE_SCHEMA: Schema<GenerateConfig> = {
   checkpoint: {
@@ -694,6 +700,31 @@ export const GENERATE_SCHEMA: Schema<GenerateConfig> = {
     type: 'boolean',
     default: false,
     help: "accept a --tokenizer whose id differs from the checkpoint's (with a warning; the vocabulary must still fit)",
+  },
+  infill: {
+    type: 'string',
+    default: null,
+    group: INFILL_GROUP,
+    help: 'text with one gap marked [MASK]: prints the text with the gap filled',
+  },
+  prefix: {
+    type: 'string',
+    default: null,
+    group: INFILL_GROUP,
+    help: 'the text before the gap (instead of --infill)',
+  },
+  suffix: {
+    type: 'string',
+    default: null,
+    group: INFILL_GROUP,
+    help: 'the text after the gap (instead of --infill)',
+  },
+  fimMode: {
+    type: 'string',
+    default: 'psm',
+    choices: ['psm', 'spm'],
+    group: INFILL_GROUP,
+    help: 'the order of the infilling prompt, as in training: psm or spm',
   },
 };
 
