@@ -1,7 +1,8 @@
 // Infilling with a model pre-trained on fill-in-the-middle data (data/fim.ts): the prompt
 // `<PRE> prefix <SUF> suffix <MID>` (or SPM's order), a generated middle up to end-of-text, and the
 // scoring of held-out documents with a masked span (eval/infill.ts holds the pure part).
-// `webgpu-gpt generate --infill` and `eval --task infill` run these.
+// `webgpu-gpt generate --infill` and `eval --task infill` run these. The `l2r` mode is the baseline
+// any model can run, with or without FIM: it only sees the prefix and continues it.
 import { fromArray, noGrad, tidy } from '../engine/index.ts';
 import { Rng } from '../kernels/random.ts';
 import { generate } from '../model/generate.ts';
@@ -9,10 +10,20 @@ import type { GPT } from '../model/gpt.ts';
 import { CliError } from './cli-error.ts';
 import { loadPrepared } from './data/dataset.ts';
 import type { FimMode } from './data/fim.ts';
-import { infillExactMatch, maskWords, summarizeInfill, type InfillItem, type InfillScore } from './eval/infill.ts';
+import {
+  infillExactMatch,
+  maskWords,
+  normalizeWords,
+  summarizeInfill,
+  type InfillItem,
+  type InfillScore,
+} from './eval/infill.ts';
 import { fimIds, type FimIds, type Tokenizer } from './tokenizers/index.ts';
 
 export const GAP_MARKER = '[MASK]';
+
+/** PSM or SPM prompts for a FIM model; `l2r`: end-of-text and the prefix alone (the baseline). */
+export type InfillMode = FimMode | 'l2r';
 
 export const NOT_TRAINED_FOR_INFILL =
   'this model was not trained for infilling (no FIM sentinels in its tokenizer): pre-train it on data prepared with --fimRate';
@@ -36,15 +47,19 @@ export function requireFim(tok: Tokenizer): FimIds {
 /**
  * The infilling prompt, at most `maxTokens` long: the prefix's last tokens and the suffix's first
  * ones (each part may use what the other leaves of half the room), as training saw them — each
- * part encoded on its own.
+ * part encoded on its own. `l2r`: end-of-text and the prefix's last tokens.
  */
 export function infillPrompt(
   tok: Tokenizer,
   prefix: string,
   suffix: string,
   maxTokens: number,
-  mode: FimMode = 'psm',
+  mode: InfillMode = 'psm',
 ): number[] {
+  if (mode === 'l2r') {
+    const p = tok.encode(prefix);
+    return [tok.eotId, ...p.slice(Math.max(0, p.length - Math.max(0, maxTokens - 1)))];
+  }
   const s = requireFim(tok);
   const room = Math.max(0, maxTokens - 3);
   let p = tok.encode(prefix);
@@ -62,7 +77,7 @@ export interface InfillOptions {
   topK?: number;
   topP?: number;
   seed?: number;
-  mode?: FimMode;
+  mode?: InfillMode;
   onToken?: (id: number) => void;
 }
 
@@ -75,7 +90,7 @@ export async function infill(
   suffix: string,
   o: InfillOptions,
 ): Promise<{ middle: string; tokens: number[]; reason: string; ms: number }> {
-  const s = requireFim(tok);
+  const s = o.mode === 'l2r' ? null : requireFim(tok);
   const T = model.config.blockSize;
   const prompt = infillPrompt(tok, prefix, suffix, T - Math.min(o.maxTokens, Math.floor(T / 2)), o.mode);
   const res = await generate(model, prompt, {
@@ -84,7 +99,7 @@ export async function infill(
     topK: o.topK,
     topP: o.topP,
     seed: o.seed,
-    stop: [tok.eotId, s.prefix, s.middle, s.suffix],
+    stop: s ? [tok.eotId, s.prefix, s.middle, s.suffix] : [tok.eotId],
     onToken: o.onToken ? (id) => o.onToken!(id) : undefined,
   });
   return { middle: tok.decode(res.tokens), tokens: res.tokens, reason: res.reason, ms: res.ms };
@@ -96,7 +111,7 @@ export async function middleLoss(
   model: GPT,
   tok: Tokenizer,
   parts: { prefix: string; middle: string; suffix: string },
-  mode: FimMode = 'psm',
+  mode: InfillMode = 'psm',
 ): Promise<{ nll: number; tokens: number }> {
   const T = model.config.blockSize;
   const mid = tok.encode(parts.middle).slice(0, Math.max(0, T - 2));
@@ -128,7 +143,10 @@ export interface ScoreInfillOptions {
   maxWords?: number;
   /** Tokens generated per filling at most (default 16). */
   maxTokens?: number;
-  mode?: FimMode;
+  /** `l2r` scores the left-to-right baseline: the continuation of the prefix, cut to as many words
+   *  as were masked (the model need not know where the gap ends), and the middle's loss given the
+   *  prefix alone. */
+  mode?: InfillMode;
   /** Called after each document. */
   onItem?: (item: InfillItem, index: number) => void;
 }
@@ -144,7 +162,7 @@ export async function scoreInfill(
   docs: readonly string[],
   o: ScoreInfillOptions,
 ): Promise<InfillScore & { items: InfillItem[] }> {
-  requireFim(tok);
+  if (o.mode !== 'l2r') requireFim(tok);
   const rng = new Rng(o.seed, 'sfc32');
   const items: InfillItem[] = [];
   for (const doc of docs) {
@@ -152,17 +170,18 @@ export async function scoreInfill(
     if (parts === null) continue;
     const filled = await infill(model, tok, parts.prefix, parts.suffix, { maxTokens: o.maxTokens ?? 16, mode: o.mode });
     const { nll, tokens } = await middleLoss(model, tok, parts, o.mode);
-    const item = {
-      ...parts,
-      predicted: filled.middle,
-      exact: infillExactMatch(filled.middle, parts.middle),
-      nll,
-      tokens,
-    };
+    const predicted = o.mode === 'l2r' ? firstWords(filled.middle, parts.middle) : filled.middle;
+    const item = { ...parts, predicted, exact: infillExactMatch(predicted, parts.middle), nll, tokens };
     items.push(item);
     o.onItem?.(item, items.length - 1);
   }
   return { ...summarizeInfill(items), items };
+}
+
+/** The first words of `text`, as many as `like` has. */
+function firstWords(text: string, like: string): string {
+  const n = normalizeWords(like).split(' ').length;
+  return normalizeWords(text).split(' ').slice(0, n).join(' ');
 }
 
 /** The validation documents of a prepared folder, as text (validation is never rearranged), at

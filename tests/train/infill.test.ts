@@ -103,6 +103,9 @@ describe('infilling, pure parts', () => {
       s.middle,
     ]);
     expect(() => infillPrompt(base, 'a', 'b', 10)).toThrow(NOT_TRAINED_FOR_INFILL);
+    // The left-to-right baseline: any tokenizer, end-of-text then the prefix's last tokens.
+    expect(infillPrompt(base, 'Call me', ' Ishmael.', 100, 'l2r')).toEqual([base.eotId, ...P]);
+    expect(infillPrompt(base, 'Call me', ' Ishmael.', 4, 'l2r')).toEqual([base.eotId, ...P.slice(-3)]);
   });
 });
 
@@ -160,6 +163,16 @@ describe('infilling with a model', () => {
     const again = await scoreInfill(m, tok, DOCS, { seed: 3, maxTokens: 4 });
     expect(again.items.map((it) => it.middle)).toEqual(score.items.map((it) => it.middle));
     await expect(scoreInfill(m, base, DOCS, { seed: 3 })).rejects.toThrow(NOT_TRAINED_FOR_INFILL);
+    // The baseline runs on a tokenizer without sentinels; its filling is cut to the masked word count.
+    const l2r = await scoreInfill(m, base, DOCS, { seed: 3, maxTokens: 12, mode: 'l2r' });
+    expect(l2r.items.map((it) => it.middle)).toEqual(score.items.map((it) => it.middle));
+    for (const it of l2r.items) {
+      expect(normalizeWords(it.predicted).split(' ').length).toBeLessThanOrEqual(
+        normalizeWords(it.middle).split(' ').length,
+      );
+      expect(it.exact).toBe(infillExactMatch(it.predicted, it.middle));
+    }
+    expect(l2r.middleTokens).toBe(score.middleTokens);
     m.dispose();
   });
 });
