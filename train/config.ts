@@ -782,6 +782,7 @@ export interface PrepareConfig {
   anonymize: boolean;
   fimRate: number;
   fimMode: string;
+  fimChars: number;
   out: string | null;
   quiet: boolean;
 }
@@ -889,6 +890,12 @@ export const PREPARE_SCHEMA: Schema<PrepareConfig> = {
     choices: ['psm', 'spm'],
     group: 'fill-in-the-middle',
     help: 'psm (prefix, suffix, middle) or spm (suffix, then prefix and middle)',
+  },
+  fimChars: {
+    type: 'int',
+    default: PREPARE_DEFAULTS.fimChars,
+    group: 'fill-in-the-middle',
+    help: 'cut documents into fragments of about n characters, each one rearranged at --fimRate and ended with end-of-text, so that examples fit a short context (0 = whole documents)',
   },
   out: {
     type: 'string',

@@ -12,6 +12,7 @@ import {
   cutPoints,
   encodeFimDocument,
   encodeParts,
+  fragments,
   parseFim,
   randomSplit,
   splitAt,
@@ -220,5 +221,42 @@ describe('FIM transform', () => {
     expect(rearranged).toBeLessThan(130);
     half.forEach((ids, i) => expect(tok.decode(unarrangeFim(ids, s))).toBe(docs[i]));
     expect(run(1, 1).every((ids) => ids[0] === s.prefix)).toBe(true);
+  });
+
+  it('cuts documents into fragments at word starts, never longer than asked unless one word is', () => {
+    expect(fragments('', 5)).toEqual(['']);
+    expect(fragments('short', 10)).toEqual(['short']);
+    expect(fragments('aa bb cc dd', 6)).toEqual(['aa bb ', 'cc dd']);
+    expect(fragments('a verylongword b', 4)).toEqual(['a ', 'verylongword ', 'b']);
+    const rng = new Rng(2, 'sfc32');
+    for (let k = 0; k < 100; k++) {
+      const doc = Array.from({ length: 30 }, () => randomDoc(rng)).join(' ');
+      const parts = fragments(doc, 20);
+      expect(parts.join('')).toBe(doc);
+      for (const p of parts.slice(0, -1)) expect(/\s$/u.test(p) || p.length > 20).toBe(true);
+      for (const p of parts) if (/\s\S/u.test(p.slice(0, -1))) expect(p.length).toBeLessThanOrEqual(20);
+    }
+  });
+
+  it('with fragmentChars each fragment is a FIM candidate ended by end-of-text; rate 0 is still plain', () => {
+    const tok = withFimSentinels(bpe);
+    const s = fimIds(tok)!;
+    const doc = CORPUS.join(' ');
+    const plain = encodeFimDocument(tok, s, doc, new Rng(1, 'sfc32'), { rate: 0, mode: 'psm', fragmentChars: 20 });
+    expect(plain).toEqual(bpe.encode(doc));
+    for (const rate of [0.5, 1]) {
+      for (let seed = 0; seed < 20; seed++) {
+        const ids = encodeFimDocument(tok, s, doc, new Rng(seed, 'sfc32'), { rate, mode: 'spm', fragmentChars: 20 });
+        const segments: number[][] = [[]];
+        for (const id of ids)
+          if (id === tok.eotId) segments.push([]);
+          else segments[segments.length - 1]!.push(id);
+        expect(segments.every((seg) => seg.length > 0)).toBe(true);
+        expect(segments.map((seg) => tok.decode(unarrangeFim(seg, s))).join('')).toBe(doc);
+        const fim = segments.filter((seg) => parseFim(seg, s) !== null).length;
+        expect(fim).toBeGreaterThan(0);
+        if (rate === 1) expect(fim).toBe(fragments(doc, 20).length);
+      }
+    }
   });
 });

@@ -64,7 +64,7 @@ describe('prepare --fimRate', () => {
     const s = fimIds(tok)!;
     expect(s).not.toBeNull();
     expect(tok.vocabSize).toBe(plain.tokenizer.vocabSize + 3);
-    expect(data.report.options.fim).toEqual({ rate: 0.5, mode: 'psm' });
+    expect(data.report.options.fim).toEqual({ rate: 0.5, mode: 'psm', fragmentChars: 0 });
     expect(formatReport(data.report)).toContain('50.0% of the train documents rearranged (PSM)');
     // Same split and same merges: the val shard holds the same ids, never a sentinel.
     expect([...data.val]).toEqual([...plain.val]);
@@ -86,10 +86,32 @@ describe('prepare --fimRate', () => {
     for (const d of splitDocs(data.train, data.tokenizer.eotId)) expect(d.slice(0, 2)).toEqual([s.prefix, s.suffix]);
   });
 
+  it('--fimChars: fragments of each document are rearranged apart, each ended by end-of-text', async () => {
+    const plain = loadPrepared(join(root, 'plain'));
+    const data = loadPrepared(await run('frag', { fimRate: 0.5, fimChars: 40 }));
+    const tok = data.tokenizer;
+    const s = fimIds(tok)!;
+    expect(formatReport(data.report)).toContain('50.0% of the train fragments (of ~40 characters) rearranged');
+    const pieces = splitDocs(data.train, tok.eotId);
+    const fim = pieces.filter((d) => parseFim(d, s) !== null);
+    expect(fim.length).toBeGreaterThan(plain.report.splits.train.docs);
+    // A fragment of ~40 characters is far shorter than a document of up to 200.
+    for (const d of fim) expect(tok.decode(unarrangeFim(d, s)).length).toBeLessThan(80);
+    // Read back piece by piece, the train split is the plain one's text.
+    const text = pieces.map((d) => tok.decode(unarrangeFim(d, s))).join('');
+    const plainText = splitDocs(plain.train, tok.eotId)
+      .map((d) => plain.tokenizer.decode(d))
+      .join('');
+    expect(text).toBe(plainText);
+  });
+
   it('reads --fimRate and --fimMode from the command line and refuses bad values', async () => {
-    const p = parsePrepareArgs(['--out', 'x', '--fim-rate', '0.5', '--fimMode', 'spm']);
-    expect(p.options).toMatchObject({ fimRate: 0.5, fimMode: 'spm' });
-    expect(parsePrepareArgs(['--out', 'x']).options).toMatchObject({ fimRate: 0, fimMode: 'psm' });
+    const p = parsePrepareArgs(['--out', 'x', '--fim-rate', '0.5', '--fimMode', 'spm', '--fimChars', '300']);
+    expect(p.options).toMatchObject({ fimRate: 0.5, fimMode: 'spm', fimChars: 300 });
+    expect(parsePrepareArgs(['--out', 'x']).options).toMatchObject({ fimRate: 0, fimMode: 'psm', fimChars: 0 });
+    await expect(run('bad-chars', { fimRate: 0.5, fimChars: -1 })).rejects.toThrow(
+      /--fimChars must be an integer >= 0/,
+    );
     expect(() => parsePrepareArgs(['--out', 'x', '--fimMode', 'msp'])).toThrow(CliError);
     await expect(run('bad-rate', { fimRate: 1.5 })).rejects.toThrow(/--fimRate must be a number in \[0, 1\]/);
     await expect(run('bad-mode', { fimRate: 0.5, fimMode: 'x' as 'psm' })).rejects.toThrow(

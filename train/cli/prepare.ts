@@ -58,6 +58,7 @@ export function parsePrepareArgs(argv: readonly string[]): ParsedPrepareArgs {
     strict: v.strict,
     fimRate: v.fimRate,
     fimMode: v.fimMode as FimMode,
+    fimChars: v.fimChars,
     rules,
   };
   return { help, quiet: v.quiet, options, usedDefaultCorpus };

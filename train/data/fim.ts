@@ -95,16 +95,61 @@ export function encodeParts(tok: Tokenizer, p: FimParts): FimPartIds {
 }
 
 export interface FimOptions {
-  /** Share of documents rearranged, in [0, 1]. */
+  /** Share of documents (or fragments) rearranged, in [0, 1]. */
   rate: number;
   mode: FimMode;
+  /** > 0: documents are cut into fragments of about this many characters and each fragment is a
+   *  FIM candidate (so that a FIM example fits a short context); 0: whole documents. */
+  fragmentChars?: number;
+}
+
+/**
+ * Cuts `text` into consecutive pieces of at most `maxChars` UTF-16 units, each cut at the start of
+ * a word (the whitespace stays with the piece before it); a single longer word is one piece of its
+ * own. The pieces concatenate to `text`.
+ */
+export function fragments(text: string, maxChars: number): string[] {
+  const out: string[] = [];
+  const wordStart = (i: number): boolean => /\s/u.test(text[i - 1]!) && !/\s/u.test(text[i]!);
+  let start = 0;
+  while (text.length - start > maxChars) {
+    let cut = start + maxChars;
+    while (cut > start && !wordStart(cut)) cut--;
+    if (cut === start) {
+      cut = start + maxChars + 1;
+      while (cut < text.length && !wordStart(cut)) cut++;
+    }
+    out.push(text.slice(start, cut));
+    start = cut;
+  }
+  if (start < text.length || out.length === 0) out.push(text.slice(start));
+  return out;
 }
 
 /**
  * One training document's ids: with probability `rate` cut at random and rearranged, otherwise
- * encoded as it is. The Rng is advanced only when `rate` > 0, so rate 0 is plain encoding exactly.
+ * encoded as it is. With `fragmentChars`, each fragment is drawn for on its own; a rearranged one
+ * stands between end-of-text ids as a document of its own (the one after its middle is where a
+ * filling stops), and the plain text between them is encoded in one piece. The Rng is advanced only when `rate` > 0, so rate 0 is plain encoding exactly.
  */
 export function encodeFimDocument(tok: Tokenizer, s: FimIds, text: string, rng: Rng, o: FimOptions): number[] {
-  if (!(o.rate > 0) || rng.uniform() >= o.rate) return tok.encode(text);
-  return arrangeFim(encodeParts(tok, randomSplit(text, rng)), s, o.mode);
+  if (!(o.rate > 0)) return tok.encode(text);
+  if (!o.fragmentChars) {
+    if (rng.uniform() >= o.rate) return tok.encode(text);
+    return arrangeFim(encodeParts(tok, randomSplit(text, rng)), s, o.mode);
+  }
+  const out: number[] = [];
+  let plain = '';
+  for (const piece of fragments(text, o.fragmentChars)) {
+    if (rng.uniform() >= o.rate) {
+      plain += piece;
+      continue;
+    }
+    if (plain !== '') out.push(...tok.encode(plain), tok.eotId);
+    plain = '';
+    out.push(...arrangeFim(encodeParts(tok, randomSplit(piece, rng)), s, o.mode), tok.eotId);
+  }
+  if (plain !== '') out.push(...tok.encode(plain));
+  else out.pop(); // the document's own end-of-text follows
+  return out;
 }

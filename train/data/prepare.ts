@@ -47,6 +47,7 @@ export const PREPARE_DEFAULTS = {
   docChars: 4000,
   fimRate: 0,
   fimMode: 'psm' as FimMode,
+  fimChars: 0,
 } as const;
 
 export interface PrepareOptions {
@@ -83,6 +84,9 @@ export interface PrepareOptions {
   fimRate?: number;
   /** `psm` (default) or `spm`. */
   fimMode?: FimMode;
+  /** > 0: FIM applies to fragments of about this many characters instead of whole documents, so
+   *  that an example fits a short context (default 0). */
+  fimChars?: number;
   /** `bar`: terminal progress bar; `lines`: one line per phase; `off` (default). */
   progress?: 'bar' | 'lines' | 'off';
   /** Warnings and progress lines (default: stderr). */
@@ -107,6 +111,7 @@ interface Resolved {
   strict: boolean;
   fimRate: number;
   fimMode: FimMode;
+  fimChars: number;
   rules: Record<RuleName, boolean>;
   progress: 'bar' | 'lines' | 'off';
   log: (line: string) => void;
@@ -182,6 +187,7 @@ function resolveOptions(o: PrepareOptions): Resolved {
     strict: o.strict ?? false,
     fimRate: num('fimRate', o.fimRate, D.fimRate, (x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
     fimMode,
+    fimChars: num('fimChars', o.fimChars, D.fimChars, (x) => int(x) && x >= 0, 'an integer >= 0'),
     rules: resolveRules(o.rules ?? {}),
     progress: o.progress ?? 'off',
     log: o.log ?? ((line: string) => process.stderr.write(line + '\n')),
@@ -388,7 +394,7 @@ function reportOptions(o: Resolved): PrepareReport['options'] {
     strict: o.strict,
     rules: { ...o.rules },
     // Only when on, so that a run without FIM writes the report it always wrote.
-    ...(o.fimRate > 0 ? { fim: { rate: o.fimRate, mode: o.fimMode } } : {}),
+    ...(o.fimRate > 0 ? { fim: { rate: o.fimRate, mode: o.fimMode, fragmentChars: o.fimChars } } : {}),
   };
 }
 
@@ -405,7 +411,7 @@ function documentEncoder(
   const tokenizer = withFimSentinels(base);
   const ids = fimIds(tokenizer)!;
   const rng = new Rng(o.seed ^ 0xf1f0, 'sfc32');
-  const fim = { rate: o.fimRate, mode: o.fimMode };
+  const fim = { rate: o.fimRate, mode: o.fimMode, fragmentChars: o.fimChars };
   return {
     tokenizer,
     encodeDoc: (text, split) =>

@@ -49,7 +49,7 @@ export interface PrepareReport {
     strict: boolean;
     rules: Record<RuleName, boolean>;
     /** Fill-in-the-middle of the train documents (data/fim.ts); absent when off. */
-    fim?: { rate: number; mode: 'psm' | 'spm' };
+    fim?: { rate: number; mode: 'psm' | 'spm'; fragmentChars: number };
   };
   inputs: { paths: string[]; files: number; bytes: number };
   docsIn: number;
@@ -224,7 +224,7 @@ export function formatReport(r: PrepareReport): string {
   const fim = r.options.fim;
   if (fim)
     out.push(
-      `  fim          ${pct(fim.rate)} of the train documents rearranged (${fim.mode.toUpperCase()}); the last 3 ids are the sentinels`,
+      `  fim          ${pct(fim.rate)} of the train ${fim.fragmentChars ? `fragments (of ~${fmt(fim.fragmentChars)} characters)` : 'documents'} rearranged (${fim.mode.toUpperCase()}); the last 3 ids are the sentinels`,
     );
   out.push('');
   out.push('cleanup');
