@@ -61,13 +61,15 @@ export function infillPrompt(
     return [tok.eotId, ...p.slice(Math.max(0, p.length - Math.max(0, maxTokens - 1)))];
   }
   const s = requireFim(tok);
-  const room = Math.max(0, maxTokens - 3);
+  const room = Math.max(0, maxTokens - 4);
   let p = tok.encode(prefix);
   let q = tok.encode(suffix);
   const keepQ = Math.min(q.length, Math.max(Math.floor(room / 2), room - p.length));
   p = p.slice(Math.max(0, p.length - (room - keepQ)));
   q = q.slice(0, keepQ);
-  return mode === 'psm' ? [s.prefix, ...p, s.suffix, ...q, s.middle] : [s.prefix, s.suffix, ...q, s.middle, ...p];
+  // End-of-text first: in training a FIM example always follows one (the document before it).
+  const e = tok.eotId;
+  return mode === 'psm' ? [e, s.prefix, ...p, s.suffix, ...q, s.middle] : [e, s.prefix, s.suffix, ...q, s.middle, ...p];
 }
 
 export interface InfillOptions {
@@ -106,7 +108,7 @@ export async function infill(
 }
 
 /** Summed loss (nats) of `middle`'s tokens after the infilling prompt, and how many were scored
- *  (those that fit the context with a prompt of at least the three sentinels). */
+ *  (those that fit the context with a prompt of at least end-of-text and the three sentinels). */
 export async function middleLoss(
   model: GPT,
   tok: Tokenizer,
@@ -114,7 +116,7 @@ export async function middleLoss(
   mode: InfillMode = 'psm',
 ): Promise<{ nll: number; tokens: number }> {
   const T = model.config.blockSize;
-  const mid = tok.encode(parts.middle).slice(0, Math.max(0, T - 2));
+  const mid = tok.encode(parts.middle).slice(0, Math.max(0, T - 3));
   if (mid.length === 0) return { nll: 0, tokens: 0 };
   const prompt = infillPrompt(tok, parts.prefix, parts.suffix, T + 1 - mid.length, mode);
   const seq = [...prompt, ...mid];

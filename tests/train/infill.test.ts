@@ -84,10 +84,20 @@ describe('infilling, pure parts', () => {
   it('builds the PSM and SPM prompts, keeping the tokens next to the gap when it must cut', () => {
     const P = base.encode('Call me');
     const S = base.encode(' Ishmael.');
-    expect(infillPrompt(tok, 'Call me', ' Ishmael.', 100)).toEqual([s.prefix, ...P, s.suffix, ...S, s.middle]);
-    expect(infillPrompt(tok, 'Call me', ' Ishmael.', 100, 'spm')).toEqual([s.prefix, s.suffix, ...S, s.middle, ...P]);
-    // Room for 8 tokens besides the sentinels: 4 + 4, the prefix's last and the suffix's first.
-    expect(infillPrompt(tok, 'Call me', ' Ishmael.', 11)).toEqual([
+    const e = tok.eotId;
+    expect(infillPrompt(tok, 'Call me', ' Ishmael.', 100)).toEqual([e, s.prefix, ...P, s.suffix, ...S, s.middle]);
+    expect(infillPrompt(tok, 'Call me', ' Ishmael.', 100, 'spm')).toEqual([
+      e,
+      s.prefix,
+      s.suffix,
+      ...S,
+      s.middle,
+      ...P,
+    ]);
+    // Room for 8 tokens besides end-of-text and the sentinels: 4 + 4, the prefix's last and the
+    // suffix's first.
+    expect(infillPrompt(tok, 'Call me', ' Ishmael.', 12)).toEqual([
+      e,
       s.prefix,
       ...P.slice(-4),
       s.suffix,
@@ -95,7 +105,8 @@ describe('infilling, pure parts', () => {
       s.middle,
     ]);
     // A short suffix leaves its room to the prefix.
-    expect(infillPrompt(tok, 'Call me', '.', 11)).toEqual([
+    expect(infillPrompt(tok, 'Call me', '.', 12)).toEqual([
+      e,
       s.prefix,
       ...P.slice(-7),
       s.suffix,
