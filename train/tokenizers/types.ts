@@ -14,7 +14,8 @@ export const EOT_TEXT = '<|endoftext|>';
 /**
  * One interface for all tokenizers. Every tokenizer is lossless: `decode(encode(s)) === s` for any
  * well-formed string (emoji, CJK, combining marks, the empty string). `encode` never produces the
- * end-of-text id; `<|endoftext|>` inside text is encoded as ordinary text.
+ * end-of-text id; `<|endoftext|>` inside text is encoded as ordinary text. The same holds for the
+ * special tokens a tokenizer may add after it (special.ts: the fill-in-the-middle sentinels).
  */
 export interface Tokenizer {
   readonly type: TokenizerKind;
