@@ -667,7 +667,13 @@ export interface GenerateConfig {
   seed: number;
   tokenizer: string | null;
   allowTokenizerMismatch: boolean;
+  infill: string | null;
+  prefix: string | null;
+  suffix: string | null;
+  fimMode: string;
 }
+
+const INFILL_GROUP = 'infilling (a model pre-trained on data prepared with --fimRate)';
 
 export const GENERATE_SCHEMA: Schema<GenerateConfig> = {
   checkpoint: {
@@ -694,6 +700,31 @@ export const GENERATE_SCHEMA: Schema<GenerateConfig> = {
     type: 'boolean',
     default: false,
     help: "accept a --tokenizer whose id differs from the checkpoint's (with a warning; the vocabulary must still fit)",
+  },
+  infill: {
+    type: 'string',
+    default: null,
+    group: INFILL_GROUP,
+    help: 'text with one gap marked [MASK]: prints the text with the gap filled',
+  },
+  prefix: {
+    type: 'string',
+    default: null,
+    group: INFILL_GROUP,
+    help: 'the text before the gap (instead of --infill)',
+  },
+  suffix: {
+    type: 'string',
+    default: null,
+    group: INFILL_GROUP,
+    help: 'the text after the gap (instead of --infill)',
+  },
+  fimMode: {
+    type: 'string',
+    default: 'psm',
+    choices: ['psm', 'spm'],
+    group: INFILL_GROUP,
+    help: 'the order of the infilling prompt, as in training: psm or spm',
   },
 };
 
@@ -820,6 +851,9 @@ export interface PrepareConfig {
   minChars: number;
   minLetterFraction: number;
   anonymize: boolean;
+  fimRate: number;
+  fimMode: string;
+  fimChars: number;
   out: string | null;
   quiet: boolean;
 }
@@ -929,6 +963,25 @@ export const PREPARE_SCHEMA: Schema<PrepareConfig> = {
     help: 'documents with a smaller share of letters (of non-space characters) are noise',
   },
   anonymize: rule('e-mail, phone, IP and card numbers -> <EMAIL> <PHONE> <IP> <CARD>', ['anonymise']),
+  fimRate: {
+    type: 'number',
+    default: PREPARE_DEFAULTS.fimRate,
+    group: 'fill-in-the-middle',
+    help: 'share of train documents cut at two random places and rearranged as <|fim_prefix|> prefix <|fim_suffix|> suffix <|fim_middle|> middle (the tokenizer gains the 3 sentinels; 0 = off)',
+  },
+  fimMode: {
+    type: 'string',
+    default: PREPARE_DEFAULTS.fimMode,
+    choices: ['psm', 'spm'],
+    group: 'fill-in-the-middle',
+    help: 'psm (prefix, suffix, middle) or spm (suffix, then prefix and middle)',
+  },
+  fimChars: {
+    type: 'int',
+    default: PREPARE_DEFAULTS.fimChars,
+    group: 'fill-in-the-middle',
+    help: 'cut documents into fragments of about n characters, each one rearranged at --fimRate and ended with end-of-text, so that examples fit a short context (0 = whole documents)',
+  },
   out: {
     type: 'string',
     default: null,

@@ -7,7 +7,17 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { defaultCorpusPath } from '../../train/data/default-corpus.ts';
 import { gpt2VocabMerges, hfTokenizerFiles } from '../../train/tokenizers/hf-export.ts';
-import { CharTokenizer, Gpt2Tokenizer, trainBpe, type Tokenizer } from '../../train/tokenizers/index.ts';
+import {
+  CharTokenizer,
+  FIM_MIDDLE,
+  FIM_PREFIX,
+  FIM_SUFFIX,
+  Gpt2Tokenizer,
+  encodeWithSpecials,
+  trainBpe,
+  withFimSentinels,
+  type Tokenizer,
+} from '../../train/tokenizers/index.ts';
 
 const DOCS = [
   "Call me Ishmael. Some years ago—never mind how long precisely—I'd   thought I'll sail about.",
@@ -54,6 +64,24 @@ describe('Hugging Face tokenizer export', () => {
     const files = hfTokenizerFiles(new Gpt2Tokenizer(), 1024)!;
     expect(files['merges.txt']!.split('\n')[0]).toBe('#version: 0.2');
     expect(Object.keys(files).sort()).toEqual(['merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json']);
+  });
+
+  it.each([
+    ['bpe', trainBpe(DOCS, { vocabSize: 300 })],
+    ['gpt2', new Gpt2Tokenizer()],
+  ] as const)('%s with the FIM sentinels: they are special added tokens with the same ids', (_, plain) => {
+    const tok = withFimSentinels(plain);
+    compareIds(tok);
+    const files = hfTokenizerFiles(tok, 64)!;
+    const hf = new HfTokenizer(JSON.parse(files['tokenizer.json']!), JSON.parse(files['tokenizer_config.json']!));
+    const text = `${FIM_PREFIX}Call me${FIM_SUFFIX}. Some years${FIM_MIDDLE} Ishmael<|endoftext|>`;
+    const all = [FIM_PREFIX, FIM_MIDDLE, FIM_SUFFIX, '<|endoftext|>'];
+    expect(hf.encode(text, { add_special_tokens: false }).ids).toEqual(encodeWithSpecials(tok, text, all));
+    expect(JSON.parse(files['tokenizer_config.json']!).additional_special_tokens).toEqual([
+      FIM_PREFIX,
+      FIM_MIDDLE,
+      FIM_SUFFIX,
+    ]);
   });
 
   it('the char tokenizer has no Hugging Face form', () => {

@@ -5,6 +5,7 @@ import { formatHelp, parseConfig, PREPARE_SCHEMA, type PrepareConfig } from '../
 import type { RuleName } from '../data/cleanup.ts';
 import { CliError } from '../cli-error.ts';
 import { defaultCorpusPath } from '../data/default-corpus.ts';
+import type { FimMode } from '../data/fim.ts';
 import { formatNspReport, prepareNsp, type NspOptions } from '../data/nsp.ts';
 import { prepare, type PrepareOptions } from '../data/prepare.ts';
 import { formatReport } from '../data/report.ts';
@@ -88,6 +89,9 @@ export function parsePrepareArgs(argv: readonly string[]): ParsedPrepareArgs {
     minChars: v.minChars,
     minLetterFraction: v.minLetterFraction,
     strict: v.strict,
+    fimRate: v.fimRate,
+    fimMode: v.fimMode as FimMode,
+    fimChars: v.fimChars,
     rules,
   };
   checkTaskKeys(v.task, sources);

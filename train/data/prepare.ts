@@ -2,18 +2,24 @@
 // document at a time, split train/val by document, build the tokenizer on the train split only,
 // encode both splits with an end-of-text after each document, and write train.bin, val.bin,
 // tokenizer.json and report.json into the output folder atomically. The command line is
-// train/cli/prepare.ts; the report and its printed form are report.ts.
+// train/cli/prepare.ts; the report and its printed form are report.ts. With a fill-in-the-middle
+// rate (fim.ts) the tokenizer gains the three sentinels and that share of the train documents is
+// rearranged before packing, as the paper does; validation stays plain left-to-right text.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CliError } from '../cli-error.ts';
+import { Rng } from '../../kernels/random.ts';
 import {
   DEFAULT_BPE_VOCAB,
   buildTokenizer,
+  fimIds,
   isTokenizerKind,
+  withFimSentinels,
   type Tokenizer,
   type TokenizerKind,
 } from '../tokenizers/index.ts';
 import { checkReplaceable, replaceDirAtomically } from './atomic-dir.ts';
+import { FIM_MODES, encodeFimDocument, type FimMode } from './fim.ts';
 import { Cleaner, DEFAULT_CLEANUP, NOISE_RULES, RULE_NAMES, type RuleName } from './cleanup.ts';
 import { collectInputFiles, readInputFile, type InputFile } from './inputs.ts';
 import { Progress } from './progress.ts';
@@ -39,6 +45,9 @@ export const PREPARE_DEFAULTS = {
   seed: 1337,
   textField: 'text',
   docChars: 4000,
+  fimRate: 0,
+  fimMode: 'psm' as FimMode,
+  fimChars: 0,
 } as const;
 
 export interface PrepareOptions {
@@ -70,6 +79,14 @@ export interface PrepareOptions {
   rules?: Partial<Record<RuleName | 'noise', boolean>>;
   /** Treat skipped records (binary file, invalid UTF-8, malformed JSONL) as errors. */
   strict?: boolean;
+  /** Share of train documents rearranged for fill-in-the-middle (default 0: none, and no sentinels
+   *  in the tokenizer, so the output is what it was without FIM). */
+  fimRate?: number;
+  /** `psm` (default) or `spm`. */
+  fimMode?: FimMode;
+  /** > 0: FIM applies to fragments of about this many characters instead of whole documents, so
+   *  that an example fits a short context (default 0). */
+  fimChars?: number;
   /** `bar`: terminal progress bar; `lines`: one line per phase; `off` (default). */
   progress?: 'bar' | 'lines' | 'off';
   /** Warnings and progress lines (default: stderr). */
@@ -92,6 +109,9 @@ interface Resolved {
   minChars: number;
   minLetterFraction: number;
   strict: boolean;
+  fimRate: number;
+  fimMode: FimMode;
+  fimChars: number;
   rules: Record<RuleName, boolean>;
   progress: 'bar' | 'lines' | 'off';
   log: (line: string) => void;
@@ -138,6 +158,8 @@ function resolveOptions(o: PrepareOptions): Resolved {
     vocabSize = DEFAULT_BPE_VOCAB;
   }
   if (!o.out) throw new CliError('no output folder given: pass --out <dir>');
+  const fimMode = o.fimMode ?? D.fimMode;
+  if (!FIM_MODES.includes(fimMode)) throw new CliError(`--fimMode must be psm or spm, got ${String(fimMode)}`);
   return {
     inputs: o.inputs,
     out: resolve(o.out),
@@ -163,6 +185,9 @@ function resolveOptions(o: PrepareOptions): Resolved {
       'a number in [0, 1]',
     ),
     strict: o.strict ?? false,
+    fimRate: num('fimRate', o.fimRate, D.fimRate, (x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+    fimMode,
+    fimChars: num('fimChars', o.fimChars, D.fimChars, (x) => int(x) && x >= 0, 'an integer >= 0'),
     rules: resolveRules(o.rules ?? {}),
     progress: o.progress ?? 'off',
     log: o.log ?? ((line: string) => process.stderr.write(line + '\n')),
@@ -310,12 +335,14 @@ function trainTokenizer(o: Resolved, trainDocs: KeptDoc[], progress: Progress, w
   return tokenizer;
 }
 
-/** Step 4: encodes both splits; every document is followed by end-of-text. */
+/** Step 4: encodes both splits (split k's documents with `encodeDoc(text, k)`); every document is
+ *  followed by end-of-text. */
 async function encodeSplits(
   tokenizer: Tokenizer,
   splits: readonly KeptDoc[][],
   sources: Map<string, SourceCounts>,
   progress: Progress,
+  encodeDoc: (text: string, split: number) => number[],
 ): Promise<EncodedSplit[]> {
   const V = tokenizer.vocabSize;
   const out = splits.map((docs) => ({
@@ -334,7 +361,7 @@ async function encodeSplits(
   for (const [k, docs] of splits.entries()) {
     const acc = out[k]!;
     for (const doc of docs) {
-      const ids = tokenizer.encode(doc.text);
+      const ids = encodeDoc(doc.text, k);
       ids.push(tokenizer.eotId);
       acc.buf.pushAll(ids);
       countTokens(ids, acc.counts);
@@ -366,6 +393,29 @@ function reportOptions(o: Resolved): PrepareReport['options'] {
     minLetterFraction: o.minLetterFraction,
     strict: o.strict,
     rules: { ...o.rules },
+    // Only when on, so that a run without FIM writes the report it always wrote.
+    ...(o.fimRate > 0 ? { fim: { rate: o.fimRate, mode: o.fimMode, fragmentChars: o.fimChars } } : {}),
+  };
+}
+
+/**
+ * How step 4 encodes a document: plainly, or — with a FIM rate — the train split's documents
+ * through the FIM transform, drawing from one Rng seeded from the split seed. Returns the tokenizer
+ * to encode and save with (with the sentinels when FIM is on).
+ */
+function documentEncoder(
+  base: Tokenizer,
+  o: Resolved,
+): { tokenizer: Tokenizer; encodeDoc: (text: string, split: number) => number[] } {
+  if (!(o.fimRate > 0)) return { tokenizer: base, encodeDoc: (text) => base.encode(text) };
+  const tokenizer = withFimSentinels(base);
+  const ids = fimIds(tokenizer)!;
+  const rng = new Rng(o.seed ^ 0xf1f0, 'sfc32');
+  const fim = { rate: o.fimRate, mode: o.fimMode, fragmentChars: o.fimChars };
+  return {
+    tokenizer,
+    encodeDoc: (text, split) =>
+      split === 0 ? encodeFimDocument(tokenizer, ids, text, rng, fim) : tokenizer.encode(text),
   };
 }
 
@@ -409,9 +459,9 @@ export async function prepare(options: PrepareOptions): Promise<PrepareReport> {
   }
 
   // 3. Tokenizer; 4. encoding.
-  const tokenizer = trainTokenizer(o, trainDocs, progress, warnings);
+  const { tokenizer, encodeDoc } = documentEncoder(trainTokenizer(o, trainDocs, progress, warnings), o);
   const tTok = performance.now();
-  const [train, val] = (await encodeSplits(tokenizer, [trainDocs, valDocs], read.sources, progress)) as [
+  const [train, val] = (await encodeSplits(tokenizer, [trainDocs, valDocs], read.sources, progress, encodeDoc)) as [
     EncodedSplit,
     EncodedSplit,
   ];

@@ -48,6 +48,8 @@ export interface PrepareReport {
     minLetterFraction: number;
     strict: boolean;
     rules: Record<RuleName, boolean>;
+    /** Fill-in-the-middle of the train documents (data/fim.ts); absent when off. */
+    fim?: { rate: number; mode: 'psm' | 'spm'; fragmentChars: number };
   };
   inputs: { paths: string[]; files: number; bytes: number };
   docsIn: number;
@@ -219,6 +221,11 @@ export function formatReport(r: PrepareReport): string {
   out.push(
     `  tokenizer    ${r.tokenizer.type} (${r.tokenizer.id}), vocabulary ${fmt(r.tokenizer.vocabSize)}, end-of-text ${r.tokenizer.eotId}`,
   );
+  const fim = r.options.fim;
+  if (fim)
+    out.push(
+      `  fim          ${pct(fim.rate)} of the train ${fim.fragmentChars ? `fragments (of ~${fmt(fim.fragmentChars)} characters)` : 'documents'} rearranged (${fim.mode.toUpperCase()}); the last 3 ids are the sentinels`,
+    );
   out.push('');
   out.push('cleanup');
   const ruleRows: string[][] = [['rule', 'on', 'docs removed', 'docs changed', 'chars removed']];

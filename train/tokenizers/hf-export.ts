@@ -12,6 +12,7 @@
 // letters, digits, symbols or spaces can therefore tokenize differently.
 import gpt2Ranks from 'js-tiktoken/ranks/gpt2';
 import { BpeTokenizer } from './bpe.ts';
+import { SpecialTokenizer } from './special.ts';
 import { EOT_TEXT, type Tokenizer } from './types.ts';
 import { GPT2_EOT_ID } from './gpt2.ts';
 
@@ -94,28 +95,35 @@ export function bpeVocabMerges(tok: BpeTokenizer): HfVocabMerges {
   return { vocab, merges };
 }
 
+const addedToken = (id: number, content: string): Record<string, unknown> => ({
+  id,
+  content,
+  single_word: false,
+  lstrip: false,
+  rstrip: false,
+  normalized: true,
+  special: true,
+});
+
 /**
  * `tokenizer.json` for a byte-level BPE: the pre-tokenization regex as a Split (isolated pieces),
  * then the byte-level mapping; a BPE model that never shortcuts whole words (ignore_merges false,
- * as this project's encoder); the byte-level decoder; `<|endoftext|>` as a special added token.
+ * as this project's encoder); the byte-level decoder; `<|endoftext|>` and the tokenizer's other
+ * special tokens (the FIM sentinels: `specials[i]` is id `firstSpecial + i`) as special added tokens.
  */
-export function hfTokenizerJson(vm: HfVocabMerges, pattern: string, eotId: number): Record<string, unknown> {
+export function hfTokenizerJson(
+  vm: HfVocabMerges,
+  pattern: string,
+  eotId: number,
+  specials: readonly string[] = [],
+  firstSpecial = 0,
+): Record<string, unknown> {
   const byteLevel = { add_prefix_space: false, trim_offsets: true, use_regex: false };
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [
-      {
-        id: eotId,
-        content: EOT_TEXT,
-        single_word: false,
-        lstrip: false,
-        rstrip: false,
-        normalized: true,
-        special: true,
-      },
-    ],
+    added_tokens: [addedToken(eotId, EOT_TEXT), ...specials.map((s, i) => addedToken(firstSpecial + i, s))],
     normalizer: null,
     pre_tokenizer: {
       type: 'Sequence',
@@ -146,11 +154,14 @@ export function hfTokenizerJson(vm: HfVocabMerges, pattern: string, eotId: numbe
  * has no Hugging Face equivalent (the char tokenizer).
  */
 export function hfTokenizerFiles(tok: Tokenizer, modelMaxLength: number): Record<string, string> | null {
+  const specials = tok instanceof SpecialTokenizer ? tok.specials : [];
+  const base = tok instanceof SpecialTokenizer ? tok.base : tok;
   let vm: HfVocabMerges;
   let pattern: string;
-  if (tok.type === 'gpt2') [vm, pattern] = [gpt2VocabMerges(), gpt2Ranks.pat_str];
-  else if (tok instanceof BpeTokenizer) [vm, pattern] = [bpeVocabMerges(tok), tok.toJSON().pattern];
+  if (base.type === 'gpt2') [vm, pattern] = [gpt2VocabMerges(), gpt2Ranks.pat_str];
+  else if (base instanceof BpeTokenizer) [vm, pattern] = [bpeVocabMerges(base), base.toJSON().pattern];
   else return null;
+  specials.forEach((s, i) => (vm.vocab[s] = base.vocabSize + i));
   const config = {
     tokenizer_class: tok.type === 'gpt2' ? 'GPT2Tokenizer' : 'PreTrainedTokenizerFast',
     bos_token: EOT_TEXT,
@@ -158,9 +169,10 @@ export function hfTokenizerFiles(tok: Tokenizer, modelMaxLength: number): Record
     unk_token: EOT_TEXT,
     add_prefix_space: false,
     model_max_length: modelMaxLength,
+    ...(specials.length ? { additional_special_tokens: [...specials] } : {}),
   };
   const files: Record<string, string> = {
-    'tokenizer.json': JSON.stringify(hfTokenizerJson(vm, pattern, tok.eotId)),
+    'tokenizer.json': JSON.stringify(hfTokenizerJson(vm, pattern, tok.eotId, specials, base.vocabSize)),
     'tokenizer_config.json': JSON.stringify(config, null, 2) + '\n',
   };
   if (tok.type === 'gpt2') {

@@ -5,12 +5,14 @@ import { join } from 'node:path';
 import { BpeTokenizer, trainBpe } from './bpe.ts';
 import { CharTokenizer } from './char.ts';
 import { Gpt2Tokenizer, GPT2_VOCAB_SIZE } from './gpt2.ts';
+import { SpecialTokenizer } from './special.ts';
 import { TOKENIZER_FILE, TOKENIZER_KINDS, type Tokenizer, type TokenizerJSON, type TokenizerKind } from './types.ts';
 
 export * from './types.ts';
 export { BpeTokenizer, trainBpe, pretokenize, BPE_PATTERN } from './bpe.ts';
 export { CharTokenizer } from './char.ts';
 export { Gpt2Tokenizer, GPT2_VOCAB_SIZE, GPT2_EOT_ID } from './gpt2.ts';
+export * from './special.ts';
 
 export function isTokenizerKind(x: string): x is TokenizerKind {
   return (TOKENIZER_KINDS as readonly string[]).includes(x);
@@ -54,6 +56,16 @@ export function buildTokenizer(
 
 /** Rebuilds a tokenizer from its JSON description (what `tokenizer.toJSON()` returned). */
 export function tokenizerFromJSON(json: TokenizerJSON): Tokenizer {
+  const specials = json.specials ?? [];
+  if (specials.length === 0) return baseFromJSON(json);
+  if (!Array.isArray(specials) || !specials.every((s) => typeof s === 'string'))
+    throw new Error('tokenizer file: "specials" must be a list of strings');
+  // The file's vocabSize counts the specials; the base's own does not.
+  const base = 'vocabSize' in json ? { ...json, vocabSize: json.vocabSize - specials.length } : json;
+  return new SpecialTokenizer(baseFromJSON({ ...base, specials: undefined }), specials);
+}
+
+function baseFromJSON(json: TokenizerJSON): Tokenizer {
   switch (json.type) {
     case 'gpt2':
       return new Gpt2Tokenizer();

@@ -14,7 +14,8 @@ export const EOT_TEXT = '<|endoftext|>';
 /**
  * One interface for all tokenizers. Every tokenizer is lossless: `decode(encode(s)) === s` for any
  * well-formed string (emoji, CJK, combining marks, the empty string). `encode` never produces the
- * end-of-text id; `<|endoftext|>` inside text is encoded as ordinary text.
+ * end-of-text id; `<|endoftext|>` inside text is encoded as ordinary text. The same holds for the
+ * special tokens a tokenizer may add after it (special.ts: the fill-in-the-middle sentinels).
  */
 export interface Tokenizer {
   readonly type: TokenizerKind;
@@ -34,14 +35,20 @@ export interface Tokenizer {
   save(dir: string): void;
 }
 
-export interface Gpt2TokenizerJSON {
+/** Ids after the base vocabulary (special.ts): id base + i is `specials[i]`. Absent: none. */
+interface WithSpecials {
+  specials?: string[];
+}
+
+export interface Gpt2TokenizerJSON extends WithSpecials {
   type: 'gpt2';
   version: 1;
 }
 
-export interface BpeTokenizerJSON {
+export interface BpeTokenizerJSON extends WithSpecials {
   type: 'bpe';
   version: 1;
+  /** Every id, the specials included. */
   vocabSize: number;
   eotId: number;
   /** Pre-tokenization regex source (flags `gu`). */
@@ -52,7 +59,7 @@ export interface BpeTokenizerJSON {
   merges: [number, number][];
 }
 
-export interface CharTokenizerJSON {
+export interface CharTokenizerJSON extends WithSpecials {
   type: 'char';
   version: 1;
   vocabSize: number;
