@@ -6,12 +6,36 @@
 // Freezing (`freeze: 'wte,wpe,h.0-3'`): the frozen tensors' gradients are zeroed before the norm
 // (so clipping and the logged norm see only what trains), and the fused AdamW runs over the
 // unfrozen ranges of the flat buffers only, so frozen weights and their moments are never written.
-// Every tensor starts on a 256-byte boundary, so each range binds directly.
+// Every tensor starts on a 256-byte boundary, so each range binds directly. Frozen tensors also
+// stop requiring grad while the optimizer lives, so backward skips their weight gradients (the
+// matmuls that would compute them), not just their update.
+//
+// The optimizer runs over any FlatParams: the model's ParamStore, or LoRA's adapter store
+// (model/lora-store.ts), whose moments then cover the adapters only.
 import { adamw, globalNorm, type AdamWConfig } from '../kernels/adamw.ts';
 import type { BufferRef, ReadOptions, Runtime } from '../kernels/gpu/runtime.ts';
 import { keep, type Tensor } from '../engine/tensor.ts';
-import { alignUp, type ParamLayout } from './layout.ts';
-import { flatBuffer, zeroFlat, type ParamStore } from './params.ts';
+import { alignUp } from './layout.ts';
+import { flatBuffer, zeroFlat } from './params.ts';
+
+/** The layout facts AdamW reads: tensors by name and range, the decay boundary. */
+export interface FlatLayout {
+  readonly config: { readonly nLayer: number };
+  readonly entries: readonly { readonly name: string; readonly offset: number; readonly size: number }[];
+  readonly total: number;
+  readonly decayEnd: number;
+}
+
+/** Flat parameter and gradient buffers in one layout: a ParamStore or LoRA's adapter store. */
+export interface FlatParams {
+  readonly rt: Runtime;
+  readonly n: number;
+  readonly data: Tensor;
+  readonly grad: Tensor;
+  readonly layout: FlatLayout;
+  /** The tensor of a name (to stop a frozen one requiring grad). */
+  get(name: string): Tensor;
+}
 
 export type { AdamWConfig };
 
@@ -43,7 +67,7 @@ export interface OptimizerState {
  * `h.0-3` (layers 0 to 3), `h.*.ln_1` (`*` is one name component), `h.2.attn.c_attn.weight`.
  * A pattern that matches nothing is an error naming it.
  */
-export function frozenTensors(layout: ParamLayout, spec: string | readonly string[]): string[] {
+export function frozenTensors(layout: FlatLayout, spec: string | readonly string[]): string[] {
   const patterns = (typeof spec === 'string' ? spec.split(',') : spec).map((p) => p.trim()).filter((p) => p !== '');
   const picked = new Set<string>();
   for (const pat of patterns) {
@@ -80,7 +104,7 @@ function patternRegExp(pat: string): RegExp {
 }
 
 /** [start, end) element ranges of the flat buffer that train: the complement of the frozen tensors. */
-function trainableRanges(layout: ParamLayout, frozen: ReadonlySet<string>): [number, number][] {
+function trainableRanges(layout: FlatLayout, frozen: ReadonlySet<string>): [number, number][] {
   const out: [number, number][] = [];
   let start = 0;
   for (const e of layout.entries) {
@@ -112,10 +136,12 @@ export class AdamW {
   private readonly ranges: [number, number][];
   /** Gradient views of the frozen tensors, zeroed before each norm. */
   private readonly frozenGrads: Tensor[];
+  /** The frozen parameters, which require grad again when the optimizer is disposed. */
+  private readonly frozenParams: Tensor[];
   private disposed = false;
 
   constructor(
-    readonly params: ParamStore,
+    readonly params: FlatParams,
     config: Partial<AdamWConfig> = {},
     opts: AdamWOptions = {},
   ) {
@@ -140,6 +166,13 @@ export class AdamW {
     this.frozenGrads = L.entries
       .filter((e) => frozen.has(e.name))
       .map((e) => keep(params.grad.view([e.size], e.offset)));
+    this.frozenParams = this.frozen.map((n) => params.get(n)).filter((p) => p.requiresGrad);
+    for (const p of this.frozenParams) p.requiresGrad = false;
+  }
+
+  /** Bytes of optimizer state on the device: the two moment buffers. */
+  get stateBytes(): number {
+    return (this.m.size + this.v.size) * 4;
   }
 
   /**
@@ -232,6 +265,7 @@ export class AdamW {
     if (this.disposed) return;
     this.disposed = true;
     for (const g of this.frozenGrads) g.dispose();
+    for (const p of this.frozenParams) p.requiresGrad = true;
     this.m.dispose();
     this.v.dispose();
     this.norm.dispose();
