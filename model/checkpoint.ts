@@ -36,6 +36,14 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
+/**
+ * A LoRA checkpoint whose base is gone or is not the one its adapters were trained on. Every
+ * checkpoint of the run shares the base, so loading does not fall back to an older one.
+ */
+export class LoraBaseError extends CheckpointError {
+  override name = 'LoraBaseError';
+}
+
 // ---- safetensors ---------------------------------------------------------------------------
 
 export interface NamedTensor {
@@ -546,18 +554,18 @@ function baseParams(dir: string, config: GPTConfig, base: LoraBase): Float32Arra
   try {
     b = readCheckpoint(base.path);
   } catch (e) {
-    throw new CheckpointError(`checkpoint ${dir}: its base ${base.path} cannot be read: ${(e as Error).message}`);
+    throw new LoraBaseError(`checkpoint ${dir}: its base ${base.path} cannot be read: ${(e as Error).message}`);
   }
   const got = b.sidecar.files?.[MODEL_FILE]?.sha256 ?? '(no weights file)';
   if (b.lora || got !== base.sha256)
-    throw new CheckpointError(
+    throw new LoraBaseError(
       `checkpoint ${dir}: adapters belong to base ${base.path} (sha256 ${base.sha256.slice(0, 16)}…), got ${b.lora ? 'a LoRA checkpoint' : `sha256 ${got.slice(0, 16)}…`} there`,
     );
   const diff = (['vocabSize', 'paddedVocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const).filter(
     (k) => b.meta.config[k] !== config[k],
   );
   if (diff.length)
-    throw new CheckpointError(`checkpoint ${dir}: its base ${base.path} has another shape (${diff.join(', ')})`);
+    throw new LoraBaseError(`checkpoint ${dir}: its base ${base.path} has another shape (${diff.join(', ')})`);
   const layout = paramLayout(config);
   const flat = new Float32Array(layout.total);
   for (const e of layout.entries) {
@@ -579,7 +587,7 @@ export function loadLatestCheckpoint(dir: string): LoadedCheckpoint & { skipped:
     try {
       return { ...readCheckpoint(c.path), skipped };
     } catch (e) {
-      if (!(e instanceof CheckpointError)) throw e;
+      if (!(e instanceof CheckpointError) || e instanceof LoraBaseError) throw e;
       skipped.push({ path: c.path, error: e.message });
     }
   }
