@@ -132,6 +132,9 @@ const BENCH_SCHEMA: Schema<BenchFlags> = {
   timing: { type: 'string', default: null, choices: ['wall', 'timestamp'], help: 'timing method' },
 };
 
+/** Whole-step benches (their own main and flags), run only when named: not part of `all`. */
+const STEP_BENCHES = ['train', 'finetune'];
+
 /** Parses the bench command line with the schema parser shared with every webgpu-gpt command. */
 export function parseArgs(argv: readonly string[]): BenchOptions {
   let parsed: ParsedConfig<BenchFlags>;
@@ -144,7 +147,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   }
   const v = parsed.values;
   // A --<dim> goes to the kernel cases, which take numbers (the training-step bench parses its own).
-  if (!v.kernels.includes('train'))
+  if (!v.kernels.some((k) => STEP_BENCHES.includes(k)))
     for (const [k, x] of Object.entries(parsed.unknown))
       if (x === '' || !Number.isFinite(Number(x)))
         throw new BenchUsageError(`--${k} must be a number, got "${x}"\n${USAGE}`);
@@ -452,7 +455,7 @@ export async function runBench(
   if (opts.kernels.length === 0) throw new BenchUsageError(`name a kernel to bench\n${USAGE}\n${knownText}`);
   let names: string[] = [];
   for (const k of opts.kernels) {
-    if (k === 'all') names.push(...known.filter((n) => n !== 'train'));
+    if (k === 'all') names.push(...known.filter((n) => !STEP_BENCHES.includes(n)));
     else if (known.includes(k)) names.push(k);
     else if (k === 'train')
       throw new BenchUsageError('the training-step bench (bench/train.bench.ts) does not exist yet');
