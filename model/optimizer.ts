@@ -5,8 +5,10 @@
 //
 // Freezing (`freeze: 'wte,wpe,h.0-3'`): the frozen tensors' gradients are zeroed before the norm
 // (so clipping and the logged norm see only what trains), and the fused AdamW runs over the
-// unfrozen ranges of the flat buffers only, so frozen weights and their moments are never written.
-// Every tensor starts on a 256-byte boundary, so each range binds directly. Frozen tensors also
+// unfrozen ranges of the flat buffers only, so frozen weights are never written and have no
+// moments: the moment buffers hold the trainable ranges packed one after another (exportState
+// gives them back in the full layout, zero where frozen). Every tensor starts on a 256-byte
+// boundary and every range is a multiple of 256 bytes long, so each range binds directly. Frozen tensors also
 // stop requiring grad while the optimizer lives, so backward skips their weight gradients (the
 // matmuls that would compute them), not just their update.
 //
@@ -123,7 +125,7 @@ export interface AdamWOptions {
 
 export class AdamW {
   readonly config: AdamWConfig;
-  /** Moments, flat, same layout as the parameters. */
+  /** Moments of the trainable ranges, packed in layout order (frozen tensors have none). */
   readonly m: Tensor;
   readonly v: Tensor;
   /** [sumsq, norm] of the last computeNorm (the norm of gradScale · grad, before clipping). */
@@ -133,7 +135,8 @@ export class AdamW {
   /** Names of the frozen tensors, in layout order (empty: everything trains). */
   readonly frozen: readonly string[];
   private readonly rt: Runtime;
-  private readonly ranges: [number, number][];
+  /** Trainable [start, end) ranges of the flat parameters, and where each starts in the moments. */
+  private readonly ranges: { start: number; end: number; at: number }[];
   /** Gradient views of the frozen tensors, zeroed before each norm. */
   private readonly frozenGrads: Tensor[];
   /** The frozen parameters, which require grad again when the optimizer is disposed. */
@@ -156,13 +159,18 @@ export class AdamW {
     if (!(c.eps > 0)) throw new Error(`AdamW: eps must be > 0, got ${c.eps}`);
     if (!(c.weightDecay >= 0)) throw new Error(`AdamW: weightDecay must be >= 0, got ${c.weightDecay}`);
     this.rt = params.rt;
-    this.m = flatBuffer(this.rt, params.n, 'adamw-m');
-    this.v = flatBuffer(this.rt, params.n, 'adamw-v');
-    this.norm = flatBuffer(this.rt, 4, 'grad-norm');
     const L = params.layout;
     this.frozen = opts.freeze === undefined ? [] : frozenTensors(L, opts.freeze);
     const frozen = new Set(this.frozen);
-    this.ranges = trainableRanges(L, frozen);
+    let at = 0;
+    this.ranges = trainableRanges(L, frozen).map(([start, end]) => ({
+      start,
+      end,
+      at: (at += end - start) - (end - start),
+    }));
+    this.m = flatBuffer(this.rt, at, 'adamw-m');
+    this.v = flatBuffer(this.rt, at, 'adamw-v');
+    this.norm = flatBuffer(this.rt, 4, 'grad-norm');
     this.frozenGrads = L.entries
       .filter((e) => frozen.has(e.name))
       .map((e) => keep(params.grad.view([e.size], e.offset)));
@@ -200,14 +208,14 @@ export class AdamW {
       offset: (t.offset + start) * 4,
       size: (end - start) * 4,
     });
-    for (const [start, end] of this.ranges) {
+    for (const { start, end, at } of this.ranges) {
       adamw(
         this.rt,
         {
           params: sub(this.params.data, start, end),
           grads: sub(this.params.grad, start, end),
-          m: sub(this.m, start, end),
-          v: sub(this.v, start, end),
+          m: sub(this.m, at, at + end - start),
+          v: sub(this.v, at, at + end - start),
           norm: this.norm.ref(),
         },
         {
@@ -239,10 +247,14 @@ export class AdamW {
 
   async exportState(): Promise<OptimizerState> {
     this.assertLive();
-    const n = this.params.n;
-    const m = new Float32Array(await this.rt.read(this.m.buffer, 0, n * 4));
-    const v = new Float32Array(await this.rt.read(this.v.buffer, 0, n * 4));
-    return { step: this.stepCount, config: { ...this.config }, m, v };
+    const full = async (t: Tensor): Promise<Float32Array> => {
+      const packed = new Float32Array(await this.rt.read(t.buffer, 0, t.size * 4));
+      if (packed.length === this.params.n) return packed;
+      const out = new Float32Array(this.params.n);
+      for (const { start, end, at } of this.ranges) out.set(packed.subarray(at, at + end - start), start);
+      return out;
+    };
+    return { step: this.stepCount, config: { ...this.config }, m: await full(this.m), v: await full(this.v) };
   }
 
   /** Restores moments and step count (e.g. from a checkpoint); the config stays this optimizer's. */
@@ -252,8 +264,10 @@ export class AdamW {
     if (s.m.length !== n || s.v.length !== n)
       throw new Error(`AdamW: state has ${s.m.length}/${s.v.length} moments for ${n} parameters`);
     if (!Number.isInteger(s.step) || s.step < 0) throw new Error(`AdamW: invalid step ${s.step}`);
-    this.rt.write(this.m.buffer, 0, s.m);
-    this.rt.write(this.v.buffer, 0, s.v);
+    for (const { start, end, at } of this.ranges) {
+      this.rt.write(this.m.buffer, at * 4, s.m.subarray(start, end));
+      this.rt.write(this.v.buffer, at * 4, s.v.subarray(start, end));
+    }
     this.stepCount = s.step;
   }
 
