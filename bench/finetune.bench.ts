@@ -35,6 +35,7 @@ import { BenchUsageError } from './harness.ts';
 export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
   --preset NAME    model preset (${PRESET_NAMES.join(', ')}; default mini, with --vocabSize 512: npm run train's model)
   --vocabSize V    vocabulary (default 512, the default job's BPE)
+  --nLayer N --nHead H --nEmbd C --blockSize T   override the preset's shape
   --batchSize B    rows per step (default 16, pre-training's default)
   --steps N        timed rounds (default 10; --quick 3)
   --warmup N       untimed rounds first (default 2)
@@ -44,6 +45,10 @@ export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
 interface Flags {
   preset: string;
   vocabSize: number;
+  nLayer: number | null;
+  nHead: number | null;
+  nEmbd: number | null;
+  blockSize: number | null;
   batchSize: number;
   steps: number | null;
   warmup: number;
@@ -60,6 +65,10 @@ interface Flags {
 const SCHEMA: Schema<Flags> = {
   preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
   vocabSize: { type: 'int', default: 512, min: 2, help: 'vocabulary' },
+  nLayer: { type: 'int', default: null, min: 1, help: 'blocks' },
+  nHead: { type: 'int', default: null, min: 1, help: 'heads' },
+  nEmbd: { type: 'int', default: null, min: 1, help: 'width' },
+  blockSize: { type: 'int', default: null, min: 1, help: 'context' },
   batchSize: { type: 'int', default: 16, min: 1, help: 'rows per step' },
   steps: { type: 'int', default: null, min: 1, help: 'timed rounds' },
   warmup: { type: 'int', default: 2, min: 0, help: 'untimed rounds' },
@@ -81,6 +90,7 @@ export interface FinetuneBenchCase {
   vsPretrain: number;
   trainableParams: number;
   optimizerStateBytes: number;
+  dispatchesPerStep: number;
   lora?: string;
 }
 
@@ -103,6 +113,7 @@ interface Case {
   step: () => Promise<number>;
   wall: number[];
   cpu: number[];
+  dispatches: number[];
   /** The base weights at the start (LoRA cases: checked unchanged after timing). */
   start: Float32Array | null;
 }
@@ -151,7 +162,7 @@ async function makeCase<M>(
   let k = 0;
   const step = async (): Promise<number> =>
     (await trainStep(model, opt, [next()], { lr: 1e-4, loss, dropoutSeed: k++, skipNonFinite: true })).loss;
-  return { name, model, opt, adapters, step, wall: [], cpu: [], start: adapters ? base : null };
+  return { name, model, opt, adapters, step, wall: [], cpu: [], dispatches: [], start: adapters ? base : null };
 }
 
 /** The adapted model's logits at step 0 against the same weights without adapters: must be equal. */
@@ -189,22 +200,24 @@ async function checkBaseUnchanged(c: Case): Promise<void> {
   if (bad >= 0) throw new Error(`${c.name}: a base weight changed during LoRA training (element ${bad})`);
 }
 
-async function time(cases: Case[], rounds: number): Promise<void> {
+async function time(rt: Runtime, cases: Case[], rounds: number): Promise<void> {
   for (let r = 0; r < rounds; r++)
     for (const c of cases) {
+      const d0 = rt.stats.dispatches;
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await c.step();
       c.wall.push(performance.now() - t0);
       const u = process.cpuUsage(cpu0);
       c.cpu.push((u.user + u.system) / 1000);
+      c.dispatches.push(rt.stats.dispatches - d0);
     }
 }
 
 function report(cases: Case[], tokens: number, out: (l: string) => void): FinetuneBenchCase[] {
   const base = median(cases[0]!.wall);
   out(
-    `  ${'case'.padEnd(14)} ${'ms/step'.padStart(8)} ${'CPU ms'.padStart(8)} ${'tok/s'.padStart(8)} ${'vs pretrain'.padStart(11)} ${'trainable'.padStart(10)} ${'opt state'.padStart(10)}`,
+    `  ${'case'.padEnd(14)} ${'ms/step'.padStart(8)} ${'CPU ms'.padStart(8)} ${'tok/s'.padStart(8)} ${'vs pretrain'.padStart(11)} ${'trainable'.padStart(10)} ${'opt state'.padStart(10)} ${'dispatches'.padStart(10)}`,
   );
   return cases.map((c) => {
     const ms = median(c.wall);
@@ -217,11 +230,12 @@ function report(cases: Case[], tokens: number, out: (l: string) => void): Finetu
       vsPretrain: Number((ms / base).toFixed(3)),
       trainableParams: trainable,
       optimizerStateBytes: c.opt.stateBytes,
+      dispatchesPerStep: median(c.dispatches),
       ...(c.adapters ? { lora: describeLora(c.adapters.layout) } : {}),
     };
     const kib = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
     out(
-      `  ${c.name.padEnd(14)} ${ms.toFixed(1).padStart(8)} ${row.cpuMsPerStep.toFixed(0).padStart(8)} ${String(row.tokensPerSec).padStart(8)} ${`${row.vsPretrain.toFixed(2)}x`.padStart(11)} ${trainable.toLocaleString('en-US').padStart(10)} ${kib(row.optimizerStateBytes).padStart(10)}`,
+      `  ${c.name.padEnd(14)} ${ms.toFixed(1).padStart(8)} ${row.cpuMsPerStep.toFixed(0).padStart(8)} ${String(row.tokensPerSec).padStart(8)} ${`${row.vsPretrain.toFixed(2)}x`.padStart(11)} ${trainable.toLocaleString('en-US').padStart(10)} ${kib(row.optimizerStateBytes).padStart(10)} ${String(row.dispatchesPerStep).padStart(10)}`,
     );
     return row;
   });
@@ -252,7 +266,10 @@ export async function runFinetuneBench(
     return null;
   }
   const preset = flags.preset as PresetName;
-  const lm = resolveConfig({ preset, vocabSize: flags.vocabSize, dropout: 0 });
+  const dims = Object.fromEntries(
+    (['nLayer', 'nHead', 'nEmbd', 'blockSize'] as const).filter((k) => flags[k] !== null).map((k) => [k, flags[k]]),
+  );
+  const lm = resolveConfig({ preset, vocabSize: flags.vocabSize, dropout: 0, ...dims });
   const head: GPTConfig = { ...lm, nClasses: 2 };
   const B = flags.batchSize;
   const T = lm.blockSize;
@@ -287,9 +304,9 @@ export async function runFinetuneBench(
   try {
     await validate(cases, lm, B);
     out("validated: finite first losses; LoRA step-0 logits equal the base model's bit for bit");
-    await time(cases, flags.warmup);
-    for (const c of cases) [c.wall.length, c.cpu.length] = [0, 0];
-    await time(cases, rounds);
+    await time(rt, cases, flags.warmup);
+    for (const c of cases) [c.wall.length, c.cpu.length, c.dispatches.length] = [0, 0, 0];
+    await time(rt, cases, rounds);
     for (const c of cases) await checkBaseUnchanged(c);
     out(`${rounds} interleaved rounds (median per case); LoRA base weights bit-identical after training:`);
     const rows = report(cases, B * T, out);

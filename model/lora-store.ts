@@ -1,7 +1,7 @@
 // LoRA on the GPU: the adapters' own flat parameter and gradient buffers (model/lora.ts layout),
 // a view per tensor marked as a parameter, and the term each adapted linear layer adds to its
 // output, composed from engine ops that have a backward (linear, mulScalar, add; dropout):
-//   y = x·W + b + scale · (drop(x)·A)·B
+//   y = x·W + b + (scale · drop(x)·A)·B
 // Attached to a GPT (`model.attachAdapters`), it makes the base weights stop requiring grad, so
 // backward computes no weight gradient of a frozen matrix (only the input gradients it passes on).
 // It has the `rt, n, data, grad, layout` an AdamW needs: the optimizer is built over this store.
@@ -90,8 +90,9 @@ export class LoraAdapters implements LinearAdapters {
   adapt(name: string, x: Tensor, out: Tensor, drop: Dropper): Tensor {
     const A = this.views.get(`${name}.lora_A`);
     if (!A) return out;
-    const low = linear(drop(x), A); // [..., rank]
-    return add(out, mulScalar(linear(low, this.views.get(`${name}.lora_B`)!), this.scale));
+    // The scale on the rank-wide intermediate: an elementwise pass over [..., rank], not [..., out].
+    const low = mulScalar(linear(drop(x), A), this.scale); // [..., rank]
+    return add(out, linear(low, this.views.get(`${name}.lora_B`)!));
   }
 
   /** Records a zero fill of the adapters' gradients (re-attaching any `.grad` that was dropped). */
