@@ -105,6 +105,8 @@ export interface LinearAdapters {
   readonly score?: { weight: Tensor; bias: Tensor };
   /** Records a zero fill of the adapters' gradients. */
   zeroGrads(): void;
+  /** Frees the adapters' buffers (the model's dispose calls it; a second call does nothing). */
+  dispose(): void;
 }
 
 /**
@@ -337,8 +339,9 @@ export class GPT {
     if (targets.size !== B * T) throw new Error(`forward: targets ${targets.describe()} do not match ids [${B}, ${T}]`);
   }
 
-  /** Frees the parameter buffers (and the gradients). */
+  /** Frees the parameter buffers (and the gradients), and those of attached adapters. */
   dispose(): void {
+    this.adapters?.dispose();
     this.params.dispose();
   }
 }
