@@ -556,10 +556,17 @@ function makeTrainer(
   return { opt: new AdamW(adapters, adamwConfig(cfg)), adapters };
 }
 
+/** Parameters that train: the adapters (and head), or the model's less the frozen tensors. */
+function trainableCount(model: GPT, opt: AdamW, adapters: LoraAdapters | null): number {
+  if (adapters) return adapters.count;
+  const L = model.params.layout;
+  return L.count - L.entries.filter((e) => opt.frozen.includes(e.name)).reduce((n, e) => n + e.size, 0);
+}
+
 /** One line on what trains: parameters and optimizer state, against the whole model. */
 function trainableLine(model: GPT, opt: AdamW, adapters: LoraAdapters | null): string {
-  const all = countParams(model.config);
-  const n = adapters ? adapters.count : all;
+  const all = model.params.layout.count;
+  const n = trainableCount(model, opt, adapters);
   const what = adapters ? `lora: ${describeLora(adapters.layout)}: ` : '';
   return `${what}${n.toLocaleString('en-US')} trainable parameters (${((100 * n) / all).toFixed(2)}% of ${all.toLocaleString('en-US')}), optimizer state ${(opt.stateBytes / 1024).toFixed(1)} KiB`;
 }
@@ -771,7 +778,7 @@ export async function finetune(cfgIn: FinetuneConfig, opts: FinetuneOptions = {}
     metrics: evals.last?.metrics ?? {},
     dataReport: task.lines,
     trainable: {
-      params: s.adapters ? s.adapters.count : countParams(s.config),
+      params: trainableCount(model, opt, s.adapters),
       optimizerStateBytes: opt.stateBytes,
       ...(s.adapters ? { lora: s.adapters.layout.lora } : {}),
     },
