@@ -3,9 +3,10 @@
 // the token embedding. Engine ops only: the forward pass reads like the math, the engine's tape
 // gives the backward. It is the ONE transcription of the network: training, evaluation and
 // generation (which passes a KV cache, model/kv-cache.ts) all run `forward` and its `block`.
+// Adapters (LoRA, model/lora-store.ts) plug into its linear layers through `attachAdapters`.
 //
 // Typical training step (the whole step recorded into one command encoder):
-//   model.params.zeroGrads();
+//   model.zeroGrads();   // the flat gradient buffer (an adapted model: the adapters' only)
 //   for (micro of batches) tidy(() => { const { loss } = model.forward(ids, tgt, { dropoutSeed }); backward(loss); });
 //   opt.step({ lr, gradScale: 1 / batches.length });
 //   const { loss, gradNorm } = await readStats(lossTensor, opt);   // the only readback
