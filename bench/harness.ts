@@ -97,7 +97,7 @@ export interface BenchOptions {
 }
 
 /** Benches of a whole program (their own main and flags), not kernels: `all` leaves them out. */
-const WHOLE_PROGRAM: readonly string[] = ['train', 'generate'];
+const WHOLE_PROGRAM: readonly string[] = ['train', 'generate', 'finetune'];
 
 export const USAGE = `usage: npm run bench -- <kernel...|all|train|generate> [options] [--<dim> value ...]
   --json FILE       write one JSON record per measurement to FILE

@@ -11,6 +11,14 @@
 // Loading verifies sizes and checksums; a corrupt or truncated checkpoint is a CheckpointError
 // that says which file and why, and loadLatestCheckpoint falls back to the previous one.
 //
+// A LoRA run's checkpoint stores its adapters apart from the base it adapts:
+//   <dir>/ckpt-00001000/adapters.safetensors    `h.0.attn.c_attn.lora_A`, ..., the head if any
+//   <dir>/ckpt-00001000/optimizer.safetensors   the adapters' moments only
+//   <dir>/ckpt-00001000/checkpoint.json         + `lora`: the LoRA config and the base checkpoint's
+//                                               path and the sha256 of its model.safetensors
+// Reading one reads the base, checks that checksum ("adapters belong to base X (sha256 ...), got
+// ..."), and returns the base weights as `params` with the adapters beside them (`lora`).
+//
 // The safetensors format (written by hand): an 8-byte little-endian header length N, N bytes of
 // JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}
 // (padded with spaces to a multiple of 8), then the raw little-endian tensor bytes.
@@ -19,11 +27,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { validateConfig, type GPTConfig } from './config.ts';
 import { paramLayout, type ParamLayout } from './layout.ts';
+import { checkLora, loraLayout, type LoraConfig, type LoraLayout } from './lora.ts';
+import type { LoraAdapters, LoraBase } from './lora-store.ts';
 import type { AdamW, AdamWConfig, OptimizerState } from './optimizer.ts';
 import type { GPT } from './gpt.ts';
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
+}
+
+/**
+ * A LoRA checkpoint whose base is gone or is not the one its adapters were trained on. Every
+ * checkpoint of the run shares the base, so loading does not fall back to an older one.
+ */
+export class LoraBaseError extends CheckpointError {
+  override name = 'LoraBaseError';
 }
 
 // ---- safetensors ---------------------------------------------------------------------------
@@ -233,6 +251,7 @@ export const CHECKPOINT_FORMAT = 'webgpu-gpt-checkpoint';
 export const CHECKPOINT_VERSION = 1;
 const MODEL_FILE = 'model.safetensors';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const ADAPTERS_FILE = 'adapters.safetensors';
 const META_FILE = 'checkpoint.json';
 const DIR_RE = /^ckpt-(\d+)$/;
 
@@ -256,13 +275,24 @@ export interface CheckpointSidecar extends CheckpointMeta {
   createdAt: string;
   optimizer: { step: number; config: AdamWConfig } | null;
   files: Record<string, FileInfo>;
+  lora?: { config: LoraConfig; base: LoraBase } | null;
+}
+
+/** A LoRA run's adapters: its config, the base they belong to, the values (flat, lora layout). */
+export interface LoraCheckpoint {
+  config: LoraConfig;
+  base: LoraBase;
+  params: Float32Array;
 }
 
 export interface CheckpointData {
   meta: CheckpointMeta;
-  /** Flat parameters in the layout of meta.config. */
+  /** Flat parameters in the layout of meta.config (with `lora`: the base's, not written). */
   params: Float32Array;
+  /** Moments in the flat layout of what trains: the model's, or with `lora` the adapters'. */
   optimizer?: OptimizerState | null;
+  /** A LoRA run's adapters; `params` are then the (verified) base's weights. */
+  lora?: LoraCheckpoint | null;
 }
 
 export interface LoadedCheckpoint extends CheckpointData {
@@ -292,23 +322,32 @@ export function writeCheckpoint(dir: string, ckpt: CheckpointData, opts: { keep?
   fs.mkdirSync(tmp);
   try {
     const files: Record<string, FileInfo> = {};
-    files[MODEL_FILE] = writeSafetensorsFile(path.join(tmp, MODEL_FILE), paramsToTensors(layout, ckpt.params), {
-      format: 'pt',
-      producer: 'webgpu-gpt',
-      step: String(meta.step),
-      vocabSize: String(config.vocabSize),
-    });
+    const lora = ckpt.lora ?? null;
+    const trained = lora ? loraLayout(config, lora.config) : layout;
+    const info = { producer: 'webgpu-gpt', step: String(meta.step) };
+    if (lora)
+      files[ADAPTERS_FILE] = writeSafetensorsFile(
+        path.join(tmp, ADAPTERS_FILE),
+        adapterTensors(trained as LoraLayout, lora.params),
+        info,
+      );
+    else
+      files[MODEL_FILE] = writeSafetensorsFile(path.join(tmp, MODEL_FILE), paramsToTensors(layout, ckpt.params), {
+        format: 'pt',
+        ...info,
+        vocabSize: String(config.vocabSize),
+      });
     const opt = ckpt.optimizer ?? null;
     if (opt) {
-      if (opt.m.length !== layout.total || opt.v.length !== layout.total)
+      if (opt.m.length !== trained.total || opt.v.length !== trained.total)
         throw new Error(
-          `checkpoint: optimizer moments have ${opt.m.length}/${opt.v.length} values for ${layout.total} parameters`,
+          `checkpoint: optimizer moments have ${opt.m.length}/${opt.v.length} values for ${trained.total} parameters`,
         );
       files[OPTIMIZER_FILE] = writeSafetensorsFile(
         path.join(tmp, OPTIMIZER_FILE),
         [
-          { name: 'optimizer.m', shape: [layout.total], data: opt.m },
-          { name: 'optimizer.v', shape: [layout.total], data: opt.v },
+          { name: 'optimizer.m', shape: [trained.total], data: opt.m },
+          { name: 'optimizer.v', shape: [trained.total], data: opt.v },
         ],
         { step: String(opt.step) },
       );
@@ -325,6 +364,7 @@ export function writeCheckpoint(dir: string, ckpt: CheckpointData, opts: { keep?
       extra: meta.extra ?? null,
       optimizer: opt ? { step: opt.step, config: opt.config } : null,
       files,
+      ...(lora ? { lora: { config: lora.config, base: lora.base } } : {}),
     };
     writeFileSynced(path.join(tmp, META_FILE), [Buffer.from(JSON.stringify(sidecar, null, 2) + '\n', 'utf8')]);
     fsyncDir(tmp);
@@ -434,16 +474,17 @@ export function readCheckpoint(p: string): LoadedCheckpoint {
   }
   const layout = paramLayout(config);
   const files = sidecar.files ?? {};
-  const model = decodeSafetensors(readVerified(dir, MODEL_FILE, files[MODEL_FILE]), `${dir}/${MODEL_FILE}`);
-  const params = tensorsToParams(layout, model.tensors, `checkpoint ${dir}/${MODEL_FILE}`);
+  const lora = sidecar.lora ? readAdapters(dir, config, sidecar) : null;
+  const params = lora ? baseParams(dir, config, lora.base) : readParams(dir, layout, files);
+  const trained = lora ? loraLayout(config, lora.config) : layout;
   let optimizer: OptimizerState | null = null;
   if (sidecar.optimizer) {
     const o = decodeSafetensors(readVerified(dir, OPTIMIZER_FILE, files[OPTIMIZER_FILE]), `${dir}/${OPTIMIZER_FILE}`);
     const m = o.tensors.get('optimizer.m')?.data;
     const v = o.tensors.get('optimizer.v')?.data;
-    if (!m || !v || m.length !== layout.total || v.length !== layout.total) {
+    if (!m || !v || m.length !== trained.total || v.length !== trained.total) {
       throw new CheckpointError(
-        `checkpoint ${dir}/${OPTIMIZER_FILE}: expected optimizer.m and optimizer.v of ${layout.total} values`,
+        `checkpoint ${dir}/${OPTIMIZER_FILE}: expected optimizer.m and optimizer.v of ${trained.total} values`,
       );
     }
     optimizer = { step: sidecar.optimizer.step, config: sidecar.optimizer.config, m, v };
@@ -456,7 +497,82 @@ export function readCheckpoint(p: string): LoadedCheckpoint {
     data: sidecar.data ?? undefined,
     extra: sidecar.extra ?? undefined,
   };
-  return { path: dir, sidecar, layout, meta, params, optimizer };
+  return { path: dir, sidecar, layout, meta, params, optimizer, lora };
+}
+
+function readParams(dir: string, layout: ParamLayout, files: Record<string, FileInfo>): Float32Array {
+  const model = decodeSafetensors(readVerified(dir, MODEL_FILE, files[MODEL_FILE]), `${dir}/${MODEL_FILE}`);
+  return tensorsToParams(layout, model.tensors, `checkpoint ${dir}/${MODEL_FILE}`);
+}
+
+/** The adapter tensors by name, in the LoRA layout's order. */
+function adapterTensors(layout: LoraLayout, flat: Float32Array): NamedTensor[] {
+  if (flat.length !== layout.total)
+    throw new Error(`checkpoint: ${flat.length} adapter values for a LoRA layout of ${layout.total}`);
+  return layout.entries.map((e) => ({
+    name: e.name,
+    shape: e.shape,
+    data: flat.subarray(e.offset, e.offset + e.size),
+  }));
+}
+
+/** A LoRA checkpoint's adapters file, checked against its config. */
+function readAdapters(dir: string, config: GPTConfig, sidecar: CheckpointSidecar): LoraCheckpoint {
+  const what = `checkpoint ${dir}/${ADAPTERS_FILE}`;
+  const { config: lc, base } = sidecar.lora!;
+  let layout: LoraLayout;
+  try {
+    layout = loraLayout(config, checkLora({ ...lc }));
+  } catch (e) {
+    throw new CheckpointError(`checkpoint ${dir}: LoRA config: ${(e as Error).message}`);
+  }
+  if (typeof base?.path !== 'string' || typeof base.sha256 !== 'string')
+    throw new CheckpointError(`checkpoint ${dir}: ${META_FILE} records no base checkpoint for its adapters`);
+  const { tensors } = decodeSafetensors(readVerified(dir, ADAPTERS_FILE, sidecar.files?.[ADAPTERS_FILE]), what);
+  const flat = new Float32Array(layout.total);
+  for (const name of tensors.keys())
+    if (!layout.byName.has(name)) throw new CheckpointError(`${what}: unexpected tensor "${name}"`);
+  for (const e of layout.entries) {
+    const t = tensors.get(e.name);
+    if (!t) throw new CheckpointError(`${what}: tensor "${e.name}" is missing`);
+    if (t.shape.join() !== e.shape.join())
+      throw new CheckpointError(
+        `${what}: tensor "${e.name}" has shape [${t.shape.join(', ')}], expected [${e.shape.join(', ')}]`,
+      );
+    flat.set(t.data, e.offset);
+  }
+  return { config: layout.lora, base, params: flat };
+}
+
+/**
+ * The base weights a LoRA checkpoint's adapters belong to, verified by the sha256 of the base's
+ * model.safetensors, in the adapted model's layout (a head the base lacks stays zero: the
+ * adapters carry it).
+ */
+function baseParams(dir: string, config: GPTConfig, base: LoraBase): Float32Array {
+  let b: LoadedCheckpoint;
+  try {
+    b = readCheckpoint(base.path);
+  } catch (e) {
+    throw new LoraBaseError(`checkpoint ${dir}: its base ${base.path} cannot be read: ${(e as Error).message}`);
+  }
+  const got = b.sidecar.files?.[MODEL_FILE]?.sha256 ?? '(no weights file)';
+  if (b.lora || got !== base.sha256)
+    throw new LoraBaseError(
+      `checkpoint ${dir}: adapters belong to base ${base.path} (sha256 ${base.sha256.slice(0, 16)}…), got ${b.lora ? 'a LoRA checkpoint' : `sha256 ${got.slice(0, 16)}…`} there`,
+    );
+  const diff = (['vocabSize', 'paddedVocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const).filter(
+    (k) => b.meta.config[k] !== config[k],
+  );
+  if (diff.length)
+    throw new LoraBaseError(`checkpoint ${dir}: its base ${base.path} has another shape (${diff.join(', ')})`);
+  const layout = paramLayout(config);
+  const flat = new Float32Array(layout.total);
+  for (const e of layout.entries) {
+    const s = b.layout.byName.get(e.name);
+    if (s && s.size === e.size) flat.set(b.params.subarray(s.offset, s.offset + s.size), e.offset);
+  }
+  return flat;
 }
 
 /**
@@ -471,7 +587,7 @@ export function loadLatestCheckpoint(dir: string): LoadedCheckpoint & { skipped:
     try {
       return { ...readCheckpoint(c.path), skipped };
     } catch (e) {
-      if (!(e instanceof CheckpointError)) throw e;
+      if (!(e instanceof CheckpointError) || e instanceof LoraBaseError) throw e;
       skipped.push({ path: c.path, error: e.message });
     }
   }
@@ -502,9 +618,16 @@ export async function saveCheckpoint(
   state: { model: GPT; optimizer?: AdamW | null; meta: Omit<CheckpointMeta, 'config'> },
   opts: { keep?: number } = {},
 ): Promise<string> {
-  const params = await state.model.params.download();
   const optimizer = state.optimizer ? await state.optimizer.exportState() : null;
-  return writeCheckpoint(dir, { meta: { ...state.meta, config: state.model.config }, params, optimizer }, opts);
+  const meta = { ...state.meta, config: state.model.config };
+  const a = state.model.adapters as LoraAdapters | null;
+  if (a) {
+    if (!a.base) throw new Error('checkpoint: LoRA adapters without a base checkpoint cannot be saved apart from it');
+    const lora = { config: a.layout.lora, base: a.base, params: await a.download() };
+    return writeCheckpoint(dir, { meta, params: new Float32Array(0), optimizer, lora }, opts);
+  }
+  const params = await state.model.params.download();
+  return writeCheckpoint(dir, { meta, params, optimizer }, opts);
 }
 
 /** Puts a loaded checkpoint's weights (and moments) into an existing model (and optimizer). */
@@ -517,6 +640,14 @@ export function restoreCheckpoint(ckpt: LoadedCheckpoint, model: GPT, optimizer?
       `checkpoint ${ckpt.path}: config differs from the model's in ${diff.map((k) => `${k} (${b[k]} vs ${a[k]})`).join(', ')}`,
     );
   model.params.upload(ckpt.params);
+  if (ckpt.lora) {
+    const a = model.adapters as LoraAdapters | null;
+    if (!a || a.layout.total !== ckpt.lora.params.length || a.layout.lora.rank !== ckpt.lora.config.rank)
+      throw new CheckpointError(
+        `checkpoint ${ckpt.path}: LoRA adapters do not match the model's (attach the same config first)`,
+      );
+    a.upload(ckpt.lora.params);
+  }
   if (optimizer) {
     if (!ckpt.optimizer) throw new CheckpointError(`checkpoint ${ckpt.path}: has no optimizer state to resume from`);
     optimizer.importState(ckpt.optimizer);
@@ -532,5 +663,11 @@ export async function loadModel(
   // Imported here so that the host-only parts of this module load without the GPU engine.
   const { GPT } = await import('./gpt.ts');
   const model = GPT.fromParams(checkpoint.meta.config, checkpoint.params, opts).eval();
+  const lora = checkpoint.lora;
+  if (lora) {
+    const { LoraAdapters } = await import('./lora-store.ts');
+    const a = LoraAdapters.create(checkpoint.meta.config, lora.config, { initial: lora.params, base: lora.base });
+    model.attachAdapters(a);
+  }
   return { model, checkpoint };
 }

@@ -3,9 +3,10 @@
 // the token embedding. Engine ops only: the forward pass reads like the math, the engine's tape
 // gives the backward. It is the ONE transcription of the network: training, evaluation and
 // generation (which passes a KV cache, model/kv-cache.ts) all run `forward` and its `block`.
+// Adapters (LoRA, model/lora-store.ts) plug into its linear layers through `attachAdapters`.
 //
 // Typical training step (the whole step recorded into one command encoder):
-//   model.params.zeroGrads();
+//   model.zeroGrads();   // the flat gradient buffer (an adapted model: the adapters' only)
 //   for (micro of batches) tidy(() => { const { loss } = model.forward(ids, tgt, { dropoutSeed }); backward(loss); });
 //   opt.step({ lr, gradScale: 1 / batches.length });
 //   const { loss, gradNorm } = await readStats(lossTensor, opt);   // the only readback
@@ -18,6 +19,7 @@ import {
   dropout,
   embedding,
   gatherRows,
+  gelu,
   layernorm,
   linear,
   noGrad,
@@ -79,8 +81,34 @@ export function mixSeed(a: number, b: number): number {
   return h >>> 0;
 }
 
-type Dropper = (x: Tensor) => Tensor;
+export type Dropper = (x: Tensor) => Tensor;
 const noDropout: Dropper = (x) => x;
+
+/** One forward pass's dropout: on the residual stream, and on the adapters' inputs. */
+interface PassDrop {
+  drop: Dropper;
+  adapter: Dropper;
+}
+const NO_DROP: PassDrop = { drop: noDropout, adapter: noDropout };
+
+/**
+ * Extra terms on named linear layers (`h.0.attn.c_attn`, ...): the hook LoRA (model/lora-store.ts)
+ * plugs into. Attached adapters own the trainable parameters; the base weights stay frozen.
+ */
+export interface LinearAdapters {
+  /** Whether layer `name` has an adapter. */
+  has(name: string): boolean;
+  /** out + the adapter's term for the layer's input x (`drop` applied to x first). */
+  adapt(name: string, x: Tensor, out: Tensor, drop: Dropper): Tensor;
+  /** Dropout on the adapters' inputs in train mode. */
+  readonly dropout: number;
+  /** A classification head that trains with the adapters, used in place of the base's. */
+  readonly score?: { weight: Tensor; bias: Tensor };
+  /** Records a zero fill of the adapters' gradients. */
+  zeroGrads(): void;
+  /** Frees the adapters' buffers (the model's dispose calls it; a second call does nothing). */
+  dispose(): void;
+}
 
 /**
  * Validates the config and checks it against the adapter's limits (and, on a software adapter,
@@ -106,6 +134,8 @@ export class GPT {
   forwardCount = 0;
   /** Base of the default dropout seeds. */
   readonly seed: number;
+  /** Adapters on the linear layers (LoRA), or null: see attachAdapters. */
+  adapters: LinearAdapters | null = null;
 
   private constructor(params: ParamStore, seed: number) {
     this.params = params;
@@ -134,6 +164,22 @@ export class GPT {
     assertFits(config, rt, opts.fit);
     const seed = opts.seed ?? 0;
     return new GPT(ParamStore.create(config, { initial: flat, rt }), seed);
+  }
+
+  /**
+   * Attaches adapters (null detaches them). With adapters the base parameters stop requiring
+   * grad: backward then computes no weight gradient for them (only what flows to the adapters).
+   */
+  attachAdapters(a: LinearAdapters | null): this {
+    this.adapters = a;
+    for (const p of this.params.all()) p.requiresGrad = a === null;
+    return this;
+  }
+
+  /** Records a zero fill of the gradients that train: the adapters' if attached, else the model's. */
+  zeroGrads(): void {
+    if (this.adapters) this.adapters.zeroGrads();
+    else this.params.zeroGrads();
   }
 
   train(): this {
@@ -170,7 +216,7 @@ export class GPT {
         throw new Error('forward: targets cannot be given with a KV cache (it computes the last logits only)');
       if (opts.hidden) throw new Error('forward: hidden states cannot be asked for with a KV cache');
       cache.check(B, T);
-      return { logits: noGrad(() => this.lmHead(this.run(ids, noDropout, cache))) };
+      return { logits: noGrad(() => this.lmHead(this.run(ids, NO_DROP, cache))) };
     }
     if (targets) this.checkTargets(targets, B, T);
     const hidden = this.run(ids, this.dropper(opts), null);
@@ -186,7 +232,7 @@ export class GPT {
    * `hidden: true`) and lastPos i32 [B] → class logits [B, nClasses]. Needs config.nClasses > 0.
    */
   classify(hidden: Tensor, lastPos: Tensor): Tensor {
-    const score = this.w.score;
+    const score = this.adapters?.score ?? this.w.score;
     if (!score) throw new Error('classify: this model has no classification head (config.nClasses is 0)');
     return linear(gatherRows(hidden, lastPos), score.weight, score.bias, { transW: true });
   }
@@ -197,14 +243,14 @@ export class GPT {
   }
 
   /** The network up to ln_f: ids [B, T] → hidden [B, T, C] ([B, 1, C] with a cache). */
-  private run(ids: Tensor, drop: Dropper, cache: KVCache | null): Tensor {
+  private run(ids: Tensor, pass: PassDrop, cache: KVCache | null): Tensor {
     const T = ids.shape[1]!;
     const pos = cache?.pos ?? 0;
     const w = this.w;
     // With a cache the positions start at cache.pos.
     const wpe = cache ? slice(w.wpe.weight, 0, pos, pos + T) : w.wpe.weight;
-    let x = drop(embedding(w.wte.weight, ids, wpe)); // [B, T, C]
-    for (let l = 0; l < this.config.nLayer; l++) x = this.block(x, l, drop, cache);
+    let x = pass.drop(embedding(w.wte.weight, ids, wpe)); // [B, T, C]
+    for (let l = 0; l < this.config.nLayer; l++) x = this.block(x, l, pass, cache);
     if (cache) {
       cache.pos = pos + T;
       if (T > 1) x = slice(x, 1, T - 1, T); // [B, 1, C]: only the next token is wanted
@@ -213,45 +259,68 @@ export class GPT {
   }
 
   /** One pre-LN transformer block, nanoGPT's Block: x + attn(ln_1(x)), then x + mlp(ln_2(x)). */
-  private block(x: Tensor, l: number, drop: Dropper, cache: KVCache | null): Tensor {
+  private block(x: Tensor, l: number, pass: PassDrop, cache: KVCache | null): Tensor {
     const w = this.w.h[l]!;
-    x = add(x, drop(this.causalSelfAttention(layernorm(x, w.ln_1.weight, w.ln_1.bias), l, cache)));
-    return add(x, drop(this.mlp(layernorm(x, w.ln_2.weight, w.ln_2.bias), w.mlp)));
+    const { drop } = pass;
+    x = add(x, drop(this.causalSelfAttention(layernorm(x, w.ln_1.weight, w.ln_1.bias), l, cache, pass)));
+    return add(x, drop(this.mlp(layernorm(x, w.ln_2.weight, w.ln_2.bias), l, pass)));
+  }
+
+  /** x · W + b of layer `name` (`h.0.attn.c_attn`), plus its adapter's term if it has one. */
+  private dense(
+    name: string,
+    x: Tensor,
+    w: { weight: Tensor; bias: Tensor },
+    pass: PassDrop,
+    fuseGelu = false,
+  ): Tensor {
+    const a = this.adapters;
+    if (!a?.has(name)) return linear(x, w.weight, w.bias, { gelu: fuseGelu });
+    const y = a.adapt(name, x, linear(x, w.weight, w.bias), pass.adapter);
+    return fuseGelu ? gelu(y) : y;
   }
 
   /**
    * x [B, T, C] → c_proj(attention(q, k, v)), q/k/v split from c_attn(x) into heads. With a cache,
    * k and v are appended to it and q attends over every cached position.
    */
-  private causalSelfAttention(x: Tensor, l: number, cache: KVCache | null): Tensor {
+  private causalSelfAttention(x: Tensor, l: number, cache: KVCache | null, pass: PassDrop): Tensor {
     const w = this.w.h[l]!.attn;
     const [B, T, C] = x.shape as [number, number, number];
     const NH = this.config.nHead;
     const HS = C / NH;
-    const qkv = linear(x, w.c_attn.weight, w.c_attn.bias); // [B, T, 3C]
+    const qkv = this.dense(`h.${l}.attn.c_attn`, x, w.c_attn, pass); // [B, T, 3C]
     // One gather to [3, B, NH, T, HS]; q, k, v are then leading-axis slices (views).
     const heads = permute(reshape(qkv, [B, T, 3, NH, HS]), [2, 0, 3, 1, 4]);
     const y = cache ? cache.attend(heads, l) : attentionPacked(heads); // [B, NH, T, HS]
     const merged = reshape(permute(y, [0, 2, 1, 3]), [B, T, C]);
-    return linear(merged, w.c_proj.weight, w.c_proj.bias);
+    return this.dense(`h.${l}.attn.c_proj`, merged, w.c_proj, pass);
   }
 
-  /** x [B, T, C] → c_proj(gelu(c_fc(x))), the GELU fused into the first matmul. */
-  private mlp(x: Tensor, w: LayerParams<Tensor>['mlp']): Tensor {
-    const hidden = linear(x, w.c_fc.weight, w.c_fc.bias, { gelu: true }); // [B, T, 4C]
-    return linear(hidden, w.c_proj.weight, w.c_proj.bias);
+  /** x [B, T, C] → c_proj(gelu(c_fc(x))), the GELU fused into the first matmul (unless c_fc is adapted). */
+  private mlp(x: Tensor, l: number, pass: PassDrop): Tensor {
+    const w: LayerParams<Tensor>['mlp'] = this.w.h[l]!.mlp;
+    const hidden = this.dense(`h.${l}.mlp.c_fc`, x, w.c_fc, pass, true); // [B, T, 4C]
+    return this.dense(`h.${l}.mlp.c_proj`, hidden, w.c_proj, pass);
   }
 
   /**
    * This pass's dropout: identity in eval mode or at p = 0; else each call (a dropout site, in
-   * model order) gets its own seed mixed from the pass's seed.
+   * model order) gets its own seed mixed from the pass's seed. The adapters' sites draw from a
+   * stream of their own, so the residual stream's masks are those of the model without adapters.
    */
-  private dropper(opts: ForwardOptions): Dropper {
+  private dropper(opts: ForwardOptions): PassDrop {
     const p = this.config.dropout;
-    if (!((opts.train ?? this.training) && p > 0)) return noDropout;
+    const pa = this.adapters?.dropout ?? 0;
+    if (!((opts.train ?? this.training) && (p > 0 || pa > 0))) return NO_DROP;
     const stepSeed = opts.dropoutSeed ?? mixSeed(this.seed, this.forwardCount++);
+    const adapterSeed = mixSeed(stepSeed, 0x4c6f5241);
     let site = 0;
-    return (x) => dropout(x, p, mixSeed(stepSeed, site++));
+    let aSite = 0;
+    return {
+      drop: p > 0 ? (x) => dropout(x, p, mixSeed(stepSeed, site++)) : noDropout,
+      adapter: pa > 0 ? (x) => dropout(x, pa, mixSeed(adapterSeed, aSite++)) : noDropout,
+    };
   }
 
   /** Shape checks with errors that say what was expected. */
@@ -271,8 +340,9 @@ export class GPT {
     if (targets.size !== B * T) throw new Error(`forward: targets ${targets.describe()} do not match ids [${B}, ${T}]`);
   }
 
-  /** Frees the parameter buffers (and the gradients). */
+  /** Frees the parameter buffers (and the gradients), and those of attached adapters. */
   dispose(): void {
+    this.adapters?.dispose();
     this.params.dispose();
   }
 }

@@ -5,13 +5,39 @@
 //
 // Freezing (`freeze: 'wte,wpe,h.0-3'`): the frozen tensors' gradients are zeroed before the norm
 // (so clipping and the logged norm see only what trains), and the fused AdamW runs over the
-// unfrozen ranges of the flat buffers only, so frozen weights and their moments are never written.
-// Every tensor starts on a 256-byte boundary, so each range binds directly.
+// unfrozen ranges of the flat buffers only, so frozen weights are never written and have no
+// moments: the moment buffers hold the trainable ranges packed one after another (exportState
+// gives them back in the full layout, zero where frozen). Every tensor starts on a 256-byte
+// boundary and every range is a multiple of 256 bytes long, so each range binds directly. Frozen tensors also
+// stop requiring grad while the optimizer lives, so backward skips their weight gradients (the
+// matmuls that would compute them), not just their update.
+//
+// The optimizer runs over any FlatParams: the model's ParamStore, or LoRA's adapter store
+// (model/lora-store.ts), whose moments then cover the adapters only.
 import { adamw, globalNorm, type AdamWConfig } from '../kernels/adamw.ts';
 import type { BufferRef, ReadOptions, Runtime } from '../kernels/gpu/runtime.ts';
 import { keep, type Tensor } from '../engine/tensor.ts';
-import { alignUp, type ParamLayout } from './layout.ts';
-import { flatBuffer, zeroFlat, type ParamStore } from './params.ts';
+import { alignUp } from './layout.ts';
+import { flatBuffer, zeroFlat } from './params.ts';
+
+/** The layout facts AdamW reads: tensors by name and range, the decay boundary. */
+export interface FlatLayout {
+  readonly config: { readonly nLayer: number };
+  readonly entries: readonly { readonly name: string; readonly offset: number; readonly size: number }[];
+  readonly total: number;
+  readonly decayEnd: number;
+}
+
+/** Flat parameter and gradient buffers in one layout: a ParamStore or LoRA's adapter store. */
+export interface FlatParams {
+  readonly rt: Runtime;
+  readonly n: number;
+  readonly data: Tensor;
+  readonly grad: Tensor;
+  readonly layout: FlatLayout;
+  /** The tensor of a name (to stop a frozen one requiring grad). */
+  get(name: string): Tensor;
+}
 
 export type { AdamWConfig };
 
@@ -43,7 +69,7 @@ export interface OptimizerState {
  * `h.0-3` (layers 0 to 3), `h.*.ln_1` (`*` is one name component), `h.2.attn.c_attn.weight`.
  * A pattern that matches nothing is an error naming it.
  */
-export function frozenTensors(layout: ParamLayout, spec: string | readonly string[]): string[] {
+export function frozenTensors(layout: FlatLayout, spec: string | readonly string[]): string[] {
   const patterns = (typeof spec === 'string' ? spec.split(',') : spec).map((p) => p.trim()).filter((p) => p !== '');
   const picked = new Set<string>();
   for (const pat of patterns) {
@@ -80,7 +106,7 @@ function patternRegExp(pat: string): RegExp {
 }
 
 /** [start, end) element ranges of the flat buffer that train: the complement of the frozen tensors. */
-function trainableRanges(layout: ParamLayout, frozen: ReadonlySet<string>): [number, number][] {
+function trainableRanges(layout: FlatLayout, frozen: ReadonlySet<string>): [number, number][] {
   const out: [number, number][] = [];
   let start = 0;
   for (const e of layout.entries) {
@@ -99,7 +125,7 @@ export interface AdamWOptions {
 
 export class AdamW {
   readonly config: AdamWConfig;
-  /** Moments, flat, same layout as the parameters. */
+  /** Moments of the trainable ranges, packed in layout order (frozen tensors have none). */
   readonly m: Tensor;
   readonly v: Tensor;
   /** [sumsq, norm] of the last computeNorm (the norm of gradScale · grad, before clipping). */
@@ -109,13 +135,16 @@ export class AdamW {
   /** Names of the frozen tensors, in layout order (empty: everything trains). */
   readonly frozen: readonly string[];
   private readonly rt: Runtime;
-  private readonly ranges: [number, number][];
+  /** Trainable [start, end) ranges of the flat parameters, and where each starts in the moments. */
+  private readonly ranges: { start: number; end: number; at: number }[];
   /** Gradient views of the frozen tensors, zeroed before each norm. */
   private readonly frozenGrads: Tensor[];
+  /** The frozen parameters, which require grad again when the optimizer is disposed. */
+  private readonly frozenParams: Tensor[];
   private disposed = false;
 
   constructor(
-    readonly params: ParamStore,
+    readonly params: FlatParams,
     config: Partial<AdamWConfig> = {},
     opts: AdamWOptions = {},
   ) {
@@ -130,16 +159,28 @@ export class AdamW {
     if (!(c.eps > 0)) throw new Error(`AdamW: eps must be > 0, got ${c.eps}`);
     if (!(c.weightDecay >= 0)) throw new Error(`AdamW: weightDecay must be >= 0, got ${c.weightDecay}`);
     this.rt = params.rt;
-    this.m = flatBuffer(this.rt, params.n, 'adamw-m');
-    this.v = flatBuffer(this.rt, params.n, 'adamw-v');
-    this.norm = flatBuffer(this.rt, 4, 'grad-norm');
     const L = params.layout;
     this.frozen = opts.freeze === undefined ? [] : frozenTensors(L, opts.freeze);
     const frozen = new Set(this.frozen);
-    this.ranges = trainableRanges(L, frozen);
+    let at = 0;
+    this.ranges = trainableRanges(L, frozen).map(([start, end]) => ({
+      start,
+      end,
+      at: (at += end - start) - (end - start),
+    }));
+    this.m = flatBuffer(this.rt, at, 'adamw-m');
+    this.v = flatBuffer(this.rt, at, 'adamw-v');
+    this.norm = flatBuffer(this.rt, 4, 'grad-norm');
     this.frozenGrads = L.entries
       .filter((e) => frozen.has(e.name))
       .map((e) => keep(params.grad.view([e.size], e.offset)));
+    this.frozenParams = this.frozen.map((n) => params.get(n)).filter((p) => p.requiresGrad);
+    for (const p of this.frozenParams) p.requiresGrad = false;
+  }
+
+  /** Bytes of optimizer state on the device: the two moment buffers. */
+  get stateBytes(): number {
+    return (this.m.size + this.v.size) * 4;
   }
 
   /**
@@ -167,14 +208,14 @@ export class AdamW {
       offset: (t.offset + start) * 4,
       size: (end - start) * 4,
     });
-    for (const [start, end] of this.ranges) {
+    for (const { start, end, at } of this.ranges) {
       adamw(
         this.rt,
         {
           params: sub(this.params.data, start, end),
           grads: sub(this.params.grad, start, end),
-          m: sub(this.m, start, end),
-          v: sub(this.v, start, end),
+          m: sub(this.m, at, at + end - start),
+          v: sub(this.v, at, at + end - start),
           norm: this.norm.ref(),
         },
         {
@@ -206,10 +247,14 @@ export class AdamW {
 
   async exportState(): Promise<OptimizerState> {
     this.assertLive();
-    const n = this.params.n;
-    const m = new Float32Array(await this.rt.read(this.m.buffer, 0, n * 4));
-    const v = new Float32Array(await this.rt.read(this.v.buffer, 0, n * 4));
-    return { step: this.stepCount, config: { ...this.config }, m, v };
+    const full = async (t: Tensor): Promise<Float32Array> => {
+      const packed = new Float32Array(await this.rt.read(t.buffer, 0, t.size * 4));
+      if (packed.length === this.params.n) return packed;
+      const out = new Float32Array(this.params.n);
+      for (const { start, end, at } of this.ranges) out.set(packed.subarray(at, at + end - start), start);
+      return out;
+    };
+    return { step: this.stepCount, config: { ...this.config }, m: await full(this.m), v: await full(this.v) };
   }
 
   /** Restores moments and step count (e.g. from a checkpoint); the config stays this optimizer's. */
@@ -219,8 +264,10 @@ export class AdamW {
     if (s.m.length !== n || s.v.length !== n)
       throw new Error(`AdamW: state has ${s.m.length}/${s.v.length} moments for ${n} parameters`);
     if (!Number.isInteger(s.step) || s.step < 0) throw new Error(`AdamW: invalid step ${s.step}`);
-    this.rt.write(this.m.buffer, 0, s.m);
-    this.rt.write(this.v.buffer, 0, s.v);
+    for (const { start, end, at } of this.ranges) {
+      this.rt.write(this.m.buffer, at * 4, s.m.subarray(start, end));
+      this.rt.write(this.v.buffer, at * 4, s.v.subarray(start, end));
+    }
     this.stepCount = s.step;
   }
 
@@ -232,6 +279,7 @@ export class AdamW {
     if (this.disposed) return;
     this.disposed = true;
     for (const g of this.frozenGrads) g.dispose();
+    for (const p of this.frozenParams) p.requiresGrad = true;
     this.m.dispose();
     this.v.dispose();
     this.norm.dispose();

@@ -1,6 +1,6 @@
 // One optimizer step with gradient accumulation, recorded into one command encoder — the only
 // training step: pre-training, the training-step bench and the tests call it.
-//   zero the flat gradient buffer
+//   zero the flat gradient buffer (the adapters' with LoRA: the base then has none)
 //   for each micro-batch: loss → backward (gradients add up in the flat buffer)
 //   global norm of gradScale·grad (gradScale = 1/micro-batches), on the GPU
 //   ONE readback: the micro-batch losses and the norm together
@@ -94,7 +94,7 @@ export async function trainStep<M = MicroBatch>(
   const lossOf = (o.loss ?? languageModelLoss) as MicroLoss<M>;
   const s = o.dropoutSeed ?? opt.stepCount + 1;
   const seedOf = typeof s === 'function' ? s : (k: number) => mixSeed(s, k);
-  model.params.zeroGrads();
+  model.zeroGrads();
   const losses = micro.map((mb, k) =>
     tidy(() => {
       const loss = lossOf(model, mb, seedOf(k));

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as E from '../../engine/index.ts';
 import { resolveConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
-import { paramLayout } from '../../model/layout.ts';
+import { alignUp, paramLayout } from '../../model/layout.ts';
 import { AdamW, frozenTensors } from '../../model/optimizer.ts';
 
 let rt: E.Runtime;
@@ -62,6 +62,9 @@ describe('frozen tensors during training', () => {
     const L = model.params.layout;
     const opt = new AdamW(model.params, { maxNorm: 0.5 }, { freeze: 'wte,h.1,ln_f.bias' });
     expect(opt.frozen).toContain('wte.weight');
+    // Frozen tensors have no moments at all on the device (exportState fills them in as zeros).
+    const frozenFloats = L.entries.filter((e) => opt.frozen.includes(e.name)).reduce((n, e) => n + alignUp(e.size), 0);
+    expect(opt.stateBytes).toBe(2 * 4 * (L.total - frozenFloats));
     const before = await model.params.download();
     const rng = new E.Rng(7);
     let norm = 0;

@@ -71,6 +71,12 @@ export const FINETUNE_SCHEMA: Schema<FinetuneConfig> = {
     group: 'optimizer',
     help: 'tensors that get no update, e.g. wte,wpe,h.0-3 (empty = train everything)',
   },
+  lora: {
+    type: 'string',
+    default: '',
+    group: 'optimizer',
+    help: 'LoRA adapters instead of full fine-tuning, e.g. rank=8,alpha=16,targets=c_attn,c_proj,c_fc,dropout=0.05 (targets: c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj, h.3.mlp.c_fc; empty = full fine-tuning)',
+  },
   steps: { ...TRAIN_SCHEMA.steps, default: 300 },
   batchSize: { ...TRAIN_SCHEMA.batchSize, default: 8 },
   lr: { ...TRAIN_SCHEMA.lr, default: 1e-4 },
@@ -90,7 +96,9 @@ export const FINETUNE_HELP = formatHelp(FINETUNE_SCHEMA, {
     'checkpoints, exact resume). Weights, shape and tokenizer come from --from; the optimizer and the data\n' +
     "start fresh. lm: next-token training on new text (also reports the base run's validation loss);\n" +
     'sft: JSONL → prompt and target by templates, loss on the target only; classify: JSONL {text, label},\n' +
-    'a head on the last token (accuracy, macro-F1; the label set is saved with the checkpoints).',
+    'a head on the last token (accuracy, macro-F1; the label set is saved with the checkpoints).\n' +
+    'With --lora only low-rank adapters (and a classify head) train; checkpoints hold the adapters and name\n' +
+    'their base by checksum; webgpu-gpt convert --merge folds them into the weights.',
 });
 
 /** `webgpu-gpt finetune ...`: argv is what follows the word `finetune`. */

@@ -9,6 +9,11 @@
 // weights start from the seeded initialisation (normal(0, 0.02) weight, zero bias). Checkpoints
 // record where the run came from (the base checkpoint's path, step and weights' sha256) and, for
 // classify, the label set.
+//
+// `--lora rank=8,alpha=16,targets=...` trains low-rank adapters (model/lora.ts) instead of the
+// weights: the base stays frozen (no weight gradients, no moments), the optimizer sees only the
+// adapters (and a classify head), and checkpoints store the adapters apart from the base, which
+// they name with the sha256 of its weights.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { initEngine } from '../../engine/index.ts';
@@ -17,6 +22,8 @@ import type { LoadedCheckpoint } from '../../model/checkpoint.ts';
 import { countParams, flopsPerToken, type GPTConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
 import { initParams, paramLayout } from '../../model/layout.ts';
+import { loraLayout, mergeLora, parseLora, describeLora, type LoraConfig } from '../../model/lora.ts';
+import { LoraAdapters } from '../../model/lora-store.ts';
 import { AdamW } from '../../model/optimizer.ts';
 import { TimeBudget } from '../budget.ts';
 import { CliError } from '../cli-error.ts';
@@ -69,6 +76,8 @@ export interface FinetuneConfig extends TrainConfig {
   mix: string | null;
   /** sft: held-out prompts generated greedily and scored (ROUGE-L, exact match) at each evaluation. */
   scoreExamples: number;
+  /** LoRA instead of full fine-tuning: `rank=8,alpha=16,targets=c_attn,c_proj,c_fc,dropout=0.05`; empty = none. */
+  lora?: string;
 }
 
 /** Where a fine-tuning run came from, saved in its checkpoints and summary. */
@@ -97,6 +106,8 @@ export interface FinetuneSummary extends RunSummary {
   dataReport: string[];
   /** The --test split after the last step (classify: with the full report). */
   test?: { loss: number; metrics: Record<string, number>; report?: unknown };
+  /** What trained: parameters, the optimizer's state on the device, the LoRA config if any. */
+  trainable?: { params: number; optimizerStateBytes: number; lora?: LoraConfig };
 }
 
 const EXTRA_KEYS = [
@@ -114,6 +125,7 @@ const EXTRA_KEYS = [
   'lmWeight',
   'scoreExamples',
   'mix',
+  'lora',
 ] as const;
 
 /** The starting point: a base checkpoint's shape, weights and tokenizer, or scratch. */
@@ -185,10 +197,18 @@ function loadBase(cfg: FinetuneConfig): Base {
   }
   const ckpt = readCheckpointAt(cfg.from, 'from');
   const tokenizer = tokenizerOf(ckpt, `--from ${cfg.from}`);
+  if (ckpt.lora && cfg.lora?.trim())
+    throw new CliError(
+      `--from ${cfg.from}: a LoRA checkpoint; merge it first (webgpu-gpt convert --from ${cfg.from} --merge --out <dir>)`,
+    );
   const sha256 = ckpt.sidecar.files['model.safetensors']?.sha256 ?? '';
   const from = { path: ckpt.path, step: ckpt.meta.step, sha256 };
   const config = { ...ckpt.meta.config, dropout: cfg.dropout };
-  return { config, params: ckpt.params, tokenizer, from, dataDir: baseDataDir(ckpt.path) };
+  // A LoRA checkpoint as the base of a full fine-tune: its adapters folded into the weights.
+  const params = ckpt.lora
+    ? mergeLora(loraLayout(ckpt.meta.config, ckpt.lora.config), ckpt.lora.params, ckpt.params)
+    : ckpt.params;
+  return { config, params, tokenizer, from, dataDir: baseDataDir(ckpt.path) };
 }
 
 /**
@@ -510,6 +530,52 @@ function makeOptimizer(model: GPT, cfg: FinetuneConfig): AdamW {
   }
 }
 
+/** The --lora config checked against the model (before any GPU work), or null without --lora. */
+function loraOf(cfg: FinetuneConfig, config: GPTConfig, from: FinetuneOrigin['from']): LoraConfig | null {
+  const spec = cfg.lora?.trim() ?? '';
+  if (spec === '') return null;
+  if (from === 'scratch')
+    throw new CliError('--lora adapts pre-trained weights: give --from a run folder or checkpoint, not scratch');
+  if (cfg.freeze.trim()) throw new CliError('--freeze with --lora: LoRA already freezes every base weight');
+  try {
+    const lora = parseLora(spec);
+    loraLayout(config, lora); // the targets must match layers of this model
+    return lora;
+  } catch (e) {
+    throw new CliError(`--lora ${spec}: ${(e as Error).message}`);
+  }
+}
+
+/** The optimizer over what trains: the model (minus --freeze), or with LoRA the adapters alone. */
+function makeTrainer(
+  model: GPT,
+  cfg: FinetuneConfig,
+  lora: LoraConfig | null,
+  o: { from: FinetuneOrigin['from']; params: Float32Array; resumed: LoadedCheckpoint | null },
+): { opt: AdamW; adapters: LoraAdapters | null } {
+  if (!lora || o.from === 'scratch') return { opt: makeOptimizer(model, cfg), adapters: null };
+  // A resumed run keeps the base its adapters were saved with.
+  const base = o.resumed?.lora?.base ?? { path: resolve(o.from.path), sha256: o.from.sha256 };
+  const adapters = LoraAdapters.create(model.config, lora, { seed: cfg.seed, modelParams: o.params, base });
+  model.attachAdapters(adapters);
+  return { opt: new AdamW(adapters, adamwConfig(cfg)), adapters };
+}
+
+/** Parameters that train: the adapters (and head), or the model's less the frozen tensors. */
+function trainableCount(model: GPT, opt: AdamW, adapters: LoraAdapters | null): number {
+  if (adapters) return adapters.count;
+  const L = model.params.layout;
+  return L.count - L.entries.filter((e) => opt.frozen.includes(e.name)).reduce((n, e) => n + e.size, 0);
+}
+
+/** One line on what trains: parameters and optimizer state, against the whole model. */
+function trainableLine(model: GPT, opt: AdamW, adapters: LoraAdapters | null): string {
+  const all = model.params.layout.count;
+  const n = trainableCount(model, opt, adapters);
+  const what = adapters ? `lora: ${describeLora(adapters.layout)}: ` : '';
+  return `${what}${n.toLocaleString('en-US')} trainable parameters (${((100 * n) / all).toFixed(2)}% of ${all.toLocaleString('en-US')}), optimizer state ${(opt.stateBytes / 1024).toFixed(1)} KiB`;
+}
+
 /** config.json and the appended outputs, without a prepared data folder (run-dir.ts wants one). */
 function openFinetuneFolder(
   run: ResolvedRun & { cfg: FinetuneConfig },
@@ -577,13 +643,14 @@ async function setUp(cfgIn: FinetuneConfig, opts: FinetuneOptions, log: (l: stri
     ...(task.labels ? { labels: task.labels } : {}),
   };
   const accum = accumFor(cfg, T);
+  const lora = loraOf(cfg, config, base.from);
   const rt = await initEngine();
   const adapter = rt.describe();
   log(`adapter: ${adapter}`);
   const params = transferParams(base, config, cfg.seed);
   const model = GPT.fromParams(config, params, { seed: cfg.seed, fit: { batch: cfg.batchSize, T, training: true } });
   model.train();
-  const opt = makeOptimizer(model, cfg);
+  const { opt, adapters } = makeTrainer(model, cfg, lora, { from: base.from, params, resumed: run.ckpt });
   if (run.ckpt) {
     restoreCheckpoint(run.ckpt, model, opt);
     task.objective.restoreDataState(run.ckpt.meta.data as Record<string, unknown>);
@@ -593,7 +660,9 @@ async function setUp(cfgIn: FinetuneConfig, opts: FinetuneOptions, log: (l: stri
     { model: config, tokenizer: base.tokenizer, task, origin, adapter, accum },
     log,
   );
-  return { run, cfg, base, task, origin, config, accum, model, opt, files, adapter, software: rt.isSoftware };
+  log(trainableLine(model, opt, adapters));
+  const software = rt.isSoftware;
+  return { run, cfg, base, task, origin, config, accum, model, opt, adapters, files, adapter, software };
 }
 
 export const EVALS_FILE = 'evals.jsonl';
@@ -713,11 +782,17 @@ export async function finetune(cfgIn: FinetuneConfig, opts: FinetuneOptions = {}
     before: start,
     metrics: evals.last?.metrics ?? {},
     dataReport: task.lines,
+    trainable: {
+      params: trainableCount(model, opt, s.adapters),
+      optimizerStateBytes: opt.stateBytes,
+      ...(s.adapters ? { lora: s.adapters.layout.lora } : {}),
+    },
   };
   const report = (task.objective as Partial<ClassifyObjective>).lastReport;
   if (task.test && summary.status === 'finished') summary.test = await evaluateTest(task.test, model, res.step, log);
   model.dispose();
   opt.dispose();
+  s.adapters?.dispose();
   if (summary.status === 'finished') files.writeJson('summary.json', report ? { ...summary, report } : summary);
   reportRun(summary, { totalSteps: state.totalSteps, elapsedSec: totalElapsed, runDir: run.runDir }, (l) =>
     log(l.replace('webgpu-gpt pretrain --resume', 'webgpu-gpt finetune --resume')),
