@@ -52,7 +52,7 @@ describe('finetune-demo --quick', () => {
     const out = join(dir, 'demo');
     const { rc, out: stdout } = await runDemoCommand(['--base', base, '--out', out, '--quick']);
     expect(rc).toBe(0);
-    for (let n = 1; n <= 5; n++) expect(stdout).toContain(`[${n}/5] `);
+    for (let n = 1; n <= 6; n++) expect(stdout).toContain(`[${n}/6] `);
 
     // Sentiment: 3,000 sentences split 80/20, each label kept in proportion.
     const train = jsonl(join(out, 'data', 'sentiment-train.jsonl'));
@@ -64,12 +64,21 @@ describe('finetune-demo --quick', () => {
     const heldOut = jsonl(join(out, 'data', 'definitions-test.jsonl'));
     expect(heldOut.length).toBeGreaterThan(0);
     expect(heldOut.filter((r) => seen.has(r.word!))).toEqual([]);
-    expect(readFileSync(join(out, 'data', 'reviews.txt'), 'utf8').split('\n\n').length).toBe(3000);
+    // Domain adaptation reads the training sentences only: no test sentence, even unlabelled.
+    const reviews = readFileSync(join(out, 'data', 'reviews.txt'), 'utf8')
+      .trim()
+      .split('\n\n');
+    expect(reviews.length).toBe(2400);
+    const testTexts = new Set(test.map((r) => r.text));
+    expect(reviews.filter((t) => testTexts.has(t) && !train.some((r) => r.text === t))).toEqual([]);
 
-    for (const sub of ['sentiment-base', 'sentiment-scratch', 'definitions', 'reviews'])
+    for (const sub of ['reviews', 'sentiment-base', 'reviews-scratch', 'sentiment-scratch', 'definitions'])
       expect(existsSync(join(out, sub, 'summary.json')), sub).toBe(true);
     const summary = (sub: string) => JSON.parse(readFileSync(join(out, sub, 'summary.json'), 'utf8'));
-    expect(summary('sentiment-scratch').origin.from).toBe('scratch');
+    // ULMFiT's chain: each classifier starts from its own review-LM run, one from the base, one from scratch.
+    expect(summary('reviews-scratch').origin.from).toBe('scratch');
+    expect(summary('sentiment-base').origin.from.path).toContain(join(out, 'reviews', 'checkpoints'));
+    expect(summary('sentiment-scratch').origin.from.path).toContain(join(out, 'reviews-scratch', 'checkpoints'));
     expect(summary('sentiment-scratch').model).toEqual(summary('sentiment-base').model);
 
     const r = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as DemoResults;
@@ -87,7 +96,13 @@ describe('finetune-demo --quick', () => {
 
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     for (const text of [stdout, md]) {
-      for (const row of ['from the pre-trained base', 'from scratch', 'naive Bayes', 'majority class', 'ROUGE-L'])
+      for (const row of [
+        'pre-trained base → review LM → classify',
+        'from random weights',
+        'naive Bayes',
+        'majority class',
+        'ROUGE-L',
+      ])
         expect(text).toContain(row);
       expect(text).toContain('review val loss before → after');
       expect(text).toContain('Moby-Dick val loss before → after');

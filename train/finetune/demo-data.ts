@@ -65,10 +65,11 @@ export function writeDemoData(dir: string, o: DemoDataOptions): DemoData {
   const definitionsTrain = writeFile(join(dir, 'definitions-train.jsonl'), toJsonl(words.train));
   const definitionsTest = writeFile(join(dir, 'definitions-test.jsonl'), toJsonl(words.val));
 
-  // Shuffled so that the held-out tail `lm` validates on mixes the three sources; a blank line
-  // between sentences makes each its own document (closed by the end-of-text token).
+  // The training split's sentences only (the test sentences stay unseen, even unlabelled), shuffled
+  // so that the held-out tail `lm` validates on mixes the three sources; a blank line between
+  // sentences makes each its own document (closed by the end-of-text token).
   const sentences = seededRng(o.seed)
-    .shuffle(sentiment.records.map((r) => r.text))
+    .shuffle(split.train.map((r) => r.text))
     .join('\n\n');
   const reviews = writeFile(join(dir, 'reviews.txt'), sentences + '\n');
 
@@ -78,7 +79,7 @@ export function writeDemoData(dir: string, o: DemoDataOptions): DemoData {
   const lines = [
     `sentiment: ${split.train.length} train (${byLabel(split.train)}) / ${split.val.length} test (${byLabel(split.val)}) sentences, stratified, seed ${o.seed} (${sentiment.report.skipped} empty fixture entries skipped)`,
     `definitions: ${words.train.length} train / ${words.val.length} held-out WordNet words (first noun sense, glosses of at most ${o.definitionMaxChars} characters)`,
-    `reviews: ${sentiment.records.length} sentences as text for lm`,
+    `reviews: the ${split.train.length} training sentences as text for lm (domain adaptation)`,
   ];
   return {
     dir,

@@ -74,8 +74,8 @@ function rows(r: DemoResults): string[][] {
   const n = `${s.testSentences} test sentences`;
   const words = `${d.heldOutWords} held-out words`;
   return [
-    scoreRow(`sentiment (${n}): GPT fine-tuned from the pre-trained base`, s.fromBase),
-    scoreRow('sentiment: the same GPT from scratch (same shape, tokenizer, budget)', s.fromScratch),
+    scoreRow(`sentiment (${n}): GPT, pre-trained base → review LM → classify`, s.fromBase),
+    scoreRow('sentiment: the same GPT from random weights → review LM → classify', s.fromScratch),
     scoreRow('sentiment: naive Bayes, unigrams + bigrams', s.naiveBayes),
     scoreRow('sentiment: majority class', s.majority),
     [`definitions (${words}): sft from the base`, 'ROUGE-L F1 before → after', change(d.rougeL), formatDuration(d.sec)],
