@@ -17,7 +17,8 @@
 //   <dir>/ckpt-00001000/checkpoint.json         + `lora`: the LoRA config and the base checkpoint's
 //                                               path and the sha256 of its model.safetensors
 // Reading one reads the base, checks that checksum ("adapters belong to base X (sha256 ...), got
-// ..."), and returns the base weights as `params` with the adapters beside them (`lora`).
+// ..."), and returns the base weights as `params` with the adapters beside them (`lora`). The base
+// may also be a Hugging Face folder, recorded as `hf:<abs dir>` (model/hf.ts).
 //
 // The safetensors format (written by hand): an 8-byte little-endian header length N, N bytes of
 // JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {string: string}}
@@ -27,6 +28,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { validateConfig, type GPTConfig } from './config.ts';
 import { paramLayout, type ParamLayout } from './layout.ts';
+import { hfAsCheckpoint, HF_PREFIX } from './hf.ts';
 import { checkLora, loraLayout, type LoraConfig, type LoraLayout } from './lora.ts';
 import type { LoraAdapters, LoraBase } from './lora-store.ts';
 import type { AdamW, AdamWConfig, OptimizerState } from './optimizer.ts';
@@ -552,7 +554,9 @@ function readAdapters(dir: string, config: GPTConfig, sidecar: CheckpointSidecar
 function baseParams(dir: string, config: GPTConfig, base: LoraBase): Float32Array {
   let b: LoadedCheckpoint;
   try {
-    b = readCheckpoint(base.path);
+    // A base in the Hugging Face layout (`hf:<dir>`) is named by the sha256 of its model.safetensors too.
+    const hf = base.path.startsWith(HF_PREFIX) ? base.path.slice(HF_PREFIX.length) : null;
+    b = hf !== null ? hfAsCheckpoint(hf, { checksum: true }) : readCheckpoint(base.path);
   } catch (e) {
     throw new LoraBaseError(`checkpoint ${dir}: its base ${base.path} cannot be read: ${(e as Error).message}`);
   }

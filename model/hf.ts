@@ -6,6 +6,7 @@
 // converts F16/BF16 to f32, and pads the vocabulary rows; export drops the padding and adds the
 // prefix. What this model cannot compute (another activation, layer-norm epsilon, attention
 // variant, untied head) is refused with one line rather than silently giving other outputs.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError, type CheckpointSidecar, type LoadedCheckpoint, type NamedTensor } from './checkpoint.ts';
@@ -14,6 +15,8 @@ import { paramLayout, type ParamLayout } from './layout.ts';
 import { readSafetensorsHeader, readTensorInto, writeSafetensors, type TensorEntry } from './safetensors.ts';
 import type { GPT } from './gpt.ts';
 
+/** How a path names a Hugging Face folder where a checkpoint is expected: `hf:<dir>`. */
+export const HF_PREFIX = 'hf:';
 export const HF_CONFIG_FILE = 'config.json';
 export const HF_WEIGHTS_FILE = 'model.safetensors';
 /** This project's own tokenizer description, written beside an export so that import gets it back. */
@@ -241,11 +244,28 @@ export function writeHfModel(dir: string, config: GPTConfig, params: Float32Arra
   writeSafetensors(path.join(dir, HF_WEIGHTS_FILE), hfTensors(layout, params), { format: 'pt' });
 }
 
+/** The size and sha256 of a folder's model.safetensors, read in chunks (a 124M file is ~500 MB). */
+export function hfWeightsInfo(dir: string): { bytes: number; sha256: string } {
+  const file = path.join(dir, HF_WEIGHTS_FILE);
+  const hash = createHash('sha256');
+  const buf = Buffer.alloc(1 << 24);
+  const fd = fs.openSync(file, 'r');
+  let bytes = 0;
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; bytes += n) hash.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { bytes, sha256: hash.digest('hex') };
+}
+
 /**
  * A Hugging Face folder as a LoadedCheckpoint (step 0, the gpt2 tokenizer when the vocabulary is
- * GPT-2's), so that code taking checkpoints (generate, eval) takes it unchanged.
+ * GPT-2's), so that code taking checkpoints (generate, eval) takes it unchanged. `checksum` also
+ * lists model.safetensors with its sha256 in the sidecar, as a checkpoint of this project does, for
+ * whoever must name this base (fine-tuning's origin, LoRA adapters); it costs one more read.
  */
-export function hfAsCheckpoint(dir: string): LoadedCheckpoint {
+export function hfAsCheckpoint(dir: string, opts: { checksum?: boolean } = {}): LoadedCheckpoint {
   const hf = readHfCheckpoint(dir);
   const own = path.join(dir, HF_OWN_TOKENIZER_FILE);
   let tokenizer: unknown;
@@ -263,7 +283,7 @@ export function hfAsCheckpoint(dir: string): LoadedCheckpoint {
     version: 1,
     createdAt: new Date().toISOString(),
     optimizer: null,
-    files: {},
+    files: (opts.checksum ? { [HF_WEIGHTS_FILE]: hfWeightsInfo(dir) } : {}) as CheckpointSidecar['files'],
   } satisfies CheckpointSidecar;
   return { path: path.resolve(dir), sidecar, layout: hf.layout, meta, params: hf.params, optimizer: null };
 }

@@ -1,4 +1,4 @@
-// `webgpu-gpt finetune --from <run dir|checkpoint|scratch> --task <lm|sft|classify> --data <file>
+// `webgpu-gpt finetune --from <run dir|checkpoint|hf:<dir>|scratch> --task <lm|sft|classify> --data <file>
 // --out <run dir> [--key=value ...]`: parses the arguments against FINETUNE_SCHEMA (pre-training's
 // keys with fine-tuning defaults, plus the task's) and runs train/finetune/run.ts.
 import { CliError } from '../cli-error.ts';
@@ -16,7 +16,7 @@ export const FINETUNE_SCHEMA: Schema<FinetuneConfig> = {
     type: 'string',
     default: null,
     group: 'data',
-    help: 'pre-trained run folder or checkpoint (weights, shape and tokenizer), or `scratch` (random weights, --model)',
+    help: 'pre-trained run folder or checkpoint (weights, shape and tokenizer), hf:<dir> (a Hugging Face GPT-2 folder: config.json + model.safetensors, gpt2 tokenizer), or `scratch` (random weights, --model)',
   },
   task: {
     type: 'string',
@@ -89,7 +89,7 @@ export const FINETUNE_SCHEMA: Schema<FinetuneConfig> = {
 
 export const FINETUNE_HELP = formatHelp(FINETUNE_SCHEMA, {
   usage:
-    'usage: webgpu-gpt finetune --from <run dir|checkpoint|scratch> --task <lm|sft|classify> --data <file> --out <run dir> [--key=value ...]\n' +
+    'usage: webgpu-gpt finetune --from <run dir|checkpoint|hf:<dir>|scratch> --task <lm|sft|classify> --data <file> --out <run dir> [--key=value ...]\n' +
     '       webgpu-gpt finetune --resume <run dir> [--steps N]',
   description:
     'Fine-tunes a pre-trained GPT on the same training loop as pretrain (schedule, accumulation, evaluation,\n' +

@@ -8,7 +8,8 @@
 // `classify` extends the shape with a head (config.nClasses) that the base does not have: its
 // weights start from the seeded initialisation (normal(0, 0.02) weight, zero bias). Checkpoints
 // record where the run came from (the base checkpoint's path, step and weights' sha256) and, for
-// classify, the label set.
+// classify, the label set. `--from hf:<dir>` starts from a Hugging Face GPT-2 folder (model/hf.ts)
+// with GPT-2's tokenizer; the origin is then `hf:<abs dir>`, step 0, its model.safetensors' sha256.
 //
 // `--lora rank=8,alpha=16,targets=...` trains low-rank adapters (model/lora.ts) instead of the
 // weights: the base stays frozen (no weight gradients, no moments), the optimizer sees only the
@@ -21,6 +22,7 @@ import { CheckpointError, resolveCheckpoint, restoreCheckpoint, saveCheckpoint }
 import type { LoadedCheckpoint } from '../../model/checkpoint.ts';
 import { countParams, flopsPerToken, type GPTConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
+import { hfAsCheckpoint, HF_PREFIX, HF_OWN_TOKENIZER_FILE } from '../../model/hf.ts';
 import { initParams, paramLayout } from '../../model/layout.ts';
 import { loraLayout, mergeLora, parseLora, describeLora, type LoraConfig } from '../../model/lora.ts';
 import { LoraAdapters } from '../../model/lora-store.ts';
@@ -140,11 +142,28 @@ interface Base {
 
 function readCheckpointAt(p: string, key: string): LoadedCheckpoint {
   try {
-    return resolveCheckpoint(p);
+    return isHf(p) ? readHfBase(p, key) : resolveCheckpoint(p);
   } catch (e) {
     if (e instanceof CheckpointError) throw new CliError(`--${key} ${p}: ${e.message}`);
     throw e;
   }
+}
+
+/** Whether a --from names a Hugging Face folder (`hf:<dir>`) rather than a checkpoint. */
+function isHf(p: string): boolean {
+  return p.startsWith(HF_PREFIX);
+}
+
+/** A Hugging Face folder as a checkpoint, with its weights' sha256; it must say what its tokenizer is. */
+function readHfBase(p: string, key: string): LoadedCheckpoint {
+  const dir = p.slice(HF_PREFIX.length);
+  if (!dir) throw new CliError(`--${key} hf:<dir>: name the Hugging Face model folder after hf:`);
+  const ckpt = hfAsCheckpoint(dir, { checksum: true });
+  if (ckpt.meta.tokenizer === undefined)
+    throw new CliError(
+      `--${key} ${p}: vocab_size ${ckpt.meta.config.vocabSize} is not GPT-2's (50257) and the folder has no ${HF_OWN_TOKENIZER_FILE}, so its tokenizer is unknown`,
+    );
+  return ckpt;
 }
 
 /** The tokenizer a checkpoint recorded, or its run folder's tokenizer.json. */
@@ -202,13 +221,14 @@ function loadBase(cfg: FinetuneConfig): Base {
       `--from ${cfg.from}: a LoRA checkpoint; merge it first (webgpu-gpt convert --from ${cfg.from} --merge --out <dir>)`,
     );
   const sha256 = ckpt.sidecar.files['model.safetensors']?.sha256 ?? '';
-  const from = { path: ckpt.path, step: ckpt.meta.step, sha256 };
+  const hf = isHf(cfg.from);
+  const from = { path: hf ? HF_PREFIX + ckpt.path : ckpt.path, step: ckpt.meta.step, sha256 };
   const config = { ...ckpt.meta.config, dropout: cfg.dropout };
   // A LoRA checkpoint as the base of a full fine-tune: its adapters folded into the weights.
   const params = ckpt.lora
     ? mergeLora(loraLayout(ckpt.meta.config, ckpt.lora.config), ckpt.lora.params, ckpt.params)
     : ckpt.params;
-  return { config, params, tokenizer, from, dataDir: baseDataDir(ckpt.path) };
+  return { config, params, tokenizer, from, dataDir: hf ? null : baseDataDir(ckpt.path) };
 }
 
 /**
@@ -517,7 +537,7 @@ function resumeBase(run: ResolvedRun): { base: Base; origin: FinetuneOrigin } {
   const origin = (ckpt.meta.extra as { finetune?: FinetuneOrigin }).finetune;
   if (!origin) throw new CliError(`--resume ${run.runDir}: not a fine-tuning run (resume it with webgpu-gpt pretrain)`);
   const tokenizer = tokenizerOf(ckpt, `--resume ${run.runDir}`);
-  const dataDir = origin.from === 'scratch' ? null : baseDataDir(origin.from.path);
+  const dataDir = origin.from === 'scratch' || isHf(origin.from.path) ? null : baseDataDir(origin.from.path);
   const base = { config: ckpt.meta.config, params: ckpt.params, tokenizer, from: origin.from, dataDir };
   return { base, origin };
 }
@@ -555,7 +575,8 @@ function makeTrainer(
 ): { opt: AdamW; adapters: LoraAdapters | null } {
   if (!lora || o.from === 'scratch') return { opt: makeOptimizer(model, cfg), adapters: null };
   // A resumed run keeps the base its adapters were saved with.
-  const base = o.resumed?.lora?.base ?? { path: resolve(o.from.path), sha256: o.from.sha256 };
+  const path = isHf(o.from.path) ? o.from.path : resolve(o.from.path);
+  const base = o.resumed?.lora?.base ?? { path, sha256: o.from.sha256 };
   const adapters = LoraAdapters.create(model.config, lora, { seed: cfg.seed, modelParams: o.params, base });
   model.attachAdapters(adapters);
   return { opt: new AdamW(adapters, adamwConfig(cfg)), adapters };
