@@ -15,8 +15,6 @@
 // Validated before timing: every case's first loss is finite, and an adapted model at step 0
 // gives exactly the base model's logits; after timing, the LoRA cases' base weights are checked
 // bit-identical to where they started.
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { fromArray, initEngine, keep, noGrad, tidy, type Runtime } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
 import { countParams, PRESET_NAMES, resolveConfig, type GPTConfig, type PresetName } from '../model/config.ts';
@@ -30,6 +28,7 @@ import { CliError } from '../train/cli-error.ts';
 import { parseConfig, type Schema } from '../train/config.ts';
 import { classifyLoss, type ClassifyBatch } from '../train/objectives/classify.ts';
 import { sftLoss, type SftBatch } from '../train/objectives/sft.ts';
+import { benchEntry, runIfStandalone } from './entry.ts';
 import { BenchUsageError } from './harness.ts';
 
 export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
@@ -327,7 +326,6 @@ export async function runFinetuneBench(
       software: rt.isSoftware,
       date: new Date().toISOString(),
     };
-    lastResult = res;
     return res;
   } finally {
     for (const c of cases) {
@@ -338,31 +336,8 @@ export async function runFinetuneBench(
   }
 }
 
-/** The last run's result: the bench runner writes it to --json. */
-export let lastResult: unknown = null;
-
+const entry = benchEntry('finetune', runFinetuneBench);
 /** Entry point of the bench runner: argv is the command line without the word `finetune`. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    await runFinetuneBench(argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof BenchUsageError) {
-      console.error(`error: ${e.message}`);
-      return 2;
-    }
-    console.error(`finetune bench: ${(e as Error).message}`);
-    return 1;
-  }
-}
+export const { main, lastResult } = entry;
 
-if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
-  const argv = process.argv.slice(2);
-  const rc = await main(argv);
-  const json = argv.indexOf('--json');
-  if (rc === 0 && json >= 0 && argv[json + 1])
-    writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
-  const { destroyRuntime } = await import('../kernels/gpu/runtime.ts');
-  await destroyRuntime();
-  process.exit(rc);
-}
+await runIfStandalone(import.meta.url, entry);

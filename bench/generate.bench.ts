@@ -9,8 +9,6 @@
 //
 // The bench runner (bench/harness.ts) calls main(argv) for `generate`; it also runs on its own:
 //   npx tsx bench/generate.bench.ts --examples 100
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { cpuUsage } from 'node:process';
 import { initEngine } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
@@ -20,6 +18,7 @@ import { generate } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
 import { CliError } from '../train/cli-error.ts';
 import { parseConfig, type Schema } from '../train/config.ts';
+import { benchEntry, runIfStandalone } from './entry.ts';
 import { BenchUsageError } from './harness.ts';
 
 export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
@@ -120,7 +119,7 @@ function parse(argv: readonly string[]): { flags: GenerateBenchFlags; help: bool
   }
 }
 
-/** Runs the bench and prints its lines; returns the result (also kept in lastResult). */
+/** Runs the bench and prints its lines; returns the result (null for --help). */
 export async function runGenerateBench(
   argv: readonly string[],
   out: (line: string) => void = (l) => console.log(l),
@@ -195,7 +194,6 @@ export async function runGenerateBench(
     out(
       `  one at a time (generate(), first ${f.single} prompts): ${single.toFixed(0)} tokens/s; batched is ${(res.tokensPerSec / single).toFixed(1)}x`,
     );
-  lastResult = res;
   return res;
 }
 
@@ -212,31 +210,8 @@ async function timeSingle(
   return n / ((performance.now() - t0) / 1000);
 }
 
-/** The last run's result: the bench runner writes it to --json. */
-export let lastResult: unknown = null;
-
+const entry = benchEntry('generate', runGenerateBench);
 /** Entry point of the bench runner: argv is the command line without the word `generate`. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    await runGenerateBench(argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof BenchUsageError) {
-      console.error(`error: ${e.message}`);
-      return 2;
-    }
-    console.error(`generate bench: ${(e as Error).message}`);
-    return 1;
-  }
-}
+export const { main, lastResult } = entry;
 
-if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
-  const argv = process.argv.slice(2);
-  const rc = await main(argv);
-  const json = argv.indexOf('--json');
-  if (rc === 0 && json >= 0 && argv[json + 1])
-    writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
-  const { destroyRuntime } = await import('../kernels/gpu/runtime.ts');
-  await destroyRuntime();
-  process.exit(rc);
-}
+await runIfStandalone(import.meta.url, entry);

@@ -11,8 +11,6 @@
 //
 // The bench runner (bench/harness.ts) calls main(argv) for `train`; it also runs on its own:
 //   npx tsx bench/train.bench.ts --nLayer 2 ...
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { initEngine, type Runtime } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
 import type { DispatchArgs, KernelSpec, WaitPolicy } from '../kernels/gpu/runtime.ts';
@@ -29,6 +27,7 @@ import { AdamW } from '../model/optimizer.ts';
 import { tokenBatchLoss, trainStep, type TokenBatch } from '../model/train-step.ts';
 import { CliError } from '../train/cli-error.ts';
 import { parseConfig, type Schema } from '../train/config.ts';
+import { benchEntry, runIfStandalone } from './entry.ts';
 import { BenchUsageError } from './harness.ts';
 
 export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
@@ -349,35 +348,11 @@ export async function runTrainBench(
   }
   model.dispose();
   opt.dispose();
-  lastResult = res;
   return res;
 }
 
-/** The last run's result: the bench runner writes it to --json (alone, or after the kernel records). */
-export let lastResult: unknown = null;
-
+const entry = benchEntry('train', runTrainBench);
 /** Entry point of the bench runner: argv is the command line without the word `train`. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    await runTrainBench(argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof BenchUsageError) {
-      console.error(`error: ${e.message}`);
-      return 2;
-    }
-    console.error(`train bench: ${(e as Error).message}`);
-    return 1;
-  }
-}
+export const { main, lastResult } = entry;
 
-if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
-  const argv = process.argv.slice(2);
-  const rc = await main(argv);
-  const json = argv.indexOf('--json');
-  if (rc === 0 && json >= 0 && argv[json + 1])
-    writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
-  const { destroyRuntime } = await import('../kernels/gpu/runtime.ts');
-  await destroyRuntime();
-  process.exit(rc);
-}
+await runIfStandalone(import.meta.url, entry);

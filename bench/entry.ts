@@ -1,0 +1,51 @@
+// The entry point shared by the benches of a whole program (train, generate, finetune): main(argv)
+// for the bench runner, the last result for its --json, and the block that runs such a file alone
+// with `npx tsx bench/<name>.bench.ts ...`.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { destroyRuntime } from '../kernels/gpu/runtime.ts';
+import { BenchUsageError } from './harness.ts';
+
+export interface BenchEntry {
+  /** Runs the bench; 0 done, 1 it failed, 2 a command-line mistake (printed alone). */
+  main(argv: string[]): Promise<number>;
+  /** The last run's result: the bench runner writes it to --json (alone, or after the kernel records). */
+  lastResult(): unknown;
+}
+
+/** main() and lastResult() of the bench `name`, whose run returns its result (null: nothing ran, e.g. --help). */
+export function benchEntry(name: string, run: (argv: string[]) => Promise<unknown>): BenchEntry {
+  let last: unknown = null;
+  return {
+    async main(argv) {
+      try {
+        const res = await run(argv);
+        if (res != null) last = res;
+        return 0;
+      } catch (e) {
+        if (e instanceof BenchUsageError) {
+          console.error(`error: ${e.message}`);
+          return 2;
+        }
+        console.error(`${name} bench: ${(e as Error).message}`);
+        return 1;
+      }
+    },
+    lastResult: () => last,
+  };
+}
+
+/**
+ * When the module at moduleUrl is the script node was started with, runs its bench on the command
+ * line, writes the result to --json FILE, and exits with main's status; otherwise does nothing.
+ */
+export async function runIfStandalone(moduleUrl: string, entry: BenchEntry): Promise<void> {
+  if (!process.argv[1] || moduleUrl !== new URL(`file://${resolve(process.argv[1])}`).href) return;
+  const argv = process.argv.slice(2);
+  const rc = await entry.main(argv);
+  const json = argv.indexOf('--json');
+  if (rc === 0 && json >= 0 && argv[json + 1])
+    writeFileSync(resolve(argv[json + 1]!), JSON.stringify(entry.lastResult(), null, 2) + '\n');
+  await destroyRuntime();
+  process.exit(rc);
+}
