@@ -1,10 +1,54 @@
-// The entry point shared by the benches of a whole program (train, generate, finetune): main(argv)
-// for the bench runner, the last result for its --json, and the block that runs such a file alone
-// with `npx tsx bench/<name>.bench.ts ...`.
+// What the benches of a whole program (train, generate, finetune) share: their flags' parsing
+// (with the runner's own flags accepted), main(argv) for the bench runner, the last result for its
+// --json, and the block that runs such a file alone with `npx tsx bench/<name>.bench.ts ...`.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { destroyRuntime } from '../kernels/gpu/runtime.ts';
+import { CliError } from '../train/cli-error.ts';
+import { parseConfig, type Schema } from '../train/config.ts';
 import { BenchUsageError } from './harness.ts';
+
+/** The bench runner's own flags, passed along with the rest of the command line: accepted, unused. */
+export interface RunnerFlags {
+  runs: number | null;
+  naive: boolean;
+  ceilings: boolean;
+  timing: string | null;
+}
+
+export const RUNNER_FLAGS: Schema<RunnerFlags> = {
+  runs: { type: 'int', default: null, min: 1, help: "the runner's" },
+  naive: { type: 'boolean', default: true, help: "the runner's" },
+  ceilings: { type: 'boolean', default: true, help: "the runner's" },
+  timing: { type: 'string', default: null, help: "the runner's" },
+};
+
+/** A model dimension flag: a positive int, default null (the preset's). */
+export const dimFlag = (help: string) => ({ type: 'int', default: null, min: 1, help }) as const;
+
+/**
+ * The flags of the bench `name` from the runner's command line (the word `name` left out); a
+ * command-line mistake becomes a BenchUsageError followed by `usage`.
+ */
+export function parseBenchFlags<T>(
+  schema: Schema<T>,
+  argv: readonly string[],
+  name: string,
+  usage: string,
+): { flags: T; help: boolean } {
+  try {
+    const parsed = parseConfig(
+      schema,
+      argv.filter((a) => a !== name),
+      `bench ${name}`,
+    );
+    return { flags: parsed.values, help: parsed.help };
+  } catch (e) {
+    if (e instanceof CliError)
+      throw new BenchUsageError(`${e.message.replace(/ \(see webgpu-gpt .*\)$/, '')}\n${usage}`);
+    throw e;
+  }
+}
 
 export interface BenchEntry {
   /** Runs the bench; 0 done, 1 it failed, 2 a command-line mistake (printed alone). */

@@ -24,12 +24,10 @@ import { describeLora, type LoraConfig } from '../model/lora.ts';
 import { addLora, type LoraAdapters } from '../model/lora-store.ts';
 import { AdamW } from '../model/optimizer.ts';
 import { tokenBatchLoss, trainStep, type MicroLoss } from '../model/train-step.ts';
-import { CliError } from '../train/cli-error.ts';
-import { parseConfig, type Schema } from '../train/config.ts';
+import type { Schema } from '../train/config.ts';
 import { classifyLoss, type ClassifyBatch } from '../train/objectives/classify.ts';
 import { sftLoss, type SftBatch } from '../train/objectives/sft.ts';
-import { benchEntry, runIfStandalone } from './entry.ts';
-import { BenchUsageError } from './harness.ts';
+import { benchEntry, parseBenchFlags, runIfStandalone, RUNNER_FLAGS, type RunnerFlags } from './entry.ts';
 
 export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
   --preset NAME    model preset (${PRESET_NAMES.join(', ')}; default mini, with --vocabSize 512: npm run train's model)
@@ -41,7 +39,7 @@ export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
   --rank R         LoRA rank (default 8; alpha 2R, dropout 0.05, targets c_attn,c_proj,c_fc)
   --json FILE      write the result as JSON`;
 
-interface Flags {
+interface Flags extends RunnerFlags {
   preset: string;
   vocabSize: number;
   nLayer: number | null;
@@ -54,11 +52,6 @@ interface Flags {
   rank: number;
   json: string | null;
   quick: boolean;
-  // The runner's own flags, passed along: accepted, unused.
-  runs: number | null;
-  naive: boolean;
-  ceilings: boolean;
-  timing: string | null;
 }
 
 const SCHEMA: Schema<Flags> = {
@@ -74,10 +67,7 @@ const SCHEMA: Schema<Flags> = {
   rank: { type: 'int', default: 8, min: 1, help: 'LoRA rank' },
   json: { type: 'string', default: null, help: 'write the result as JSON' },
   quick: { type: 'boolean', default: false, help: 'fewer rounds' },
-  runs: { type: 'int', default: null, min: 1, help: "the runner's" },
-  naive: { type: 'boolean', default: true, help: "the runner's" },
-  ceilings: { type: 'boolean', default: true, help: "the runner's" },
-  timing: { type: 'string', default: null, help: "the runner's" },
+  ...RUNNER_FLAGS,
 };
 
 export interface FinetuneBenchCase {
@@ -240,26 +230,11 @@ function report(cases: Case[], tokens: number, out: (l: string) => void): Finetu
   });
 }
 
-function parse(argv: readonly string[]): { flags: Flags; help: boolean } {
-  try {
-    const parsed = parseConfig(
-      SCHEMA,
-      argv.filter((a) => a !== 'finetune'),
-      'bench finetune',
-    );
-    return { flags: parsed.values, help: parsed.help };
-  } catch (e) {
-    if (e instanceof CliError)
-      throw new BenchUsageError(`${e.message.replace(/ \(see webgpu-gpt .*\)$/, '')}\n${FINETUNE_BENCH_USAGE}`);
-    throw e;
-  }
-}
-
 export async function runFinetuneBench(
   argv: readonly string[],
   out: (line: string) => void = (l) => console.log(l),
 ): Promise<FinetuneBenchResult | null> {
-  const { flags, help } = parse(argv);
+  const { flags, help } = parseBenchFlags(SCHEMA, argv, 'finetune', FINETUNE_BENCH_USAGE);
   if (help) {
     out(FINETUNE_BENCH_USAGE);
     return null;

@@ -16,9 +16,8 @@ import { PRESET_NAMES, resolveConfig, type PresetName } from '../model/config.ts
 import { generateBatch } from '../model/generate-batch.ts';
 import { generate } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
-import { CliError } from '../train/cli-error.ts';
-import { parseConfig, type Schema } from '../train/config.ts';
-import { benchEntry, runIfStandalone } from './entry.ts';
+import type { Schema } from '../train/config.ts';
+import { benchEntry, dimFlag, parseBenchFlags, runIfStandalone, RUNNER_FLAGS, type RunnerFlags } from './entry.ts';
 import { BenchUsageError } from './harness.ts';
 
 export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
@@ -35,7 +34,7 @@ export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
                        the shape (default: the preset's, vocabulary 512 = \`npm run train\`'s model)
   --json FILE          write the result as JSON`;
 
-interface GenerateBenchFlags {
+interface GenerateBenchFlags extends RunnerFlags {
   json: string | null;
   preset: string;
   nLayer: number | null;
@@ -51,37 +50,28 @@ interface GenerateBenchFlags {
   temperature: number;
   single: number;
   quick: boolean;
-  // The runner's own flags, passed along with the rest of the command line: accepted, unused.
-  runs: number | null;
+  // The runner's (--warmup N), accepted, unused.
   warmup: number | null;
-  naive: boolean;
-  ceilings: boolean;
-  timing: string | null;
 }
-
-const dim = (help: string) => ({ type: 'int', default: null, min: 1, help }) as const;
 
 const SCHEMA: Schema<GenerateBenchFlags> = {
   json: { type: 'string', default: null, help: 'write the result as JSON' },
   preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
-  nLayer: dim('transformer blocks'),
-  nHead: dim('attention heads'),
-  nEmbd: dim('width'),
-  blockSize: dim('context length T'),
+  nLayer: dimFlag('transformer blocks'),
+  nHead: dimFlag('attention heads'),
+  nEmbd: dimFlag('width'),
+  blockSize: dimFlag('context length T'),
   vocabSize: { type: 'int', default: 512, min: 1, help: 'vocabulary' },
-  examples: dim('prompts'),
+  examples: dimFlag('prompts'),
   maxTokens: { type: 'int', default: 32, min: 1, help: 'new tokens per prompt' },
-  batchSize: dim('prompts per batch'),
+  batchSize: dimFlag('prompts per batch'),
   promptMin: { type: 'int', default: 8, min: 1, help: 'shortest prompt' },
   promptMax: { type: 'int', default: 48, min: 1, help: 'longest prompt' },
   temperature: { type: 'number', default: 0, min: 0, help: 'sampling temperature' },
   single: { type: 'int', default: 0, min: 0, help: 'prompts timed one at a time' },
   quick: { type: 'boolean', default: false, help: 'fewer examples' },
-  runs: { type: 'int', default: null, min: 1, help: "the runner's" },
   warmup: { type: 'int', default: null, min: 0, help: "the runner's" },
-  naive: { type: 'boolean', default: true, help: "the runner's" },
-  ceilings: { type: 'boolean', default: true, help: "the runner's" },
-  timing: { type: 'string', default: null, help: "the runner's" },
+  ...RUNNER_FLAGS,
 };
 
 export interface GenerateBenchResult {
@@ -104,27 +94,12 @@ export interface GenerateBenchResult {
   date: string;
 }
 
-function parse(argv: readonly string[]): { flags: GenerateBenchFlags; help: boolean } {
-  try {
-    const parsed = parseConfig(
-      SCHEMA,
-      argv.filter((a) => a !== 'generate'),
-      'bench generate',
-    );
-    return { flags: parsed.values, help: parsed.help };
-  } catch (e) {
-    if (e instanceof CliError)
-      throw new BenchUsageError(`${e.message.replace(/ \(see webgpu-gpt .*\)$/, '')}\n${GENERATE_BENCH_USAGE}`);
-    throw e;
-  }
-}
-
 /** Runs the bench and prints its lines; returns the result (null for --help). */
 export async function runGenerateBench(
   argv: readonly string[],
   out: (line: string) => void = (l) => console.log(l),
 ): Promise<GenerateBenchResult | null> {
-  const { flags: f, help } = parse(argv);
+  const { flags: f, help } = parseBenchFlags(SCHEMA, argv, 'generate', GENERATE_BENCH_USAGE);
   if (help) {
     out(GENERATE_BENCH_USAGE);
     return null;

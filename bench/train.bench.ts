@@ -25,10 +25,8 @@ import {
 import { GPT } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
 import { tokenBatchLoss, trainStep, type TokenBatch } from '../model/train-step.ts';
-import { CliError } from '../train/cli-error.ts';
-import { parseConfig, type Schema } from '../train/config.ts';
-import { benchEntry, runIfStandalone } from './entry.ts';
-import { BenchUsageError } from './harness.ts';
+import type { Schema } from '../train/config.ts';
+import { benchEntry, dimFlag, parseBenchFlags, runIfStandalone, RUNNER_FLAGS, type RunnerFlags } from './entry.ts';
 
 export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
   --json FILE          write the result (tokensPerSec, msPerStep, gflops, host/GPU ms, dispatches) as JSON
@@ -73,7 +71,7 @@ export interface TrainBenchResult {
   profileNote?: string;
 }
 
-interface TrainBenchFlags {
+interface TrainBenchFlags extends RunnerFlags {
   json: string | null;
   preset: string;
   nLayer: number | null;
@@ -88,48 +86,26 @@ interface TrainBenchFlags {
   gpuWait: string;
   profile: boolean;
   quick: boolean;
-  // The runner's own flags, passed along with the rest of the command line: accepted, unused.
-  runs: number | null;
-  naive: boolean;
-  ceilings: boolean;
-  timing: string | null;
 }
-
-const dim = (help: string) => ({ type: 'int', default: null, min: 1, help }) as const;
 
 /** The training-step bench's options, parsed by the schema parser every command uses. */
 const TRAIN_BENCH_SCHEMA: Schema<TrainBenchFlags> = {
   json: { type: 'string', default: null, help: 'write the result as JSON' },
   preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
-  nLayer: dim('transformer blocks'),
-  nHead: dim('attention heads'),
-  nEmbd: dim('width'),
-  blockSize: dim('context length T'),
-  vocabSize: dim('vocabulary'),
-  batchSize: dim('batch B'),
+  nLayer: dimFlag('transformer blocks'),
+  nHead: dimFlag('attention heads'),
+  nEmbd: dimFlag('width'),
+  blockSize: dimFlag('context length T'),
+  vocabSize: dimFlag('vocabulary'),
+  batchSize: dimFlag('batch B'),
   accum: { type: 'int', default: 1, min: 1, help: 'micro-batches per step' },
-  steps: dim('timed steps'),
+  steps: dimFlag('timed steps'),
   warmup: { type: 'int', default: 3, min: 0, help: 'untimed steps first' },
   gpuWait: { type: 'string', default: 'spin', choices: ['spin', 'sleep'], help: 'readback wait' },
   profile: { type: 'boolean', default: false, help: 'time every dispatch of one step' },
   quick: { type: 'boolean', default: false, help: 'fewer steps' },
-  runs: { type: 'int', default: null, min: 1, help: "the runner's" },
-  naive: { type: 'boolean', default: true, help: "the runner's" },
-  ceilings: { type: 'boolean', default: true, help: "the runner's" },
-  timing: { type: 'string', default: null, help: "the runner's" },
+  ...RUNNER_FLAGS,
 };
-
-function parse(argv: readonly string[]): { flags: TrainBenchFlags; help: boolean } {
-  try {
-    const words = argv.filter((a) => a !== 'train');
-    const parsed = parseConfig(TRAIN_BENCH_SCHEMA, words, 'bench train');
-    return { flags: parsed.values, help: parsed.help };
-  } catch (e) {
-    if (e instanceof CliError)
-      throw new BenchUsageError(`${e.message.replace(/ \(see webgpu-gpt .*\)$/, '')}\n${TRAIN_BENCH_USAGE}`);
-    throw e;
-  }
-}
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -221,7 +197,7 @@ export async function runTrainBench(
   argv: readonly string[],
   out: (line: string) => void = (l) => console.log(l),
 ): Promise<TrainBenchResult | null> {
-  const { flags: args, help } = parse(argv);
+  const { flags: args, help } = parseBenchFlags(TRAIN_BENCH_SCHEMA, argv, 'train', TRAIN_BENCH_USAGE);
   if (help) {
     out(TRAIN_BENCH_USAGE);
     return null;
