@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { destroyRuntime } from '../kernels/gpu/runtime.ts';
+import { PRESET_NAMES } from '../model/config.ts';
 import { CliError } from '../train/cli-error.ts';
 import { parseConfig, type Schema } from '../train/config.ts';
 import { BenchUsageError } from './harness.ts';
@@ -25,6 +26,25 @@ export const RUNNER_FLAGS: Schema<RunnerFlags> = {
 
 /** A model dimension flag: a positive int, default null (the preset's). */
 export const dimFlag = (help: string) => ({ type: 'int', default: null, min: 1, help }) as const;
+
+/** --json and the model's shape: a preset, each dimension of which a flag may override. */
+export interface ShapeFlags {
+  json: string | null;
+  preset: string;
+  nLayer: number | null;
+  nHead: number | null;
+  nEmbd: number | null;
+  blockSize: number | null;
+}
+
+export const SHAPE_FLAGS: Schema<ShapeFlags> = {
+  json: { type: 'string', default: null, help: 'write the result as JSON' },
+  preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
+  nLayer: dimFlag('transformer blocks'),
+  nHead: dimFlag('attention heads'),
+  nEmbd: dimFlag('width'),
+  blockSize: dimFlag('context length T'),
+};
 
 /**
  * The flags of the bench `name` from the runner's command line (the word `name` left out); a

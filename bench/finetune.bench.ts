@@ -27,7 +27,15 @@ import { tokenBatchLoss, trainStep, type MicroLoss } from '../model/train-step.t
 import type { Schema } from '../train/config.ts';
 import { classifyLoss, type ClassifyBatch } from '../train/objectives/classify.ts';
 import { sftLoss, type SftBatch } from '../train/objectives/sft.ts';
-import { benchEntry, parseBenchFlags, runIfStandalone, RUNNER_FLAGS, type RunnerFlags } from './entry.ts';
+import {
+  benchEntry,
+  parseBenchFlags,
+  runIfStandalone,
+  RUNNER_FLAGS,
+  SHAPE_FLAGS,
+  type RunnerFlags,
+  type ShapeFlags,
+} from './entry.ts';
 
 export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
   --preset NAME    model preset (${PRESET_NAMES.join(', ')}; default mini, with --vocabSize 512: npm run train's model)
@@ -39,33 +47,22 @@ export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
   --rank R         LoRA rank (default 8; alpha 2R, dropout 0.05, targets c_attn,c_proj,c_fc)
   --json FILE      write the result as JSON`;
 
-interface Flags extends RunnerFlags {
-  preset: string;
+interface Flags extends ShapeFlags, RunnerFlags {
   vocabSize: number;
-  nLayer: number | null;
-  nHead: number | null;
-  nEmbd: number | null;
-  blockSize: number | null;
   batchSize: number;
   steps: number | null;
   warmup: number;
   rank: number;
-  json: string | null;
   quick: boolean;
 }
 
 const SCHEMA: Schema<Flags> = {
-  preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
+  ...SHAPE_FLAGS,
   vocabSize: { type: 'int', default: 512, min: 2, help: 'vocabulary' },
-  nLayer: { type: 'int', default: null, min: 1, help: 'blocks' },
-  nHead: { type: 'int', default: null, min: 1, help: 'heads' },
-  nEmbd: { type: 'int', default: null, min: 1, help: 'width' },
-  blockSize: { type: 'int', default: null, min: 1, help: 'context' },
   batchSize: { type: 'int', default: 16, min: 1, help: 'rows per step' },
   steps: { type: 'int', default: null, min: 1, help: 'timed rounds' },
   warmup: { type: 'int', default: 2, min: 0, help: 'untimed rounds' },
   rank: { type: 'int', default: 8, min: 1, help: 'LoRA rank' },
-  json: { type: 'string', default: null, help: 'write the result as JSON' },
   quick: { type: 'boolean', default: false, help: 'fewer rounds' },
   ...RUNNER_FLAGS,
 };

@@ -17,7 +17,16 @@ import { generateBatch } from '../model/generate-batch.ts';
 import { generate } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
 import type { Schema } from '../train/config.ts';
-import { benchEntry, dimFlag, parseBenchFlags, runIfStandalone, RUNNER_FLAGS, type RunnerFlags } from './entry.ts';
+import {
+  benchEntry,
+  dimFlag,
+  parseBenchFlags,
+  runIfStandalone,
+  RUNNER_FLAGS,
+  SHAPE_FLAGS,
+  type RunnerFlags,
+  type ShapeFlags,
+} from './entry.ts';
 import { BenchUsageError } from './harness.ts';
 
 export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
@@ -34,13 +43,7 @@ export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
                        the shape (default: the preset's, vocabulary 512 = \`npm run train\`'s model)
   --json FILE          write the result as JSON`;
 
-interface GenerateBenchFlags extends RunnerFlags {
-  json: string | null;
-  preset: string;
-  nLayer: number | null;
-  nHead: number | null;
-  nEmbd: number | null;
-  blockSize: number | null;
+interface GenerateBenchFlags extends ShapeFlags, RunnerFlags {
   vocabSize: number;
   examples: number | null;
   maxTokens: number;
@@ -55,12 +58,7 @@ interface GenerateBenchFlags extends RunnerFlags {
 }
 
 const SCHEMA: Schema<GenerateBenchFlags> = {
-  json: { type: 'string', default: null, help: 'write the result as JSON' },
-  preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
-  nLayer: dimFlag('transformer blocks'),
-  nHead: dimFlag('attention heads'),
-  nEmbd: dimFlag('width'),
-  blockSize: dimFlag('context length T'),
+  ...SHAPE_FLAGS,
   vocabSize: { type: 'int', default: 512, min: 1, help: 'vocabulary' },
   examples: dimFlag('prompts'),
   maxTokens: { type: 'int', default: 32, min: 1, help: 'new tokens per prompt' },

@@ -26,7 +26,16 @@ import { GPT } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
 import { tokenBatchLoss, trainStep, type TokenBatch } from '../model/train-step.ts';
 import type { Schema } from '../train/config.ts';
-import { benchEntry, dimFlag, parseBenchFlags, runIfStandalone, RUNNER_FLAGS, type RunnerFlags } from './entry.ts';
+import {
+  benchEntry,
+  dimFlag,
+  parseBenchFlags,
+  runIfStandalone,
+  RUNNER_FLAGS,
+  SHAPE_FLAGS,
+  type RunnerFlags,
+  type ShapeFlags,
+} from './entry.ts';
 
 export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
   --json FILE          write the result (tokensPerSec, msPerStep, gflops, host/GPU ms, dispatches) as JSON
@@ -71,13 +80,7 @@ export interface TrainBenchResult {
   profileNote?: string;
 }
 
-interface TrainBenchFlags extends RunnerFlags {
-  json: string | null;
-  preset: string;
-  nLayer: number | null;
-  nHead: number | null;
-  nEmbd: number | null;
-  blockSize: number | null;
+interface TrainBenchFlags extends ShapeFlags, RunnerFlags {
   vocabSize: number | null;
   batchSize: number | null;
   accum: number;
@@ -90,12 +93,7 @@ interface TrainBenchFlags extends RunnerFlags {
 
 /** The training-step bench's options, parsed by the schema parser every command uses. */
 const TRAIN_BENCH_SCHEMA: Schema<TrainBenchFlags> = {
-  json: { type: 'string', default: null, help: 'write the result as JSON' },
-  preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
-  nLayer: dimFlag('transformer blocks'),
-  nHead: dimFlag('attention heads'),
-  nEmbd: dimFlag('width'),
-  blockSize: dimFlag('context length T'),
+  ...SHAPE_FLAGS,
   vocabSize: dimFlag('vocabulary'),
   batchSize: dimFlag('batch B'),
   accum: { type: 'int', default: 1, min: 1, help: 'micro-batches per step' },
