@@ -10,14 +10,14 @@ import { parseConfig, type Schema } from '../train/config.ts';
 import { BenchUsageError } from './harness.ts';
 
 /** The bench runner's own flags, passed along with the rest of the command line: accepted, unused. */
-export interface RunnerFlags {
+interface RunnerFlags {
   runs: number | null;
   naive: boolean;
   ceilings: boolean;
   timing: string | null;
 }
 
-export const RUNNER_FLAGS: Schema<RunnerFlags> = {
+const RUNNER_FLAGS: Schema<RunnerFlags> = {
   runs: { type: 'int', default: null, min: 1, help: "the runner's" },
   naive: { type: 'boolean', default: true, help: "the runner's" },
   ceilings: { type: 'boolean', default: true, help: "the runner's" },
@@ -28,7 +28,7 @@ export const RUNNER_FLAGS: Schema<RunnerFlags> = {
 export const dimFlag = (help: string) => ({ type: 'int', default: null, min: 1, help }) as const;
 
 /** --json and the model's shape: a preset, each dimension of which a flag may override. */
-export interface ShapeFlags {
+interface ShapeFlags {
   json: string | null;
   preset: string;
   nLayer: number | null;
@@ -37,7 +37,7 @@ export interface ShapeFlags {
   blockSize: number | null;
 }
 
-export const SHAPE_FLAGS: Schema<ShapeFlags> = {
+const SHAPE_FLAGS: Schema<ShapeFlags> = {
   json: { type: 'string', default: null, help: 'write the result as JSON' },
   preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
   nLayer: dimFlag('transformer blocks'),
@@ -45,6 +45,11 @@ export const SHAPE_FLAGS: Schema<ShapeFlags> = {
   nEmbd: dimFlag('width'),
   blockSize: dimFlag('context length T'),
 };
+
+/** The flags every whole-program bench has: the model's shape, --json and the runner's own. */
+export interface BenchFlags extends ShapeFlags, RunnerFlags {}
+
+export const BENCH_FLAGS: Schema<BenchFlags> = { ...SHAPE_FLAGS, ...RUNNER_FLAGS };
 
 /**
  * The flags of the bench `name` from the runner's command line (the word `name` left out); a

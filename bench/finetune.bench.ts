@@ -27,15 +27,7 @@ import { tokenBatchLoss, trainStep, type MicroLoss } from '../model/train-step.t
 import type { Schema } from '../train/config.ts';
 import { classifyLoss, type ClassifyBatch } from '../train/objectives/classify.ts';
 import { sftLoss, type SftBatch } from '../train/objectives/sft.ts';
-import {
-  benchEntry,
-  parseBenchFlags,
-  runIfStandalone,
-  RUNNER_FLAGS,
-  SHAPE_FLAGS,
-  type RunnerFlags,
-  type ShapeFlags,
-} from './entry.ts';
+import { benchEntry, BENCH_FLAGS, parseBenchFlags, runIfStandalone, type BenchFlags } from './entry.ts';
 
 export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
   --preset NAME    model preset (${PRESET_NAMES.join(', ')}; default mini, with --vocabSize 512: npm run train's model)
@@ -47,7 +39,7 @@ export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
   --rank R         LoRA rank (default 8; alpha 2R, dropout 0.05, targets c_attn,c_proj,c_fc)
   --json FILE      write the result as JSON`;
 
-interface Flags extends ShapeFlags, RunnerFlags {
+interface Flags extends BenchFlags {
   vocabSize: number;
   batchSize: number;
   steps: number | null;
@@ -57,14 +49,13 @@ interface Flags extends ShapeFlags, RunnerFlags {
 }
 
 const SCHEMA: Schema<Flags> = {
-  ...SHAPE_FLAGS,
+  ...BENCH_FLAGS,
   vocabSize: { type: 'int', default: 512, min: 2, help: 'vocabulary' },
   batchSize: { type: 'int', default: 16, min: 1, help: 'rows per step' },
   steps: { type: 'int', default: null, min: 1, help: 'timed rounds' },
   warmup: { type: 'int', default: 2, min: 0, help: 'untimed rounds' },
   rank: { type: 'int', default: 8, min: 1, help: 'LoRA rank' },
   quick: { type: 'boolean', default: false, help: 'fewer rounds' },
-  ...RUNNER_FLAGS,
 };
 
 export interface FinetuneBenchCase {

@@ -17,16 +17,7 @@ import { generateBatch } from '../model/generate-batch.ts';
 import { generate } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
 import type { Schema } from '../train/config.ts';
-import {
-  benchEntry,
-  dimFlag,
-  parseBenchFlags,
-  runIfStandalone,
-  RUNNER_FLAGS,
-  SHAPE_FLAGS,
-  type RunnerFlags,
-  type ShapeFlags,
-} from './entry.ts';
+import { benchEntry, BENCH_FLAGS, dimFlag, parseBenchFlags, runIfStandalone, type BenchFlags } from './entry.ts';
 import { BenchUsageError } from './harness.ts';
 
 export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
@@ -43,7 +34,7 @@ export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
                        the shape (default: the preset's, vocabulary 512 = \`npm run train\`'s model)
   --json FILE          write the result as JSON`;
 
-interface GenerateBenchFlags extends ShapeFlags, RunnerFlags {
+interface GenerateBenchFlags extends BenchFlags {
   vocabSize: number;
   examples: number | null;
   maxTokens: number;
@@ -58,7 +49,7 @@ interface GenerateBenchFlags extends ShapeFlags, RunnerFlags {
 }
 
 const SCHEMA: Schema<GenerateBenchFlags> = {
-  ...SHAPE_FLAGS,
+  ...BENCH_FLAGS,
   vocabSize: { type: 'int', default: 512, min: 1, help: 'vocabulary' },
   examples: dimFlag('prompts'),
   maxTokens: { type: 'int', default: 32, min: 1, help: 'new tokens per prompt' },
@@ -69,7 +60,6 @@ const SCHEMA: Schema<GenerateBenchFlags> = {
   single: { type: 'int', default: 0, min: 0, help: 'prompts timed one at a time' },
   quick: { type: 'boolean', default: false, help: 'fewer examples' },
   warmup: { type: 'int', default: null, min: 0, help: "the runner's" },
-  ...RUNNER_FLAGS,
 };
 
 export interface GenerateBenchResult {

@@ -26,16 +26,7 @@ import { GPT } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
 import { tokenBatchLoss, trainStep, type TokenBatch } from '../model/train-step.ts';
 import type { Schema } from '../train/config.ts';
-import {
-  benchEntry,
-  dimFlag,
-  parseBenchFlags,
-  runIfStandalone,
-  RUNNER_FLAGS,
-  SHAPE_FLAGS,
-  type RunnerFlags,
-  type ShapeFlags,
-} from './entry.ts';
+import { benchEntry, BENCH_FLAGS, dimFlag, parseBenchFlags, runIfStandalone, type BenchFlags } from './entry.ts';
 
 export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
   --json FILE          write the result (tokensPerSec, msPerStep, gflops, host/GPU ms, dispatches) as JSON
@@ -80,7 +71,7 @@ export interface TrainBenchResult {
   profileNote?: string;
 }
 
-interface TrainBenchFlags extends ShapeFlags, RunnerFlags {
+interface TrainBenchFlags extends BenchFlags {
   vocabSize: number | null;
   batchSize: number | null;
   accum: number;
@@ -93,7 +84,7 @@ interface TrainBenchFlags extends ShapeFlags, RunnerFlags {
 
 /** The training-step bench's options, parsed by the schema parser every command uses. */
 const TRAIN_BENCH_SCHEMA: Schema<TrainBenchFlags> = {
-  ...SHAPE_FLAGS,
+  ...BENCH_FLAGS,
   vocabSize: dimFlag('vocabulary'),
   batchSize: dimFlag('batch B'),
   accum: { type: 'int', default: 1, min: 1, help: 'micro-batches per step' },
@@ -102,7 +93,6 @@ const TRAIN_BENCH_SCHEMA: Schema<TrainBenchFlags> = {
   gpuWait: { type: 'string', default: 'spin', choices: ['spin', 'sleep'], help: 'readback wait' },
   profile: { type: 'boolean', default: false, help: 'time every dispatch of one step' },
   quick: { type: 'boolean', default: false, help: 'fewer steps' },
-  ...RUNNER_FLAGS,
 };
 
 const median = (xs: readonly number[]): number => {
