@@ -15,8 +15,6 @@
 // Validated before timing: every case's first loss is finite, and an adapted model at step 0
 // gives exactly the base model's logits; after timing, the LoRA cases' base weights are checked
 // bit-identical to where they started.
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { fromArray, initEngine, keep, noGrad, tidy, type Runtime } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
 import { countParams, PRESET_NAMES, resolveConfig, type GPTConfig, type PresetName } from '../model/config.ts';
@@ -26,11 +24,10 @@ import { describeLora, type LoraConfig } from '../model/lora.ts';
 import { addLora, type LoraAdapters } from '../model/lora-store.ts';
 import { AdamW } from '../model/optimizer.ts';
 import { tokenBatchLoss, trainStep, type MicroLoss } from '../model/train-step.ts';
-import { CliError } from '../train/cli-error.ts';
-import { parseConfig, type Schema } from '../train/config.ts';
+import type { Schema } from '../train/config.ts';
 import { classifyLoss, type ClassifyBatch } from '../train/objectives/classify.ts';
 import { sftLoss, type SftBatch } from '../train/objectives/sft.ts';
-import { BenchUsageError } from './harness.ts';
+import { benchEntry, BENCH_FLAGS, parseBenchFlags, runIfStandalone, type BenchFlags } from './entry.ts';
 
 export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
   --preset NAME    model preset (${PRESET_NAMES.join(', ')}; default mini, with --vocabSize 512: npm run train's model)
@@ -42,43 +39,23 @@ export const FINETUNE_BENCH_USAGE = `usage: npm run bench -- finetune [options]
   --rank R         LoRA rank (default 8; alpha 2R, dropout 0.05, targets c_attn,c_proj,c_fc)
   --json FILE      write the result as JSON`;
 
-interface Flags {
-  preset: string;
+interface Flags extends BenchFlags {
   vocabSize: number;
-  nLayer: number | null;
-  nHead: number | null;
-  nEmbd: number | null;
-  blockSize: number | null;
   batchSize: number;
   steps: number | null;
   warmup: number;
   rank: number;
-  json: string | null;
   quick: boolean;
-  // The runner's own flags, passed along: accepted, unused.
-  runs: number | null;
-  naive: boolean;
-  ceilings: boolean;
-  timing: string | null;
 }
 
 const SCHEMA: Schema<Flags> = {
-  preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
+  ...BENCH_FLAGS,
   vocabSize: { type: 'int', default: 512, min: 2, help: 'vocabulary' },
-  nLayer: { type: 'int', default: null, min: 1, help: 'blocks' },
-  nHead: { type: 'int', default: null, min: 1, help: 'heads' },
-  nEmbd: { type: 'int', default: null, min: 1, help: 'width' },
-  blockSize: { type: 'int', default: null, min: 1, help: 'context' },
   batchSize: { type: 'int', default: 16, min: 1, help: 'rows per step' },
   steps: { type: 'int', default: null, min: 1, help: 'timed rounds' },
   warmup: { type: 'int', default: 2, min: 0, help: 'untimed rounds' },
   rank: { type: 'int', default: 8, min: 1, help: 'LoRA rank' },
-  json: { type: 'string', default: null, help: 'write the result as JSON' },
   quick: { type: 'boolean', default: false, help: 'fewer rounds' },
-  runs: { type: 'int', default: null, min: 1, help: "the runner's" },
-  naive: { type: 'boolean', default: true, help: "the runner's" },
-  ceilings: { type: 'boolean', default: true, help: "the runner's" },
-  timing: { type: 'string', default: null, help: "the runner's" },
 };
 
 export interface FinetuneBenchCase {
@@ -241,26 +218,11 @@ function report(cases: Case[], tokens: number, out: (l: string) => void): Finetu
   });
 }
 
-function parse(argv: readonly string[]): { flags: Flags; help: boolean } {
-  try {
-    const parsed = parseConfig(
-      SCHEMA,
-      argv.filter((a) => a !== 'finetune'),
-      'bench finetune',
-    );
-    return { flags: parsed.values, help: parsed.help };
-  } catch (e) {
-    if (e instanceof CliError)
-      throw new BenchUsageError(`${e.message.replace(/ \(see webgpu-gpt .*\)$/, '')}\n${FINETUNE_BENCH_USAGE}`);
-    throw e;
-  }
-}
-
 export async function runFinetuneBench(
   argv: readonly string[],
   out: (line: string) => void = (l) => console.log(l),
 ): Promise<FinetuneBenchResult | null> {
-  const { flags, help } = parse(argv);
+  const { flags, help } = parseBenchFlags(SCHEMA, argv, 'finetune', FINETUNE_BENCH_USAGE);
   if (help) {
     out(FINETUNE_BENCH_USAGE);
     return null;
@@ -327,7 +289,6 @@ export async function runFinetuneBench(
       software: rt.isSoftware,
       date: new Date().toISOString(),
     };
-    lastResult = res;
     return res;
   } finally {
     for (const c of cases) {
@@ -338,31 +299,8 @@ export async function runFinetuneBench(
   }
 }
 
-/** The last run's result: the bench runner writes it to --json. */
-export let lastResult: unknown = null;
-
+const entry = benchEntry('finetune', runFinetuneBench);
 /** Entry point of the bench runner: argv is the command line without the word `finetune`. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    await runFinetuneBench(argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof BenchUsageError) {
-      console.error(`error: ${e.message}`);
-      return 2;
-    }
-    console.error(`finetune bench: ${(e as Error).message}`);
-    return 1;
-  }
-}
+export const { main, lastResult } = entry;
 
-if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
-  const argv = process.argv.slice(2);
-  const rc = await main(argv);
-  const json = argv.indexOf('--json');
-  if (rc === 0 && json >= 0 && argv[json + 1])
-    writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
-  const { destroyRuntime } = await import('../kernels/gpu/runtime.ts');
-  await destroyRuntime();
-  process.exit(rc);
-}
+await runIfStandalone(import.meta.url, entry);

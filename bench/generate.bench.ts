@@ -9,8 +9,6 @@
 //
 // The bench runner (bench/harness.ts) calls main(argv) for `generate`; it also runs on its own:
 //   npx tsx bench/generate.bench.ts --examples 100
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { cpuUsage } from 'node:process';
 import { initEngine } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
@@ -18,8 +16,8 @@ import { PRESET_NAMES, resolveConfig, type PresetName } from '../model/config.ts
 import { generateBatch } from '../model/generate-batch.ts';
 import { generate } from '../model/generate.ts';
 import { GPT } from '../model/gpt.ts';
-import { CliError } from '../train/cli-error.ts';
-import { parseConfig, type Schema } from '../train/config.ts';
+import type { Schema } from '../train/config.ts';
+import { benchEntry, BENCH_FLAGS, dimFlag, parseBenchFlags, runIfStandalone, type BenchFlags } from './entry.ts';
 import { BenchUsageError } from './harness.ts';
 
 export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
@@ -36,13 +34,7 @@ export const GENERATE_BENCH_USAGE = `usage: npm run bench -- generate [options]
                        the shape (default: the preset's, vocabulary 512 = \`npm run train\`'s model)
   --json FILE          write the result as JSON`;
 
-interface GenerateBenchFlags {
-  json: string | null;
-  preset: string;
-  nLayer: number | null;
-  nHead: number | null;
-  nEmbd: number | null;
-  blockSize: number | null;
+interface GenerateBenchFlags extends BenchFlags {
   vocabSize: number;
   examples: number | null;
   maxTokens: number;
@@ -52,37 +44,22 @@ interface GenerateBenchFlags {
   temperature: number;
   single: number;
   quick: boolean;
-  // The runner's own flags, passed along with the rest of the command line: accepted, unused.
-  runs: number | null;
+  // The runner's (--warmup N), accepted, unused.
   warmup: number | null;
-  naive: boolean;
-  ceilings: boolean;
-  timing: string | null;
 }
 
-const dim = (help: string) => ({ type: 'int', default: null, min: 1, help }) as const;
-
 const SCHEMA: Schema<GenerateBenchFlags> = {
-  json: { type: 'string', default: null, help: 'write the result as JSON' },
-  preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
-  nLayer: dim('transformer blocks'),
-  nHead: dim('attention heads'),
-  nEmbd: dim('width'),
-  blockSize: dim('context length T'),
+  ...BENCH_FLAGS,
   vocabSize: { type: 'int', default: 512, min: 1, help: 'vocabulary' },
-  examples: dim('prompts'),
+  examples: dimFlag('prompts'),
   maxTokens: { type: 'int', default: 32, min: 1, help: 'new tokens per prompt' },
-  batchSize: dim('prompts per batch'),
+  batchSize: dimFlag('prompts per batch'),
   promptMin: { type: 'int', default: 8, min: 1, help: 'shortest prompt' },
   promptMax: { type: 'int', default: 48, min: 1, help: 'longest prompt' },
   temperature: { type: 'number', default: 0, min: 0, help: 'sampling temperature' },
   single: { type: 'int', default: 0, min: 0, help: 'prompts timed one at a time' },
   quick: { type: 'boolean', default: false, help: 'fewer examples' },
-  runs: { type: 'int', default: null, min: 1, help: "the runner's" },
   warmup: { type: 'int', default: null, min: 0, help: "the runner's" },
-  naive: { type: 'boolean', default: true, help: "the runner's" },
-  ceilings: { type: 'boolean', default: true, help: "the runner's" },
-  timing: { type: 'string', default: null, help: "the runner's" },
 };
 
 export interface GenerateBenchResult {
@@ -105,27 +82,12 @@ export interface GenerateBenchResult {
   date: string;
 }
 
-function parse(argv: readonly string[]): { flags: GenerateBenchFlags; help: boolean } {
-  try {
-    const parsed = parseConfig(
-      SCHEMA,
-      argv.filter((a) => a !== 'generate'),
-      'bench generate',
-    );
-    return { flags: parsed.values, help: parsed.help };
-  } catch (e) {
-    if (e instanceof CliError)
-      throw new BenchUsageError(`${e.message.replace(/ \(see webgpu-gpt .*\)$/, '')}\n${GENERATE_BENCH_USAGE}`);
-    throw e;
-  }
-}
-
-/** Runs the bench and prints its lines; returns the result (also kept in lastResult). */
+/** Runs the bench and prints its lines; returns the result (null for --help). */
 export async function runGenerateBench(
   argv: readonly string[],
   out: (line: string) => void = (l) => console.log(l),
 ): Promise<GenerateBenchResult | null> {
-  const { flags: f, help } = parse(argv);
+  const { flags: f, help } = parseBenchFlags(SCHEMA, argv, 'generate', GENERATE_BENCH_USAGE);
   if (help) {
     out(GENERATE_BENCH_USAGE);
     return null;
@@ -195,7 +157,6 @@ export async function runGenerateBench(
     out(
       `  one at a time (generate(), first ${f.single} prompts): ${single.toFixed(0)} tokens/s; batched is ${(res.tokensPerSec / single).toFixed(1)}x`,
     );
-  lastResult = res;
   return res;
 }
 
@@ -212,31 +173,8 @@ async function timeSingle(
   return n / ((performance.now() - t0) / 1000);
 }
 
-/** The last run's result: the bench runner writes it to --json. */
-export let lastResult: unknown = null;
-
+const entry = benchEntry('generate', runGenerateBench);
 /** Entry point of the bench runner: argv is the command line without the word `generate`. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    await runGenerateBench(argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof BenchUsageError) {
-      console.error(`error: ${e.message}`);
-      return 2;
-    }
-    console.error(`generate bench: ${(e as Error).message}`);
-    return 1;
-  }
-}
+export const { main, lastResult } = entry;
 
-if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
-  const argv = process.argv.slice(2);
-  const rc = await main(argv);
-  const json = argv.indexOf('--json');
-  if (rc === 0 && json >= 0 && argv[json + 1])
-    writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
-  const { destroyRuntime } = await import('../kernels/gpu/runtime.ts');
-  await destroyRuntime();
-  process.exit(rc);
-}
+await runIfStandalone(import.meta.url, entry);

@@ -356,9 +356,13 @@ type Loaded =
 
 async function load(path: string): Promise<Loaded> {
   const mod = (await import(pathToFileURL(path).href)) as { default?: unknown; main?: unknown; lastResult?: unknown };
-  // A module with its own main() may export `lastResult` (live binding): its record for --json.
-  if (typeof mod.main === 'function')
-    return { kind: 'main', main: mod.main as (argv: string[]) => unknown, result: () => mod.lastResult };
+  // A module with its own main() may export lastResult, a function (bench/entry.ts) or a live
+  // binding: its record for --json.
+  if (typeof mod.main === 'function') {
+    const last = mod.lastResult;
+    const result = typeof last === 'function' ? (last as () => unknown) : () => mod.lastResult;
+    return { kind: 'main', main: mod.main as (argv: string[]) => unknown, result };
+  }
   if (isBenchModule(mod.default)) return { kind: 'cases', module: mod.default };
   throw new Error(`${path} must default-export a BenchModule ({ name, cases }) — see bench/types.ts`);
 }

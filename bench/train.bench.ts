@@ -11,8 +11,6 @@
 //
 // The bench runner (bench/harness.ts) calls main(argv) for `train`; it also runs on its own:
 //   npx tsx bench/train.bench.ts --nLayer 2 ...
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { initEngine, type Runtime } from '../engine/index.ts';
 import { Rng } from '../engine/random.ts';
 import type { DispatchArgs, KernelSpec, WaitPolicy } from '../kernels/gpu/runtime.ts';
@@ -27,9 +25,8 @@ import {
 import { GPT } from '../model/gpt.ts';
 import { AdamW } from '../model/optimizer.ts';
 import { tokenBatchLoss, trainStep, type TokenBatch } from '../model/train-step.ts';
-import { CliError } from '../train/cli-error.ts';
-import { parseConfig, type Schema } from '../train/config.ts';
-import { BenchUsageError } from './harness.ts';
+import type { Schema } from '../train/config.ts';
+import { benchEntry, BENCH_FLAGS, dimFlag, parseBenchFlags, runIfStandalone, type BenchFlags } from './entry.ts';
 
 export const TRAIN_BENCH_USAGE = `usage: npm run bench -- train [options]
   --json FILE          write the result (tokensPerSec, msPerStep, gflops, host/GPU ms, dispatches) as JSON
@@ -74,13 +71,7 @@ export interface TrainBenchResult {
   profileNote?: string;
 }
 
-interface TrainBenchFlags {
-  json: string | null;
-  preset: string;
-  nLayer: number | null;
-  nHead: number | null;
-  nEmbd: number | null;
-  blockSize: number | null;
+interface TrainBenchFlags extends BenchFlags {
   vocabSize: number | null;
   batchSize: number | null;
   accum: number;
@@ -89,48 +80,20 @@ interface TrainBenchFlags {
   gpuWait: string;
   profile: boolean;
   quick: boolean;
-  // The runner's own flags, passed along with the rest of the command line: accepted, unused.
-  runs: number | null;
-  naive: boolean;
-  ceilings: boolean;
-  timing: string | null;
 }
-
-const dim = (help: string) => ({ type: 'int', default: null, min: 1, help }) as const;
 
 /** The training-step bench's options, parsed by the schema parser every command uses. */
 const TRAIN_BENCH_SCHEMA: Schema<TrainBenchFlags> = {
-  json: { type: 'string', default: null, help: 'write the result as JSON' },
-  preset: { type: 'string', default: 'mini', choices: PRESET_NAMES, help: 'model preset' },
-  nLayer: dim('transformer blocks'),
-  nHead: dim('attention heads'),
-  nEmbd: dim('width'),
-  blockSize: dim('context length T'),
-  vocabSize: dim('vocabulary'),
-  batchSize: dim('batch B'),
+  ...BENCH_FLAGS,
+  vocabSize: dimFlag('vocabulary'),
+  batchSize: dimFlag('batch B'),
   accum: { type: 'int', default: 1, min: 1, help: 'micro-batches per step' },
-  steps: dim('timed steps'),
+  steps: dimFlag('timed steps'),
   warmup: { type: 'int', default: 3, min: 0, help: 'untimed steps first' },
   gpuWait: { type: 'string', default: 'spin', choices: ['spin', 'sleep'], help: 'readback wait' },
   profile: { type: 'boolean', default: false, help: 'time every dispatch of one step' },
   quick: { type: 'boolean', default: false, help: 'fewer steps' },
-  runs: { type: 'int', default: null, min: 1, help: "the runner's" },
-  naive: { type: 'boolean', default: true, help: "the runner's" },
-  ceilings: { type: 'boolean', default: true, help: "the runner's" },
-  timing: { type: 'string', default: null, help: "the runner's" },
 };
-
-function parse(argv: readonly string[]): { flags: TrainBenchFlags; help: boolean } {
-  try {
-    const words = argv.filter((a) => a !== 'train');
-    const parsed = parseConfig(TRAIN_BENCH_SCHEMA, words, 'bench train');
-    return { flags: parsed.values, help: parsed.help };
-  } catch (e) {
-    if (e instanceof CliError)
-      throw new BenchUsageError(`${e.message.replace(/ \(see webgpu-gpt .*\)$/, '')}\n${TRAIN_BENCH_USAGE}`);
-    throw e;
-  }
-}
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -222,7 +185,7 @@ export async function runTrainBench(
   argv: readonly string[],
   out: (line: string) => void = (l) => console.log(l),
 ): Promise<TrainBenchResult | null> {
-  const { flags: args, help } = parse(argv);
+  const { flags: args, help } = parseBenchFlags(TRAIN_BENCH_SCHEMA, argv, 'train', TRAIN_BENCH_USAGE);
   if (help) {
     out(TRAIN_BENCH_USAGE);
     return null;
@@ -349,35 +312,11 @@ export async function runTrainBench(
   }
   model.dispose();
   opt.dispose();
-  lastResult = res;
   return res;
 }
 
-/** The last run's result: the bench runner writes it to --json (alone, or after the kernel records). */
-export let lastResult: unknown = null;
-
+const entry = benchEntry('train', runTrainBench);
 /** Entry point of the bench runner: argv is the command line without the word `train`. */
-export async function main(argv: string[]): Promise<number> {
-  try {
-    await runTrainBench(argv);
-    return 0;
-  } catch (e) {
-    if (e instanceof BenchUsageError) {
-      console.error(`error: ${e.message}`);
-      return 2;
-    }
-    console.error(`train bench: ${(e as Error).message}`);
-    return 1;
-  }
-}
+export const { main, lastResult } = entry;
 
-if (process.argv[1] && import.meta.url === new URL(`file://${resolve(process.argv[1])}`).href) {
-  const argv = process.argv.slice(2);
-  const rc = await main(argv);
-  const json = argv.indexOf('--json');
-  if (rc === 0 && json >= 0 && argv[json + 1])
-    writeFileSync(resolve(argv[json + 1]!), JSON.stringify(lastResult, null, 2) + '\n');
-  const { destroyRuntime } = await import('../kernels/gpu/runtime.ts');
-  await destroyRuntime();
-  process.exit(rc);
-}
+await runIfStandalone(import.meta.url, entry);

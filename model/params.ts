@@ -49,25 +49,122 @@ export function zeroFlat(rt: Runtime, t: Tensor, n = t.size): void {
   }
 }
 
-export class ParamStore {
-  readonly layout: ParamLayout;
-  readonly config: GPTConfig;
-  /** Flat parameters, [layout.total]. */
+/** One tensor of a flat store: its name, shape and offset (floats) in the flat buffers. */
+interface FlatEntry {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly offset: number;
+}
+
+/**
+ * A flat parameter buffer and a flat gradient buffer of the same layout, with a view of each
+ * entry in both: the parameter view is marked `.param(name)` and its `.grad` is its gradient view.
+ * ParamStore (the model) and LoraAdapters (model/lora-store.ts) are such stores; an AdamW is built
+ * over one (`rt, n, data, grad`).
+ */
+export abstract class FlatStore {
+  /** Flat parameters, [n]. */
   readonly data: Tensor;
-  /** Flat gradients, [layout.total], same layout. */
+  /** Flat gradients, [n], same layout. */
   readonly grad: Tensor;
-  /** The parameter views by GPT-2 name as typed properties: `w.h[0].attn.c_attn.weight`, `w.wte.weight`. */
-  readonly w: ParamTree<Tensor>;
-  private readonly views = new Map<string, Tensor>();
+  protected readonly views = new Map<string, Tensor>();
   private readonly gradViews = new Map<string, Tensor>();
   private disposed = false;
 
-  private constructor(
+  /**
+   * `names` labels the buffers (`${buffers}params`, `${buffers}grads`) and names the store in
+   * errors (`${upload} upload: ...`, `${store} was disposed`).
+   */
+  protected constructor(
     readonly rt: Runtime,
-    layout: ParamLayout,
+    private readonly total: number,
+    entries: readonly FlatEntry[],
+    private readonly names: { buffers: string; upload: string; store: string },
   ) {
-    this.layout = layout;
-    this.config = layout.config;
+    this.data = flatBuffer(rt, total, `${names.buffers}params`);
+    this.grad = flatBuffer(rt, total, `${names.buffers}grads`);
+    for (const e of entries) {
+      const p = this.data.view([...e.shape], e.offset).param(e.name);
+      const g = keep(this.grad.view([...e.shape], e.offset));
+      g.name = `grad(${e.name})`;
+      p.grad = g;
+      this.views.set(e.name, p);
+      this.gradViews.set(e.name, g);
+    }
+  }
+
+  /** Element count of the flat buffers (the optimizer's n). */
+  get n(): number {
+    return this.total;
+  }
+
+  /**
+   * Records a zero fill of the flat gradient buffer (call before the first micro-step of every
+   * optimizer step). Re-attaches any `.grad` someone replaced or dropped (e.g. `p.zeroGrad()`).
+   */
+  zeroGrads(): void {
+    this.assertLive();
+    for (const [name, p] of this.views) {
+      let g = this.gradViews.get(name)!;
+      if (p.grad !== g || g.disposed) {
+        if (p.grad !== g) p.grad?.dispose();
+        if (g.disposed) {
+          g = keep(this.grad.view(p.shape, g.offset));
+          g.name = `grad(${name})`;
+          this.gradViews.set(name, g);
+        }
+        p.grad = g;
+      }
+    }
+    zeroFlat(this.rt, this.grad, this.total);
+  }
+
+  /** Replaces all parameters with host values in the flat layout (length n). */
+  upload(flat: Float32Array): void {
+    this.assertLive();
+    if (flat.length !== this.total) {
+      throw new Error(`${this.names.upload} upload: ${flat.length} values for a flat buffer of ${this.total}`);
+    }
+    this.rt.write(this.data.buffer, 0, flat);
+  }
+
+  /** Copies the flat parameters to the host (exactly n floats). */
+  async download(): Promise<Float32Array> {
+    this.assertLive();
+    return new Float32Array(await this.rt.read(this.data.buffer, 0, this.total * 4));
+  }
+
+  /** Copies the flat gradients to the host. */
+  async downloadGrads(): Promise<Float32Array> {
+    this.assertLive();
+    return new Float32Array(await this.rt.read(this.grad.buffer, 0, this.total * 4));
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new Error(`${this.names.store} was disposed`);
+  }
+
+  /** Frees both flat buffers (after the GPU is done with them: call after a sync or readback). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const p of this.views.values()) {
+      p.grad = null;
+      p.dispose();
+    }
+    for (const g of this.gradViews.values()) g.dispose();
+    this.data.dispose();
+    this.grad.dispose();
+  }
+}
+
+export class ParamStore extends FlatStore {
+  readonly layout: ParamLayout;
+  readonly config: GPTConfig;
+  /** The parameter views by GPT-2 name as typed properties: `w.h[0].attn.c_attn.weight`, `w.wte.weight`. */
+  readonly w: ParamTree<Tensor>;
+
+  private constructor(rt: Runtime, layout: ParamLayout) {
     const maxBind = rt.limits.maxStorageBufferBindingSize;
     for (const e of layout.entries) {
       if (e.size * 4 > maxBind) {
@@ -77,16 +174,9 @@ export class ParamStore {
         );
       }
     }
-    this.data = flatBuffer(rt, layout.total, 'params');
-    this.grad = flatBuffer(rt, layout.total, 'grads');
-    for (const e of layout.entries) {
-      const p = this.data.view(e.shape, e.offset).param(e.name);
-      const g = keep(this.grad.view(e.shape, e.offset));
-      g.name = `grad(${e.name})`;
-      p.grad = g;
-      this.views.set(e.name, p);
-      this.gradViews.set(e.name, g);
-    }
+    super(rt, layout.total, layout.entries, { buffers: '', upload: 'parameter', store: 'the parameter store' });
+    this.layout = layout;
+    this.config = layout.config;
     this.w = paramTree(layout, (e) => this.views.get(e.name)!);
   }
 
@@ -110,69 +200,5 @@ export class ParamStore {
   /** Every parameter, in buffer order. */
   all(): Tensor[] {
     return [...this.views.values()];
-  }
-
-  /** Element count of the flat buffers. */
-  get n(): number {
-    return this.layout.total;
-  }
-
-  /**
-   * Records a zero fill of the flat gradient buffer (call before the first micro-step of every
-   * optimizer step). Re-attaches any `.grad` someone replaced or dropped (e.g. `p.zeroGrad()`).
-   */
-  zeroGrads(): void {
-    this.assertLive();
-    for (const [name, p] of this.views) {
-      let g = this.gradViews.get(name)!;
-      if (p.grad !== g || g.disposed) {
-        if (p.grad !== g) p.grad?.dispose();
-        if (g.disposed) {
-          g = keep(this.grad.view(p.shape, g.offset));
-          g.name = `grad(${name})`;
-          this.gradViews.set(name, g);
-        }
-        p.grad = g;
-      }
-    }
-    zeroFlat(this.rt, this.grad, this.layout.total);
-  }
-
-  /** Replaces all parameters with host values in the flat layout (length layout.total). */
-  upload(flat: Float32Array): void {
-    this.assertLive();
-    if (flat.length !== this.layout.total) {
-      throw new Error(`parameter upload: ${flat.length} values for a flat buffer of ${this.layout.total}`);
-    }
-    this.rt.write(this.data.buffer, 0, flat);
-  }
-
-  /** Copies the flat parameters to the host (exactly layout.total floats). */
-  async download(): Promise<Float32Array> {
-    this.assertLive();
-    return new Float32Array(await this.rt.read(this.data.buffer, 0, this.layout.total * 4));
-  }
-
-  /** Copies the flat gradients to the host. */
-  async downloadGrads(): Promise<Float32Array> {
-    this.assertLive();
-    return new Float32Array(await this.rt.read(this.grad.buffer, 0, this.layout.total * 4));
-  }
-
-  private assertLive(): void {
-    if (this.disposed) throw new Error('the parameter store was disposed');
-  }
-
-  /** Frees both flat buffers (after the GPU is done with them: call after a sync or readback). */
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    for (const p of this.views.values()) {
-      p.grad = null;
-      p.dispose();
-    }
-    for (const g of this.gradViews.values()) g.dispose();
-    this.data.dispose();
-    this.grad.dispose();
   }
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { defaultCorpusPath } from '../../train/data/default-corpus.ts';
 import { prepare } from '../../train/data/prepare.ts';
 import { TRAIN_SCHEMA, type TrainConfig } from '../../train/config.ts';
+import { readMetrics, type StepMetrics } from '../../train/metrics.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -59,4 +60,14 @@ export function tinyConfig(data: string, out: string, over: Partial<TrainConfig>
     progress: 'off',
     ...over,
   };
+}
+
+/** A run's logged step, loss, gradient norm and val loss (no timings): what a resumed run must reproduce exactly. */
+export function lossCurve(run: string): Pick<StepMetrics, 'step' | 'loss' | 'gradNorm' | 'valLoss'>[] {
+  return readMetrics(join(run, 'metrics.jsonl')).map(({ step, loss, gradNorm, valLoss }) => ({
+    step,
+    loss,
+    gradNorm,
+    valLoss,
+  }));
 }
