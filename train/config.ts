@@ -750,6 +750,7 @@ export interface EvalConfig {
   tokenizer: string | null;
   allowTokenizerMismatch: boolean;
   infillMode: string;
+  infillContextChars: number;
 }
 
 export const EVAL_SCHEMA: Schema<EvalConfig> = {
@@ -831,6 +832,12 @@ export const EVAL_SCHEMA: Schema<EvalConfig> = {
     default: 'psm',
     choices: ['psm', 'spm', 'l2r'],
     help: 'infill: the FIM prompt order, or l2r: the left-to-right baseline any model runs (sees the prefix only)',
+  },
+  infillContextChars: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    help: 'infill: keep about this many characters (whole words) of prefix and of suffix around each gap (0 = all)',
   },
 };
 

@@ -43,6 +43,8 @@ export interface PretrainDemoSettings {
   maxMinutes: number;
   /** Held-out documents masked and filled. */
   infillDocs: number;
+  /** Characters of prefix and of suffix kept around each gap (scoreInfill's contextChars). */
+  infillContextChars: number;
   nsp: { maxSentenceChars: number; steps: number; batchSize: number; lr: number; evalEvery: number };
   seed: number;
 }
@@ -59,10 +61,11 @@ export const PRETRAIN_DEMO: PretrainDemoSettings = {
   shape: {},
   batchSize: 8,
   lr: 1e-3,
-  steps: 1200,
-  maxMinutes: 2.75,
+  steps: 900,
+  maxMinutes: 3.5,
   infillDocs: 100,
-  nsp: { maxSentenceChars: 90, steps: 150, batchSize: 16, lr: 3e-4, evalEvery: 150 },
+  infillContextChars: 32,
+  nsp: { maxSentenceChars: 0, steps: 150, batchSize: 16, lr: 3e-4, evalEvery: 150 },
   seed: 1337,
 };
 
@@ -144,7 +147,7 @@ async function infillRow(runDir: string, dataDir: string, mode: InfillMode, s: P
   try {
     const tok = loadTokenizer(join(dataDir, TOKENIZER_FILE));
     const docs = heldOutDocuments(dataDir, s.infillDocs);
-    const r = await scoreInfill(model, tok, docs, { seed: s.seed, mode });
+    const r = await scoreInfill(model, tok, docs, { seed: s.seed, mode, contextChars: s.infillContextChars });
     const row: InfillRow = { mode, documents: r.documents, exactMatch: r.exactMatch, middleLoss: r.middleLoss };
     return row;
   } finally {

@@ -220,6 +220,7 @@ async function infillMain(o: EvalConfig, warn: (line: string) => void): Promise<
     seed: o.seed,
     maxExamples: o.maxExamples,
     maxNewTokens: o.maxNewTokens,
+    contextChars: o.infillContextChars,
     log: warn,
   });
   run.input = resolve(o.input!);

@@ -19,6 +19,8 @@ export interface InfillEvalOptions {
   maxExamples: number;
   /** Tokens generated per filling at most. */
   maxNewTokens: number;
+  /** > 0: the prefix and suffix kept around each gap, in characters (0 = all). */
+  contextChars?: number;
   log?: (line: string) => void;
 }
 
@@ -87,6 +89,7 @@ export async function runInfillEval(
         seed: o.seed,
         mode: o.mode,
         maxTokens: o.maxNewTokens,
+        contextChars: o.contextChars,
       });
       const { documents, exactMatch, middleLoss, middleTokens } = s;
       checkpoints.push({
