@@ -749,6 +749,8 @@ export interface EvalConfig {
   seed: number;
   tokenizer: string | null;
   allowTokenizerMismatch: boolean;
+  infillMode: string;
+  infillContextChars: number;
 }
 
 export const EVAL_SCHEMA: Schema<EvalConfig> = {
@@ -765,12 +767,12 @@ export const EVAL_SCHEMA: Schema<EvalConfig> = {
     default: null,
     required: true,
     short: 'i',
-    help: 'lm: a text file or a prepared folder (its val.bin); sft, classify: a JSONL file',
+    help: 'lm: a text file or a prepared folder (its val.bin); sft, classify: a JSONL file; infill: a text file (its paragraphs) or a prepared folder (its validation documents)',
   },
   task: {
     type: 'string',
     default: null,
-    choices: ['lm', 'sft', 'classify'],
+    choices: ['lm', 'sft', 'classify', 'infill'],
     help: "default: the checkpoint's fine-tuning task for a .jsonl input, else lm",
   },
   json: { type: 'boolean', default: false, help: 'print one JSON object instead of text' },
@@ -786,7 +788,7 @@ export const EVAL_SCHEMA: Schema<EvalConfig> = {
     type: 'int',
     default: 0,
     min: 0,
-    help: 'sft, classify: evaluate the first this many records (0 = all)',
+    help: 'sft, classify, infill: evaluate the first this many records or documents (0 = all)',
   },
   prompt: {
     type: 'string',
@@ -813,7 +815,7 @@ export const EVAL_SCHEMA: Schema<EvalConfig> = {
     type: 'int',
     default: 32,
     min: 1,
-    help: 'sft: new tokens per example at most (stops at end-of-text)',
+    help: 'sft, infill: new tokens per example at most (stops at end-of-text)',
   },
   temperature: { type: 'number', default: 0, min: 0, help: 'sft: sampling temperature (0 = greedy)' },
   topK: { type: 'int', default: 0, min: 0, help: 'sft: sample from the k most likely tokens (0 = all)' },
@@ -824,6 +826,18 @@ export const EVAL_SCHEMA: Schema<EvalConfig> = {
     type: 'boolean',
     default: false,
     help: "accept a --tokenizer whose id differs from the checkpoint's (with a warning; the vocabulary must still fit)",
+  },
+  infillMode: {
+    type: 'string',
+    default: 'psm',
+    choices: ['psm', 'spm', 'l2r'],
+    help: 'infill: the FIM prompt order, or l2r: the left-to-right baseline any model runs (sees the prefix only)',
+  },
+  infillContextChars: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    help: 'infill: keep about this many characters (whole words) of prefix and of suffix around each gap (0 = all)',
   },
 };
 

@@ -9,7 +9,7 @@ import { generate } from '../model/generate.ts';
 import type { GPT } from '../model/gpt.ts';
 import { CliError } from './cli-error.ts';
 import { loadPrepared } from './data/dataset.ts';
-import type { FimMode } from './data/fim.ts';
+import type { FimMode, FimParts } from './data/fim.ts';
 import {
   infillExactMatch,
   maskWords,
@@ -149,6 +149,9 @@ export interface ScoreInfillOptions {
    *  as were masked (the model need not know where the gap ends), and the middle's loss given the
    *  prefix alone. */
   mode?: InfillMode;
+  /** > 0: the prefix and suffix keep only about this many characters next to the gap (whole words),
+   *  so the pieces look like the short FIM fragments of `prepare --fimChars`; 0 (default): all. */
+  contextChars?: number;
   /** Called after each document. */
   onItem?: (item: InfillItem, index: number) => void;
 }
@@ -168,8 +171,9 @@ export async function scoreInfill(
   const rng = new Rng(o.seed, 'sfc32');
   const items: InfillItem[] = [];
   for (const doc of docs) {
-    const parts = maskWords(doc, rng, o.maxWords ?? 3);
-    if (parts === null) continue;
+    const masked = maskWords(doc, rng, o.maxWords ?? 3);
+    if (masked === null) continue;
+    const parts = o.contextChars ? nearGap(masked, o.contextChars) : masked;
     const filled = await infill(model, tok, parts.prefix, parts.suffix, { maxTokens: o.maxTokens ?? 16, mode: o.mode });
     const { nll, tokens } = await middleLoss(model, tok, parts, o.mode);
     const predicted = o.mode === 'l2r' ? firstWords(filled.middle, parts.middle) : filled.middle;
@@ -178,6 +182,17 @@ export async function scoreInfill(
     o.onItem?.(item, items.length - 1);
   }
   return { ...summarizeInfill(items), items };
+}
+
+/** The parts with the prefix's last and the suffix's first `n` characters or so: a word cut by the
+ *  limit is dropped whole. */
+export function nearGap(p: FimParts, n: number): FimParts {
+  let prefix = p.prefix.slice(Math.max(0, p.prefix.length - n));
+  if (prefix.length < p.prefix.length && !/\s/u.test(p.prefix[p.prefix.length - n - 1] ?? ' '))
+    prefix = prefix.replace(/^\S+/u, '');
+  let suffix = p.suffix.slice(0, n);
+  if (suffix.length < p.suffix.length && !/\s/u.test(p.suffix[n] ?? ' ')) suffix = suffix.replace(/\S+$/u, '');
+  return { prefix, middle: p.middle, suffix };
 }
 
 /** The first words of `text`, as many as `like` has. */

@@ -1,11 +1,16 @@
-// `generate --infill` end to end: pre-training on data prepared with --fimRate (the padded
-// vocabulary takes the three sentinels), filling a gap from the command line, and the bad input
-// (no gap, two gaps, a model whose tokenizer has no sentinels), each one clear line.
+// `generate --infill` and `eval --task infill` end to end: pre-training on data prepared with
+// --fimRate (the padded vocabulary takes the three sentinels), filling a gap from the command
+// line, scoring masked held-out words, and the bad input (no gap, two gaps, a model whose
+// tokenizer has no sentinels), each one clear line.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyRuntime } from '../../kernels/gpu/runtime.ts';
+import { Rng } from '../../kernels/random.ts';
+import { maskWords } from '../../train/eval/infill.ts';
+import { heldOutDocuments } from '../../train/infill.ts';
+import { loadTokenizer } from '../../train/tokenizers/index.ts';
 import { defaultCorpusPath } from '../../train/data/default-corpus.ts';
 import { prepare } from '../../train/data/prepare.ts';
 import { pretrain } from '../../train/pretrain.ts';
@@ -61,5 +66,55 @@ describe('generate --infill', () => {
       cli('generate', '-c', plainRun, '--infill', 'Call me [MASK].'),
       /this model was not trained for infilling \(no FIM sentinels in its tokenizer\): pre-train it on data prepared with --fimRate/,
     );
+  });
+});
+
+/** Middle tokens `eval --task infill` must score: the seeded masks of the first `n` documents. */
+function expectedMiddleTokens(dataDir: string, n: number, seed: number, blockSize: number): number {
+  const tok = loadTokenizer(join(dataDir, 'tokenizer.json'));
+  const rng = new Rng(seed, 'sfc32');
+  let total = 0;
+  for (const doc of heldOutDocuments(dataDir, n)) {
+    const parts = maskWords(doc, rng, 3);
+    if (parts) total += Math.min(tok.encode(parts.middle).length, blockSize - 3);
+  }
+  return total;
+}
+
+describe('eval --task infill', () => {
+  it("scores a FIM model on a prepared folder's held-out documents (JSON and table agree)", () => {
+    const fimData = join(work, 'fim-data');
+    const args = ['eval', '-c', fimRun, '--task', 'infill', '-i', fimData, '--maxExamples', '4', '--seed', '5'];
+    const r = cli(...args, '--maxNewTokens', '4', '--json');
+    expect(r.status).toBe(0);
+    const run = JSON.parse(r.stdout);
+    expect(run.task).toBe('infill');
+    expect(run.mode).toBe('psm');
+    const c = run.checkpoints[0];
+    expect(c.documents).toBe(4);
+    expect(c.exactMatch).toBeGreaterThanOrEqual(0);
+    expect(c.exactMatch).toBeLessThanOrEqual(1);
+    expect(c.middleTokens).toBe(expectedMiddleTokens(fimData, 4, 5, 16));
+    // A barely trained char model: about ln(vocabulary) per middle character.
+    expect(c.middleLoss).toBeGreaterThan(1);
+    expect(c.middleLoss).toBeLessThan(10);
+    const table = cli(...args, '--maxNewTokens', '4');
+    expect(table.status).toBe(0);
+    expect(table.stdout).toContain(`middle loss ${c.middleLoss.toFixed(4)} nats/token over ${c.middleTokens} tokens`);
+  });
+
+  it('a model without sentinels is refused, unless --infillMode l2r asks for the baseline', () => {
+    const text = join(work, 'paras.txt');
+    writeFileSync(text, 'Call me Ishmael.\n\nSome years ago, never mind how long.\n\n  \n\nThe whale.\n');
+    expectCleanError(
+      cli('eval', '-c', plainRun, '--task', 'infill', '-i', text),
+      /this model was not trained for infilling \(no FIM sentinels in its tokenizer\).*--infillMode l2r/,
+    );
+    const r = cli('eval', '-c', plainRun, '--task', 'infill', '-i', text, '--infillMode', 'l2r', '--json');
+    expect(r.status).toBe(0);
+    const c = JSON.parse(r.stdout).checkpoints[0];
+    expect(JSON.parse(r.stdout).source).toBe('text file (paragraphs)');
+    expect(c.documents).toBe(3);
+    expect(c.middleTokens).toBeGreaterThan(0);
   });
 });

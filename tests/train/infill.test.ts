@@ -14,6 +14,7 @@ import {
   infill,
   infillPrompt,
   middleLoss,
+  nearGap,
   scoreInfill,
   splitAtGap,
 } from '../../train/infill.ts';
@@ -185,5 +186,15 @@ describe('infilling with a model', () => {
     }
     expect(l2r.middleTokens).toBe(score.middleTokens);
     m.dispose();
+  });
+});
+
+describe('nearGap', () => {
+  it('keeps whole words next to the gap, at most n characters of each side', () => {
+    const p = { prefix: 'It was the best of ', middle: 'times,', suffix: ' it was the worst' };
+    expect(nearGap(p, 8)).toEqual({ prefix: 'best of ', middle: 'times,', suffix: ' it was ' });
+    expect(nearGap(p, 7)).toEqual({ prefix: ' of ', middle: 'times,', suffix: ' it was' });
+    expect(nearGap(p, 100)).toEqual(p);
+    expect(nearGap(p, 1)).toEqual({ prefix: ' ', middle: 'times,', suffix: ' ' });
   });
 });

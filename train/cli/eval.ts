@@ -1,7 +1,8 @@
 // `webgpu-gpt eval --checkpoint <run dir|checkpoint> [--checkpoint ...] --input <file> [--task
-// lm|sft|classify] [--json] [--report <dir>]`: the command-line wiring of train/eval-task/ (the
-// loss and perplexity of a text; generation scored by BLEU, ROUGE, exact match and F1; a
-// classifier's accuracy, per-class P/R/F1 and confusion matrix; several checkpoints compared).
+// lm|sft|classify|infill] [--json] [--report <dir>]`: the command-line wiring of train/eval-task/
+// (the loss and perplexity of a text; generation scored by BLEU, ROUGE, exact match and F1; a
+// classifier's accuracy, per-class P/R/F1 and confusion matrix; masked words filled in; several
+// checkpoints compared).
 //
 // Also home of the helpers train/cli/generate.ts shares: loading a checkpoint with clear errors and
 // finding its tokenizer (stored in the checkpoint itself; else the run folder's tokenizer.json;
@@ -14,6 +15,8 @@ import type { GPT } from '../../model/gpt.ts';
 import { loadHfModel } from '../../model/hf.ts';
 import { CliError } from '../cli-error.ts';
 import { EVAL_SCHEMA, formatHelp, parseConfig, type EvalConfig } from '../config.ts';
+import type { InfillMode } from '../infill.ts';
+import { formatInfillRun, runInfillEval } from '../eval-task/infill.ts';
 import { writeReport, runJson } from '../eval-task/report.ts';
 import { runEval, type EvalOptions, type OpenedModel } from '../eval-task/run.ts';
 import { formatRun } from '../eval-task/table.ts';
@@ -27,12 +30,14 @@ import {
 
 export const EVAL_HELP = formatHelp(EVAL_SCHEMA, {
   usage:
-    'usage: webgpu-gpt eval --checkpoint <run dir|checkpoint dir> [--checkpoint ...] --input <file> [--task lm|sft|classify] [--json] [--report <dir>]',
+    'usage: webgpu-gpt eval --checkpoint <run dir|checkpoint dir> [--checkpoint ...] --input <file> [--task lm|sft|classify|infill] [--json] [--report <dir>]',
   description:
     'lm: the mean loss (nats per token), perplexity and bits per character of a text file (tokenized with the\n' +
     "checkpoint's tokenizer, cut into non-overlapping windows of the model's context) or a prepared folder.\n" +
     'sft: greedy (or sampled) continuations of JSONL prompts scored by BLEU, ROUGE-1/2/L, exact match and F1.\n' +
     'classify: accuracy, per-class precision/recall/F1, macro and weighted averages, the confusion matrix.\n' +
+    'infill: one to three seeded words masked in each document, filled greedily by a FIM model (or, with\n' +
+    '--infillMode l2r, any model continuing the prefix): exact match of the filled words, loss on the middle.\n' +
     'Several --checkpoint are evaluated on the same examples and compared with the first.',
 });
 
@@ -191,6 +196,7 @@ export async function evalMain(argv: string[]): Promise<number> {
   const input = o.input!;
   if (!existsSync(input)) throw new CliError(`--input ${input}: no such file`);
   const warn = (line: string): void => void process.stderr.write(line + '\n');
+  if (o.task === 'infill') return infillMain(o, warn);
   const run = await runEval(
     o.checkpoint!,
     opener(o, warn),
@@ -202,5 +208,22 @@ export async function evalMain(argv: string[]): Promise<number> {
     warn(`report: ${resolve(o.report)} (${files.join(', ')})`);
   }
   process.stdout.write(o.json ? JSON.stringify(runJson(run)) + '\n' : formatRun(run));
+  return 0;
+}
+
+/** `--task infill`: its own table and JSON (it has no per-example report). */
+async function infillMain(o: EvalConfig, warn: (line: string) => void): Promise<number> {
+  if (o.report !== null) throw new CliError('--report is not available for --task infill (use --json)');
+  const run = await runInfillEval(o.checkpoint!, opener(o, warn), {
+    input: o.input!,
+    mode: o.infillMode as InfillMode,
+    seed: o.seed,
+    maxExamples: o.maxExamples,
+    maxNewTokens: o.maxNewTokens,
+    contextChars: o.infillContextChars,
+    log: warn,
+  });
+  run.input = resolve(o.input!);
+  process.stdout.write(o.json ? JSON.stringify(run) + '\n' : formatInfillRun(run));
   return 0;
 }

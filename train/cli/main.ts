@@ -23,6 +23,7 @@ commands
   doctor         versions, adapter, features, limits, driver and a 10-second speed check, for bug reports
   train-default  the main job (npm run train): prepare Moby-Dick and pre-train a small GPT on it
   finetune-demo  the fine-tuning demo (npm run finetune): sentiment, definitions, domain adaptation
+  pretrain-demo  the FIM and NSP demo (npm run demo:pretrain): plain vs FIM pre-training, NSP
 
 Run webgpu-gpt <command> --help for the options of each command.`;
 
@@ -39,6 +40,7 @@ const COMMANDS: Commands = {
   convert: async () => (await import('./convert.ts')).convertMain,
   'train-default': async () => (await import('./default-job.ts')).defaultJobMain,
   'finetune-demo': async () => (await import('./finetune-demo.ts')).finetuneDemoMain,
+  'pretrain-demo': async () => (await import('./pretrain-demo.ts')).pretrainDemoMain,
 };
 
 /** Prints an error the way the CLI does; returns the exit status. */
