@@ -1,7 +1,9 @@
 // Non-trivial f32 parameters for the model tests: matrices ~ N(0, std²), vectors (biases, layernorm
 // affine) ~ N(0, (std / vectorDiv)²) around 1 for layernorm weights and 0 otherwise; the padded
-// vocabulary rows of wte are zero, as the model keeps them.
+// vocabulary rows of wte are zero, as the model keeps them. And the per-tensor gradient check the
+// model tests share.
 import * as E from '../../engine/index.ts';
+import { assertClose } from '../../kernels/check.ts';
 import type { ParamLayout } from '../../model/layout.ts';
 
 export function randomParams(L: ParamLayout, seed: number, std = 0.1, vectorDiv = 2): Float32Array {
@@ -15,4 +17,15 @@ export function randomParams(L: ParamLayout, seed: number, std = 0.1, vectorDiv 
     if (e.name === 'wte.weight') v.fill(0, L.config.vocabSize * L.config.nEmbd);
   }
   return p;
+}
+
+/** Each parameter tensor's gradient against the float64 reference's, one named check per tensor. */
+export function assertGradsClose(L: ParamLayout, grads: Float32Array, refGrads: Float64Array): void {
+  for (const e of L.entries)
+    assertClose(
+      grads.subarray(e.offset, e.offset + e.size),
+      refGrads.subarray(e.offset, e.offset + e.size),
+      'f32Chain',
+      `grad ${e.name}`,
+    );
 }
