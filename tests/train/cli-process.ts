@@ -24,6 +24,11 @@ export const TINY_FLAGS = [
   'off',
 ];
 
+/** `pretrain` arguments for a tiny run that only a signal ends (the signal and Ctrl-C tests). */
+export function endlessRunArgs(data: string, out: string): string[] {
+  return ['pretrain', '--data', data, '--out', out, ...TINY_FLAGS, '--steps', '100000', '--evalEvery', '0'];
+}
+
 export interface CliResult {
   status: number | null;
   stdout: string;

@@ -10,7 +10,7 @@ import { pretrain } from '../../train/pretrain.ts';
 import { DEFAULT_JOB_HELP } from '../../train/cli/default-job.ts';
 import { EVAL_HELP } from '../../train/cli/eval.ts';
 import { GENERATE_HELP } from '../../train/cli/generate.ts';
-import { cli, expectCleanError, TINY_FLAGS } from './cli-process.ts';
+import { cli, endlessRunArgs, expectCleanError } from './cli-process.ts';
 import { ROOT, tinyConfig, tinyData } from './fixture.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'wgpt-cli-'));
@@ -138,21 +138,7 @@ describe('webgpu-gpt CLI', () => {
     // runs the CLI in a child process and itself dies on SIGINT at once.
     const child = spawn(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(ROOT, 'train', 'cli', 'main.ts'),
-        'pretrain',
-        '--data',
-        data,
-        '--out',
-        out,
-        ...TINY_FLAGS,
-        '--steps',
-        '100000',
-        '--evalEvery',
-        '0',
-      ],
+      ['--import', 'tsx', join(ROOT, 'train', 'cli', 'main.ts'), ...endlessRunArgs(data, out)],
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT },
     );
     let stdout = '';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCheckpoints } from '../../model/checkpoint.ts';
 import { LOCK_FILE, readLock } from '../../train/run-lock.ts';
-import { gone, startCli, TINY_FLAGS, waitFor, type CliProcess } from './cli-process.ts';
+import { endlessRunArgs, gone, startCli, waitFor, type CliProcess } from './cli-process.ts';
 import { tinyData } from './fixture.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'wgpt-signals-'));
@@ -21,18 +21,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Starts a long tiny run in `out`; resolves once it has taken steps, with the trainer's pid. */
 async function startTraining(out: string): Promise<{ cli: CliProcess; trainer: number }> {
-  const cli = startCli([
-    'pretrain',
-    '--data',
-    data,
-    '--out',
-    out,
-    ...TINY_FLAGS,
-    '--steps',
-    '100000',
-    '--evalEvery',
-    '0',
-  ]);
+  const cli = startCli(endlessRunArgs(data, out));
   const metrics = join(out, 'metrics.jsonl');
   await waitFor(
     () => existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > 3,
@@ -77,18 +66,7 @@ describe('signals to the webgpu-gpt process', () => {
 
   it('SIGTERM during start-up (before the first step) also stops with a checkpoint and no lock left', async () => {
     const out = join(work, 'early');
-    const cli = startCli([
-      'pretrain',
-      '--data',
-      data,
-      '--out',
-      out,
-      ...TINY_FLAGS,
-      '--steps',
-      '100000',
-      '--evalEvery',
-      '0',
-    ]);
+    const cli = startCli(endlessRunArgs(data, out));
     let trainer = 0;
     await waitFor(
       () => (trainer = readLock(join(out, LOCK_FILE))?.pid ?? 0) > 0,
