@@ -28,7 +28,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { validateConfig, type GPTConfig } from './config.ts';
 import { paramLayout, type ParamLayout } from './layout.ts';
-import { hfAsCheckpoint, HF_PREFIX } from './hf.ts';
+import { hfAsCheckpoint, hfDirOf } from './hf.ts';
 import { checkLora, loraLayout, type LoraConfig, type LoraLayout } from './lora.ts';
 import type { LoraAdapters, LoraBase } from './lora-store.ts';
 import type { AdamW, AdamWConfig, OptimizerState } from './optimizer.ts';
@@ -555,7 +555,7 @@ function baseParams(dir: string, config: GPTConfig, base: LoraBase): Float32Arra
   let b: LoadedCheckpoint;
   try {
     // A base in the Hugging Face layout (`hf:<dir>`) is named by the sha256 of its model.safetensors too.
-    const hf = base.path.startsWith(HF_PREFIX) ? base.path.slice(HF_PREFIX.length) : null;
+    const hf = hfDirOf(base.path);
     b = hf !== null ? hfAsCheckpoint(hf, { checksum: true }) : readCheckpoint(base.path);
   } catch (e) {
     throw new LoraBaseError(`checkpoint ${dir}: its base ${base.path} cannot be read: ${(e as Error).message}`);

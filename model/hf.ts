@@ -17,6 +17,11 @@ import type { GPT } from './gpt.ts';
 
 /** How a path names a Hugging Face folder where a checkpoint is expected: `hf:<dir>`. */
 export const HF_PREFIX = 'hf:';
+
+/** The folder an `hf:<dir>` path names, or null for any other path. */
+export function hfDirOf(path: string): string | null {
+  return path.startsWith(HF_PREFIX) ? path.slice(HF_PREFIX.length) : null;
+}
 export const HF_CONFIG_FILE = 'config.json';
 export const HF_WEIGHTS_FILE = 'model.safetensors';
 /** This project's own tokenizer description, written beside an export so that import gets it back. */

@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CheckpointError, resolveCheckpoint, writeCheckpoint, type LoadedCheckpoint } from '../../model/checkpoint.ts';
-import { HF_OWN_TOKENIZER_FILE, hfAsCheckpoint, writeHfModel } from '../../model/hf.ts';
+import { HF_OWN_TOKENIZER_FILE, hfAsCheckpoint, hfDirOf, writeHfModel } from '../../model/hf.ts';
 import { describeLora, loraLayout, mergeLora } from '../../model/lora.ts';
 import { CliError } from '../cli-error.ts';
 import { formatHelp, parseConfig, type Schema } from '../config.ts';
@@ -165,7 +165,8 @@ export async function convertMain(argv: string[]): Promise<number> {
   }
   if (parsed.positional.length) throw new CliError(`unexpected argument "${parsed.positional[0]}"`);
   const { from, to, out, merge } = parsed.values as { from: string; to: string; out: string; merge: boolean };
-  const fromHf = from.startsWith('hf:');
+  const hfDir = hfDirOf(from);
+  const fromHf = hfDir !== null;
   if (merge && !fromHf && to !== 'hf') {
     const ckpt = mergeRun(from, out);
     const layout = loraLayout(ckpt.meta.config, ckpt.lora!.config);
@@ -179,7 +180,7 @@ export async function convertMain(argv: string[]): Promise<number> {
         : `--from ${from}: already a webgpu-gpt checkpoint (export with --to hf, or import with --from hf:<dir>)`,
     );
   if (fromHf) {
-    const { checkpoint, tokenizer } = importHf(from.slice(3), out);
+    const { checkpoint, tokenizer } = importHf(hfDir!, out);
     const c = checkpoint.meta.config;
     process.stdout.write(
       `imported ${from} (${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} wide, context ${c.blockSize}, vocabulary ${c.vocabSize}) into ${out}\n`,

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { initEngine, type Runtime } from '../../engine/index.ts';
 import { CheckpointError, loadModel, type LoadedCheckpoint } from '../../model/checkpoint.ts';
 import type { GPT } from '../../model/gpt.ts';
-import { loadHfModel } from '../../model/hf.ts';
+import { hfDirOf, loadHfModel } from '../../model/hf.ts';
 import { CliError } from '../cli-error.ts';
 import { EVAL_SCHEMA, formatHelp, parseConfig, type EvalConfig } from '../config.ts';
 import type { InfillMode } from '../infill.ts';
@@ -44,7 +44,7 @@ export const EVAL_HELP = formatHelp(EVAL_SCHEMA, {
 /** Loads a model from a run folder, a checkpoint folder or a file in one, on the GPU. */
 export async function openCheckpoint(path: string): Promise<{ rt: Runtime; model: GPT; checkpoint: LoadedCheckpoint }> {
   // `hf:<dir>`: a Hugging Face GPT-2 folder, imported on the fly (model/hf.ts).
-  const hfDir = path.startsWith('hf:') ? path.slice(3) : null;
+  const hfDir = hfDirOf(path);
   if (!existsSync(hfDir ?? path))
     throw new CliError(
       `--checkpoint ${path}: no such file or folder (pass a run folder of \`webgpu-gpt pretrain\` or one of its checkpoints/ckpt-* folders)`,

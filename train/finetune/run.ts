@@ -22,7 +22,7 @@ import { CheckpointError, resolveCheckpoint, restoreCheckpoint, saveCheckpoint }
 import type { LoadedCheckpoint } from '../../model/checkpoint.ts';
 import { countParams, flopsPerToken, type GPTConfig } from '../../model/config.ts';
 import { GPT } from '../../model/gpt.ts';
-import { hfAsCheckpoint, HF_PREFIX, HF_OWN_TOKENIZER_FILE } from '../../model/hf.ts';
+import { hfAsCheckpoint, hfDirOf, HF_PREFIX, HF_OWN_TOKENIZER_FILE } from '../../model/hf.ts';
 import { initParams, paramLayout } from '../../model/layout.ts';
 import { loraLayout, mergeLora, parseLora, describeLora, type LoraConfig } from '../../model/lora.ts';
 import { LoraAdapters } from '../../model/lora-store.ts';
@@ -151,12 +151,12 @@ function readCheckpointAt(p: string, key: string): LoadedCheckpoint {
 
 /** Whether a --from names a Hugging Face folder (`hf:<dir>`) rather than a checkpoint. */
 function isHf(p: string): boolean {
-  return p.startsWith(HF_PREFIX);
+  return hfDirOf(p) !== null;
 }
 
 /** A Hugging Face folder as a checkpoint, with its weights' sha256; it must say what its tokenizer is. */
 function readHfBase(p: string, key: string): LoadedCheckpoint {
-  const dir = p.slice(HF_PREFIX.length);
+  const dir = hfDirOf(p) ?? '';
   if (!dir) throw new CliError(`--${key} hf:<dir>: name the Hugging Face model folder after hf:`);
   const ckpt = hfAsCheckpoint(dir, { checksum: true });
   if (ckpt.meta.tokenizer === undefined)
